@@ -1,0 +1,270 @@
+"""Frames: a header plus TLV records, encoded and decoded strictly.
+
+TLV framing (PROTOCOL.md §3): a value of at most 255 bytes takes the standard form
+``[type u8][len u8][value]``; a longer one the extended form
+``[255][0][type u8][len u16 LE][value]``. TLVs are packed back to back with no alignment.
+Decoding accepts both forms for any type, skips and counts types it does not know, and raises
+a typed :class:`~mesh.protocol.errors.FrameError` naming the offset for anything malformed.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from mesh.protocol import messages as _messages  # noqa: F401  (fills the registry)
+from mesh.protocol.constants import (
+    EXTENDED_TLV_MARKER,
+    HEADER_SIZE,
+    MAGIC,
+    MAGIC_BYTES,
+    MAX_MESSAGE_SIZE,
+    MAX_STANDARD_TLV_VALUE,
+    MAX_TLV_VALUE,
+    PROTOCOL_VERSION,
+    RelayDomain,
+)
+from mesh.protocol.errors import (
+    BadChecksum,
+    BadExtendedTLV,
+    BadFieldValue,
+    BadMagic,
+    BadTLVSize,
+    Oversize,
+    TLVOverrun,
+    TrailingBytes,
+    TruncatedFrame,
+    TruncatedHeader,
+    TruncatedTLV,
+    UnknownDomain,
+)
+from mesh.protocol.header import CHECKSUM_OFFSET, HEADER, Header
+from mesh.protocol.registry import REGISTRY, Message
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_DOMAINS = frozenset(int(d) for d in RelayDomain)
+
+
+@dataclass(slots=True, frozen=True)
+class UnknownTLV:
+    """A TLV of a type this build has no layout for, kept as raw bytes (forward compatible)."""
+
+    tlv_type: int
+    value: bytes
+
+    def encode_value(self) -> bytes:
+        """The raw value bytes."""
+        return self.value
+
+
+@dataclass(slots=True, frozen=True)
+class Frame:
+    """A decoded frame: its header and its TLVs in wire order."""
+
+    header: Header
+    tlvs: tuple[Message | UnknownTLV, ...]
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """The TLVs of known types."""
+        return tuple(t for t in self.tlvs if not isinstance(t, UnknownTLV))
+
+    @property
+    def unknown_count(self) -> int:
+        """How many TLVs were of unknown types (skipped by typed readers)."""
+        return sum(isinstance(t, UnknownTLV) for t in self.tlvs)
+
+    def first(self, cls: type[Message]) -> Message | None:
+        """The first TLV of type ``cls`` (upstream ``find_tlv_by_type``), or None."""
+        for t in self.tlvs:
+            if type(t) is cls:
+                return t
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def tlv_bytes(tlv_type: int, value: bytes) -> bytes:
+    """Frame one TLV, choosing the standard or extended form by the value's length."""
+    n = len(value)
+    if n <= MAX_STANDARD_TLV_VALUE:
+        return bytes((tlv_type, n)) + value
+    if n > MAX_TLV_VALUE:
+        raise Oversize(f"TLV type {tlv_type} value of {n} bytes exceeds {MAX_TLV_VALUE}")
+    return bytes((EXTENDED_TLV_MARKER, 0, tlv_type)) + _U16.pack(n) + value
+
+
+def encode_payload(tlvs: Iterable[Message | UnknownTLV]) -> bytes:
+    """The TLV payload for ``tlvs``, in order."""
+    parts = []
+    for t in tlvs:
+        number = t.tlv_type if isinstance(t, UnknownTLV) else t.TLV_TYPE
+        parts.append(tlv_bytes(number, t.encode_value()))
+    return b"".join(parts)
+
+
+def encode_frame(tlvs: Iterable[Message | UnknownTLV], *, source: int, sequence: int = 0,
+                 timestamp_ns: int | None = None, domain: int | None = None, flags: int = 0,
+                 version: int = PROTOCOL_VERSION, with_checksum: bool = True) -> bytes:
+    """Build a complete frame.
+
+    Parameters
+    ----------
+    tlvs : iterable of Message or UnknownTLV
+        The records, in wire order (at least one).
+    source : int
+        SourceType of the producer.
+    sequence, timestamp_ns, flags, version
+        Header fields; ``timestamp_ns`` defaults to the wall clock now.
+    domain : int, optional
+        Relay domain; defaults to the first TLV's domain.
+    with_checksum : bool
+        Compute the CRC32 (always, unless imitating upstream's hot path, which writes 0).
+    """
+    tlvs = list(tlvs)
+    if not tlvs:
+        raise BadFieldValue("a frame needs at least one TLV")
+    payload = encode_payload(tlvs)
+    if HEADER_SIZE + len(payload) > MAX_MESSAGE_SIZE:
+        raise Oversize(f"message of {HEADER_SIZE + len(payload)} bytes exceeds {MAX_MESSAGE_SIZE}")
+    if domain is None:
+        first = tlvs[0]
+        domain = int(RelayDomain.MARKET_DATA) if isinstance(first, UnknownTLV) else int(first.DOMAIN)
+    if timestamp_ns is None:
+        timestamp_ns = time.time_ns()
+    try:
+        head = HEADER.pack(MAGIC, domain, version, source, flags, sequence, timestamp_ns,
+                           len(payload), 0)
+    except struct.error as exc:
+        raise BadFieldValue(f"header field out of range: {exc}") from exc
+    if not with_checksum:
+        return head + payload
+    crc = zlib.crc32(payload, zlib.crc32(head[:CHECKSUM_OFFSET]))
+    return head[:CHECKSUM_OFFSET] + _U32.pack(crc) + payload
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def decode_header(data: bytes | bytearray | memoryview, offset: int = 0) -> Header:
+    """Parse and check the 32-byte header at ``offset`` (magic, domain, message size)."""
+    if len(data) - offset < HEADER_SIZE:
+        raise TruncatedHeader(f"{len(data) - offset} bytes, a header needs {HEADER_SIZE}", offset)
+    magic, domain, version, source, flags, seq, ts, size, crc = HEADER.unpack_from(data, offset)
+    if magic != MAGIC:
+        raise BadMagic(f"magic 0x{magic:08x}, expected 0x{MAGIC:08x}", offset)
+    if domain not in _DOMAINS:
+        raise UnknownDomain(f"relay domain {domain} is not one of 1..4", offset + 4)
+    if HEADER_SIZE + size > MAX_MESSAGE_SIZE:
+        raise Oversize(f"payload_size {size} exceeds the {MAX_MESSAGE_SIZE}-byte message limit",
+                       offset + 24)
+    return Header(domain, source, seq, ts, size, crc, version, flags)
+
+
+def iter_tlvs(data: bytes | bytearray | memoryview, start: int, end: int
+              ) -> Iterator[tuple[int, int, int]]:
+    """Yield ``(type, value_offset, value_length)`` for each TLV in ``data[start:end]``."""
+    pos = start
+    while pos < end:
+        if end - pos < 2:
+            raise TruncatedTLV("TLV header cut off", pos)
+        tlv_type = data[pos]
+        if tlv_type == EXTENDED_TLV_MARKER:
+            if end - pos < 5:
+                raise TruncatedTLV("extended TLV header cut off", pos)
+            if data[pos + 1] != 0:
+                raise BadExtendedTLV(f"reserved byte is {data[pos + 1]}, must be 0", pos + 1)
+            tlv_type = data[pos + 2]
+            length = data[pos + 3] | (data[pos + 4] << 8)
+            value = pos + 5
+        else:
+            length = data[pos + 1]
+            value = pos + 2
+        if value + length > end:
+            raise TLVOverrun(f"TLV type {tlv_type} of {length} bytes runs "
+                             f"{value + length - end} bytes past the payload", pos)
+        yield tlv_type, value, length
+        pos = value + length
+
+
+def decode_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool = True,
+                 allow_zero_checksum: bool = False) -> Frame:
+    """Decode exactly one frame (``32 + payload_size`` bytes, no more, no less).
+
+    Parameters
+    ----------
+    verify_checksum : bool
+        Check the CRC32 (default). Turn off only for trusted, already-checked input.
+    allow_zero_checksum : bool
+        Accept a checksum of 0 as "not computed", as upstream's hot-path producers send.
+
+    Raises
+    ------
+    FrameError
+        A typed subclass naming what is wrong and the offset.
+    """
+    header = decode_header(data)
+    end = HEADER_SIZE + header.payload_size
+    if len(data) < end:
+        raise TruncatedFrame(f"frame has {len(data)} bytes, header says {end}", len(data))
+    if len(data) > end:
+        raise TrailingBytes(f"{len(data) - end} bytes after the {end}-byte frame", end)
+    if verify_checksum and not (allow_zero_checksum and header.checksum == 0):
+        view = memoryview(data)
+        crc = zlib.crc32(view[HEADER_SIZE:end], zlib.crc32(view[:CHECKSUM_OFFSET]))
+        if crc != header.checksum:
+            raise BadChecksum(f"checksum 0x{header.checksum:08x}, computed 0x{crc:08x}",
+                              CHECKSUM_OFFSET)
+    tlvs: list[Message | UnknownTLV] = []
+    for tlv_type, value, length in iter_tlvs(data, HEADER_SIZE, end):
+        cls = REGISTRY.get(tlv_type)
+        if cls is None:
+            tlvs.append(UnknownTLV(tlv_type, bytes(data[value:value + length])))
+            continue
+        layout = cls.LAYOUT
+        if length != layout.size and not (layout.tail and length > layout.size):
+            raise BadTLVSize(f"{cls.__name__} value is {length} bytes, layout needs "
+                             f"{layout.size}", value)
+        try:
+            tlvs.append(cls._decode(data, value, length))  # type: ignore[attr-defined]
+        except BadFieldValue as exc:
+            raise BadFieldValue(f"{cls.__name__}: {exc}", value) from exc
+    return Frame(header, tuple(tlvs))
+
+
+def split_frames(data: bytes | bytearray | memoryview) -> tuple[list[tuple[int, int]], int]:
+    """Split a stream of back-to-back frames (§1.5) into ``(offset, length)`` spans.
+
+    Returns the spans found and the offset where an incomplete frame begins (``len(data)`` if
+    none). Garbage between frames is skipped by scanning for the magic bytes, as upstream's
+    dashboard resynchronises; each skipped region is reported as a span of negative length.
+    """
+    spans: list[tuple[int, int]] = []
+    pos, n = 0, len(data)
+    raw = bytes(data)
+    while pos < n:
+        if raw[pos:pos + 4] != MAGIC_BYTES:
+            nxt = raw.find(MAGIC_BYTES, pos + 1)
+            stop = n if nxt < 0 else nxt
+            spans.append((pos, -(stop - pos)))
+            pos = stop
+            continue
+        if n - pos < HEADER_SIZE:
+            return spans, pos
+        size = HEADER_SIZE + _U32.unpack_from(raw, pos + 24)[0]
+        if size > MAX_MESSAGE_SIZE:
+            spans.append((pos, -4))
+            pos += 4
+            continue
+        if n - pos < size:
+            return spans, pos
+        spans.append((pos, size))
+        pos += size
+    return spans, n

@@ -1,0 +1,46 @@
+"""Every message type with a layout; importing this package fills the registry."""
+
+from mesh.protocol.messages.defi import (
+    ArbitrageOpportunity,
+    CrossChainArbitrageSignal,
+    EmergencyStop,
+    ExecutionResult,
+    Heartbeat,
+    OrderRequest,
+    OrderStatus,
+    RiskAlert,
+    StrategyPerformance,
+)
+from mesh.protocol.messages.market import (
+    GasPrice,
+    OrderBook,
+    OrderLevel,
+    PoolBurn,
+    PoolLiquidity,
+    PoolMint,
+    PoolState,
+    PoolSwap,
+    PoolSync,
+    PoolTick,
+    Quote,
+    StateInvalidationReason,
+    Trade,
+)
+from mesh.protocol.messages.upstream_system import (
+    ArbitrageSignal,
+    InstrumentIdRecord,
+    RecoveryRequest,
+    Snapshot,
+    StateInvalidation,
+    SystemHealth,
+    TraceContext,
+)
+
+__all__ = [
+    "ArbitrageOpportunity", "ArbitrageSignal", "CrossChainArbitrageSignal", "EmergencyStop",
+    "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
+    "OrderRequest", "OrderStatus", "PoolBurn", "PoolLiquidity", "PoolMint", "PoolState",
+    "PoolSwap", "PoolSync", "PoolTick", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",
+    "StateInvalidation", "StateInvalidationReason", "StrategyPerformance", "SystemHealth",
+    "TraceContext", "Trade",
+]

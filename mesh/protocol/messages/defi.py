@@ -1,0 +1,128 @@
+"""The AlphaPulse DeFi extension: types upstream leaves unspecified (docs/protocol-extension.md).
+
+Numbers are free slots inside each domain's upstream range: Signal 33-35 and 62 (upstream's
+registry names 62 RiskAlert with a 24-256 byte bound but no layout; this one fits it),
+Execution 50-52, System 113-114. Layouts use natural alignment with every hole written as
+padding, u128 at 16-byte offsets and sizes rounded to 16 where a u128 is present, so a
+``#[repr(C)]`` Rust struct with the same fields has the same bytes. Money is raw token units
+(u128/i128) or USD × 1e8 (``_usd_q8``); fees in parts per million (``_ppm``, 3000 = 0.3 %).
+"""
+
+from __future__ import annotations
+
+from mesh.protocol.constants import RelayDomain
+from mesh.protocol.layout import (
+    addr,
+    count,
+    i64,
+    i128,
+    pad,
+    raw,
+    text,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    vec,
+)
+from mesh.protocol.registry import message
+
+_EXT = "alphapulse"
+
+ArbitrageOpportunity = message(33, "ArbitrageOpportunity", [
+    u128("amount_in", "exact input, raw units of tokens[0]"),
+    u128("expected_out", "expected output of the last hop, raw units of tokens[-1]"),
+    u128("flash_fee", "flash-loan fee, raw units of tokens[0]"),
+    i128("expected_profit", "expected_out − amount_in − flash_fee − gas in tokens[0], raw"),
+    u64("opportunity_id"), u64("chain_id"),
+    u64("detected_block", "block of the pool state used"),
+    u64("valid_until_block"), u64("valid_until_ns", "wall clock, ns since epoch"),
+    u64("gas_estimate", "gas units"), u64("gas_price_wei", "max fee per gas assumed"),
+    i64("net_profit_usd_q8", "net profit in USD × 1e8"),
+    vec("hop_fee_ppm", u32(""), 4, "hop_count", doc="pool fee of each hop, ppm"),
+    u32("flash_fee_ppm", "lender's fee, ppm (Aave 500 = 0.05 %)"),
+    u16("strategy_id"), u16("confidence_bps", "0..10000"),
+    count("hop_count", "B", "1..4"), u8("flash_source", "FlashSource"),
+    vec("pool_kinds", u8(""), 4, "hop_count", doc="PoolKind of each hop"), pad(2),
+    vec("pools", addr(""), 4, "hop_count", doc="pool of each hop, in route order"),
+    vec("tokens", addr(""), 5, "hop_count", plus=1, doc="token path, hop_count + 1 tokens"),
+    addr("flash_lender", "Aave pool, V2 pair or V3 pool lending tokens[0]"), pad(8),
+], size=368, origin=_EXT,
+    doc="A sized, fee-netted arbitrage route of up to 4 hops, ready for an executor.")
+
+CrossChainArbitrageSignal = message(34, "CrossChainArbitrageSignal", [
+    u128("amount_in", "raw units on the source chain"),
+    u128("expected_out", "raw units on the destination chain"),
+    u64("opportunity_id"), u64("source_chain_id"), u64("dest_chain_id"),
+    u64("valid_until_ns"), i64("net_profit_usd_q8"), i64("bridge_cost_usd_q8"),
+    u32("bridge_latency_s", "expected transfer time"), u16("strategy_id"),
+    u16("confidence_bps"),
+    addr("source_pool"), addr("dest_pool"), addr("token_in"), addr("token_out"),
+    u16("source_venue", "VenueId"), u16("dest_venue", "VenueId"),
+    u16("bridge", "VenueId of the bridge, 0 if none"), pad(2),
+], size=176, origin=_EXT, doc="A price difference between two chains, net of bridge cost.")
+
+StrategyPerformance = message(35, "StrategyPerformance", [
+    i128("realized_profit", "raw units of profit_token"),
+    u64("window_start_ns"), u64("window_end_ns"),
+    u64("opportunities"), u64("submitted"), u64("succeeded"), u64("reverted"),
+    i64("realized_profit_usd_q8"), pad(8),
+    u128("gas_spent_wei"),
+    u16("strategy_id"), pad(6), addr("profit_token"), pad(4),
+], size=128, origin=_EXT, doc="A strategy's counts and P&L over a time window.")
+
+RiskAlert = message(62, "RiskAlert", [
+    u64("alert_id"), u64("timestamp_ns"),
+    i64("observed", "the value that tripped the rule"), i64("threshold"),
+    u32("rule", "risk rule code"), u16("strategy_id", "0 = all"),
+    u8("severity", "Severity"), u8("action", "AlertAction"),
+    text("message", 56),
+], size=96, origin=_EXT, doc="A risk rule that tripped, and what the risk node did about it.")
+
+ExecutionResult = message(50, "ExecutionResult", [
+    u128("amount_in", "raw units"),
+    i128("realized_profit", "raw units of profit_token; negative = loss incl. gas"),
+    u64("opportunity_id"), u64("block_number"), u64("gas_used"),
+    u64("effective_gas_price_wei"), i64("realized_profit_usd_q8"),
+    u64("detected_ns", "opportunity creation, wall ns"), u64("submitted_ns"),
+    u64("confirmed_ns"),
+    u32("revert_reason", "RevertReason"), u16("strategy_id"),
+    u8("status", "ExecutionStatus"), pad(1),
+    raw("tx_hash", 32), addr("profit_token"), pad(4),
+], size=160, origin=_EXT, doc="What became of an opportunity: transaction, status, gas, P&L.")
+
+OrderRequest = message(51, "OrderRequest", [
+    u64("order_id", "client order id"), u64("opportunity_id", "0 if not an arbitrage leg"),
+    u64("asset_id"), i64("price", "× 1e8; 0 for market"), i64("quantity", "× 1e8"),
+    u64("timestamp_ns"), u16("venue"), u8("asset_type"), u8("side", "OrderSide"),
+    u8("order_type", "OrderType"), u8("time_in_force", "TimeInForce"), u16("strategy_id"),
+], size=56, origin=_EXT, doc="An order for a CEX leg.")
+
+OrderStatus = message(52, "OrderStatus", [
+    u64("order_id"), u64("venue_order_id"), i64("filled_quantity", "× 1e8"),
+    i64("remaining_quantity", "× 1e8"), i64("avg_fill_price", "× 1e8"),
+    i64("fee", "× 1e8, quote currency"), u64("timestamp_ns"), u16("venue"),
+    u8("status", "OrderState"), u8("reject_reason"), pad(4),
+], size=64, origin=_EXT, doc="The state of a CEX order.")
+
+Heartbeat = message(113, "Heartbeat", [
+    u64("timestamp_ns", "wall clock"), u64("started_ns", "wall clock at start"),
+    u64("frames_in"), u64("frames_out"), u64("errors"), u64("gaps"), u64("drops"),
+    u64("stop_id", "latched EmergencyStop id, 0 if none"),
+    u32("pid"), u32("interval_ms"), u8("state", "NodeState"),
+    u8("min_version", "lowest protocol version spoken"),
+    u8("max_version", "highest protocol version spoken"),
+    u8("stop_latched", "1 while an emergency stop is latched"), pad(4),
+    text("node", 32, "node name"),
+], size=112, origin=_EXT, domain=RelayDomain.SYSTEM,
+    doc="Liveness and counters of one node; a latched stop rides in every beat.")
+
+EmergencyStop = message(114, "EmergencyStop", [
+    u64("stop_id"), u64("timestamp_ns", "when raised, wall ns"),
+    u32("raised_by_pid"), u16("reason_code", "StopReason"), u8("scope", "StopScope"),
+    u8("latched", "1 = stop in force, 0 = released (resume)"),
+    u64("scope_id", "strategy id or chain id for a narrow scope"),
+    text("raised_by", 32, "node or operator"), text("reason", 64),
+], size=128, origin=_EXT, domain=RelayDomain.SYSTEM,
+    doc="Halt trading now; latched until an explicit resume.")
