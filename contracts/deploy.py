@@ -1,0 +1,140 @@
+"""Deploy the devnet market: test tokens, Uniswap V2 and V3 pools, Aave V3, FlashArbitrage.
+
+Everything but the tokens, :file:`DevnetPeriphery` and FlashArbitrage is the genuine bytecode of
+the npm packages (see :mod:`contracts.npm`). :func:`deploy_market` returns the manifest: a
+JSON-ready dict of every address, token, pool and the chain id.
+
+Prices (USD): WETH 3000, WBTC 60000, USDC 1, DAI 1. The V2 WETH/USDC pair starts 1 % rich
+(WETH at 3030 USDC) so an arbitrage exists from the first block.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from contracts import aave
+from contracts.chain import Chain
+from contracts.npm import V2, V3, npm_artifact, own_artifact
+from contracts.v3math import MAX_TICK, MIN_TICK, sqrt_price_x96, tick_at_price
+
+#: (symbol, decimals, USD price) of each test token.
+TOKENS: tuple[tuple[str, int, int], ...] = (
+    ("WETH", 18, 3000), ("USDC", 6, 1), ("DAI", 18, 1), ("WBTC", 8, 60000),
+)
+#: Uniswap V2 pairs: (symbol a, symbol b, USD value of each side, price skew of a in b).
+V2_PAIRS: tuple[tuple[str, str, int, Fraction], ...] = (
+    ("WETH", "USDC", 3_000_000, Fraction(101, 100)),
+    ("WETH", "DAI", 3_000_000, Fraction(1)),
+    ("USDC", "DAI", 2_000_000, Fraction(1)),
+    ("WBTC", "WETH", 3_000_000, Fraction(1)),
+    ("WBTC", "USDC", 3_000_000, Fraction(1)),
+)
+#: Uniswap V3 pools: (symbol a, symbol b, fee in hundredths of a bip, USD depth of the wide range).
+V3_POOLS: tuple[tuple[str, str, int, int], ...] = (
+    ("WETH", "USDC", 500, 2_000_000),
+    ("WETH", "USDC", 3000, 1_000_000),
+    ("WETH", "DAI", 3000, 1_000_000),
+    ("USDC", "DAI", 100, 1_000_000),
+    ("WBTC", "WETH", 3000, 1_000_000),
+    ("WBTC", "USDC", 500, 1_000_000),
+)
+#: Liquidity ranges of every V3 pool: (half-width in ticks or None for full range, liquidity multiple).
+V3_RANGES: tuple[tuple[int | None, int], ...] = ((None, 1), (2000, 2), (200, 4))
+MINT_USD = 10**9  # each token minted to the deployer, in USD
+MAX_UINT = 2**256 - 1
+
+
+def _price(tokens: dict[str, dict], a: str, b: str, skew: Fraction = Fraction(1)) -> Fraction:
+    """Raw-unit price of ``a`` in ``b`` (units of b per unit of a)."""
+    ta, tb = tokens[a], tokens[b]
+    return Fraction(ta["usd"], tb["usd"]) * skew * Fraction(10 ** tb["decimals"], 10 ** ta["decimals"])
+
+
+def deploy_tokens(chain: Chain) -> dict[str, dict[str, Any]]:
+    """Deploy and mint the test tokens to the deployer; returns ``{symbol: {...}}``."""
+    art = own_artifact("TestERC20")
+    tokens = {}
+    for symbol, decimals, usd in TOKENS:
+        address = chain.deploy(art["abi"], art["bytecode"], f"Devnet {symbol}", symbol, decimals)
+        token = chain.contract(address, art["abi"])
+        chain.transact(token, "mint", chain.address, MINT_USD * 10**decimals // usd)
+        tokens[symbol] = {"address": address, "decimals": decimals, "usd": usd}
+    return tokens
+
+
+def deploy_v2(chain: Chain, tokens: dict[str, dict]) -> dict[str, Any]:
+    """Deploy the Uniswap V2 factory and the :data:`V2_PAIRS` with their liquidity."""
+    fac_art, pair_art, erc = npm_artifact(V2, "UniswapV2Factory"), npm_artifact(V2, "UniswapV2Pair"), own_artifact("TestERC20")
+    factory = chain.contract(chain.deploy(fac_art["abi"], fac_art["bytecode"], chain.address), fac_art["abi"])
+    pairs = []
+    for a, b, usd, skew in V2_PAIRS:
+        chain.transact(factory, "createPair", tokens[a]["address"], tokens[b]["address"])
+        pair = chain.contract(factory.functions.getPair(tokens[a]["address"], tokens[b]["address"]).call(), pair_art["abi"])
+        amount_a = usd * 10 ** tokens[a]["decimals"] // tokens[a]["usd"]
+        amount_b = int(amount_a * _price(tokens, a, b, skew))
+        for symbol, amount in ((a, amount_a), (b, amount_b)):
+            chain.transact(chain.contract(tokens[symbol]["address"], erc["abi"]), "transfer", pair.address, amount)
+        chain.transact(pair, "mint", chain.address)
+        token0 = pair.functions.token0().call()
+        pairs.append({"kind": "v2", "address": pair.address, "pair": f"{a}/{b}", "fee_bps": 30,
+                      "token0": token0, "token1": pair.functions.token1().call()})
+    return {"factory": factory.address, "pairs": pairs}
+
+
+def deploy_v3(chain: Chain, tokens: dict[str, dict], periphery: Any) -> dict[str, Any]:
+    """Deploy the Uniswap V3 factory and :data:`V3_POOLS`, each with liquidity in :data:`V3_RANGES`."""
+    fac_art, pool_art = npm_artifact(V3, "UniswapV3Factory"), npm_artifact(V3, "UniswapV3Pool")
+    factory = chain.contract(chain.deploy(fac_art["abi"], fac_art["bytecode"]), fac_art["abi"])
+    chain.transact(factory, "enableFeeAmount", 100, 1)  # the 0.01 % tier Uniswap added by governance
+    by_symbol = {tokens[s]["address"]: s for s in tokens}
+    pools = []
+    for a, b, fee, usd in V3_POOLS:
+        chain.transact(factory, "createPool", tokens[a]["address"], tokens[b]["address"], fee)
+        pool = chain.contract(factory.functions.getPool(tokens[a]["address"], tokens[b]["address"], fee).call(),
+                              pool_art["abi"])
+        token0, token1 = pool.functions.token0().call(), pool.functions.token1().call()
+        price = _price(tokens, by_symbol[token0], by_symbol[token1])
+        chain.transact(pool, "initialize", sqrt_price_x96(price))
+        spacing = pool.functions.tickSpacing().call()
+        tick = tick_at_price(price)
+        # Full-range liquidity L holds about L * sqrt(P) of token1: size L for `usd` dollars of token1.
+        amount1 = usd * 10 ** tokens[by_symbol[token1]]["decimals"] // tokens[by_symbol[token1]]["usd"]
+        base = int(Fraction(amount1) * 2**96 / sqrt_price_x96(price))
+        positions = []
+        for half, multiple in V3_RANGES:
+            if half is None:
+                lower, upper = -(-MIN_TICK // spacing) * spacing, MAX_TICK // spacing * spacing
+            else:
+                lower, upper = (tick - half) // spacing * spacing, -(-(tick + half) // spacing) * spacing
+            chain.transact(periphery, "mintV3", pool.address, lower, upper, base * multiple)
+            positions.append({"tick_lower": lower, "tick_upper": upper, "liquidity": base * multiple})
+        pools.append({"kind": "v3", "address": pool.address, "pair": f"{a}/{b}", "fee": fee,
+                      "tick_spacing": spacing, "token0": token0, "token1": token1, "positions": positions})
+    return {"factory": factory.address, "pools": pools}
+
+
+def deploy_market(chain: Chain) -> dict[str, Any]:
+    """Deploy the whole devnet market; returns the manifest dict."""
+    tokens = deploy_tokens(chain)
+    erc = own_artifact("TestERC20")
+    per_art = own_artifact("DevnetPeriphery")
+    periphery = chain.contract(chain.deploy(per_art["abi"], per_art["bytecode"]), per_art["abi"])
+    for token in tokens.values():
+        chain.transact(chain.contract(token["address"], erc["abi"]), "approve", periphery.address, MAX_UINT)
+    v2 = deploy_v2(chain, tokens)
+    v3 = deploy_v3(chain, tokens, periphery)
+    lending = aave.deploy_aave(chain, tokens)
+    arb_art = own_artifact("FlashArbitrage")
+    arb = chain.deploy(arb_art["abi"], arb_art["bytecode"])
+    return {
+        "chain_id": chain.chain_id,
+        "rpc_url": chain.url,
+        "deployer": chain.address,
+        "tokens": tokens,
+        "uniswap_v2": v2,
+        "uniswap_v3": v3,
+        "aave_v3": lending,
+        "periphery": periphery.address,
+        "flash_arbitrage": arb,
+    }
