@@ -12,12 +12,13 @@ __all__ = [
 
 
 class FrameError(ProtocolError):
-    """A malformed frame; ``offset`` is the byte offset in the frame where the fault lies."""
+    """A malformed frame; ``offset`` is the byte offset in the frame where the fault lies
+    (None for a value that could not be encoded, which has no offset yet)."""
 
     kind = "frame"
 
-    def __init__(self, message: str, offset: int = 0) -> None:
-        super().__init__(f"{message} (at offset {offset})")
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message if offset is None else f"{message} (at offset {offset})")
         self.offset = offset
 
 
