@@ -30,6 +30,12 @@ V2_PAIRS: tuple[tuple[str, str, int, Fraction], ...] = (
     ("WBTC", "WETH", 3_000_000, Fraction(1)),
     ("WBTC", "USDC", 3_000_000, Fraction(1)),
 )
+#: A second V2 deployment (same bytecode, another factory, as a fork such as SushiSwap would be):
+#: a V2 factory allows one pair per token pair, so V2-to-V2 routes need a second factory.
+V2_FORK_PAIRS: tuple[tuple[str, str, int, Fraction], ...] = (
+    ("WETH", "USDC", 2_000_000, Fraction(1)),
+    ("WETH", "DAI", 2_000_000, Fraction(1)),
+)
 #: Uniswap V3 pools: (symbol a, symbol b, fee in hundredths of a bip, USD depth of the wide range).
 V3_POOLS: tuple[tuple[str, str, int, int], ...] = (
     ("WETH", "USDC", 500, 2_000_000),
@@ -63,12 +69,12 @@ def deploy_tokens(chain: Chain) -> dict[str, dict[str, Any]]:
     return tokens
 
 
-def deploy_v2(chain: Chain, tokens: dict[str, dict]) -> dict[str, Any]:
-    """Deploy the Uniswap V2 factory and the :data:`V2_PAIRS` with their liquidity."""
+def deploy_v2(chain: Chain, tokens: dict[str, dict], specs: tuple = V2_PAIRS) -> dict[str, Any]:
+    """Deploy a Uniswap V2 factory and the pairs of ``specs`` with their liquidity."""
     fac_art, pair_art, erc = npm_artifact(V2, "UniswapV2Factory"), npm_artifact(V2, "UniswapV2Pair"), own_artifact("TestERC20")
     factory = chain.contract(chain.deploy(fac_art["abi"], fac_art["bytecode"], chain.address), fac_art["abi"])
     pairs = []
-    for a, b, usd, skew in V2_PAIRS:
+    for a, b, usd, skew in specs:
         chain.transact(factory, "createPair", tokens[a]["address"], tokens[b]["address"])
         pair = chain.contract(factory.functions.getPair(tokens[a]["address"], tokens[b]["address"]).call(), pair_art["abi"])
         amount_a = usd * 10 ** tokens[a]["decimals"] // tokens[a]["usd"]
@@ -123,6 +129,7 @@ def deploy_market(chain: Chain) -> dict[str, Any]:
     for token in tokens.values():
         chain.transact(chain.contract(token["address"], erc["abi"]), "approve", periphery.address, MAX_UINT)
     v2 = deploy_v2(chain, tokens)
+    v2_fork = deploy_v2(chain, tokens, V2_FORK_PAIRS)
     v3 = deploy_v3(chain, tokens, periphery)
     lending = aave.deploy_aave(chain, tokens)
     arb_art = own_artifact("FlashArbitrage")
@@ -133,6 +140,7 @@ def deploy_market(chain: Chain) -> dict[str, Any]:
         "deployer": chain.address,
         "tokens": tokens,
         "uniswap_v2": v2,
+        "uniswap_v2_fork": v2_fork,
         "uniswap_v3": v3,
         "aave_v3": lending,
         "periphery": periphery.address,

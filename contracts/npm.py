@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from contracts.compile import NODE_MODULES, CompileError, load_artifact, require_npm
@@ -39,7 +40,7 @@ def npm_artifact(package: str, name: str) -> dict[str, Any]:
     path = _hardhat_index(package).get(name)
     if path is None:
         raise CompileError(f"{package} has no artifact named {name}")
-    raw = json.loads(open(path).read())  # noqa: PTH123
+    raw = json.loads(Path(path).read_text())
     return {"abi": raw["abi"], "bytecode": raw["bytecode"], "linkReferences": raw["linkReferences"]}
 
 

@@ -1,0 +1,159 @@
+"""Bring the devnet up and down: anvil on loopback, the market deployed, a JSON manifest written.
+
+Files live in the run directory (default ``<repo>/run/devnet``, or ``$ALPHAPULSE_DEVNET_DIR``):
+``anvil.pid``, ``anvil.log`` and ``manifest.json`` (its path can be chosen separately).
+
+``up`` is idempotent: when the manifest's anvil is alive and still has FlashArbitrage deployed,
+it returns that manifest and deploys nothing. A stale manifest (anvil gone) is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contracts.chain import Chain, start_anvil, stop_anvil
+from contracts.compile import require_npm
+from contracts.deploy import deploy_market
+from mesh.errors import ChainError
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8545
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: npm packages the devnet needs (contracts/package.json).
+NPM_PACKAGES = ("@foundry-rs/anvil-linux-amd64", "@uniswap/v2-core", "@uniswap/v3-core", "@aave/core-v3")
+
+
+class DevnetError(ChainError):
+    """The devnet cannot be brought up, found or stopped."""
+
+
+@dataclass(slots=True, frozen=True)
+class DevnetPaths:
+    """Where one devnet keeps its pid file, log and manifest."""
+
+    run_dir: Path
+    manifest: Path
+
+    @classmethod
+    def of(cls, run_dir: str | Path | None = None, manifest: str | Path | None = None) -> DevnetPaths:
+        """Paths from options, falling back to ``$ALPHAPULSE_DEVNET_DIR`` then ``run/devnet``."""
+        base = Path(run_dir or os.environ.get("ALPHAPULSE_DEVNET_DIR") or REPO / "run" / "devnet")
+        return cls(base, Path(manifest) if manifest else base / "manifest.json")
+
+    @property
+    def pid_file(self) -> Path:
+        """File holding anvil's process id."""
+        return self.run_dir / "anvil.pid"
+
+    @property
+    def log_file(self) -> Path:
+        """anvil's output."""
+        return self.run_dir / "anvil.log"
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs an anvil process (guards against a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"anvil" in cmdline
+
+
+def load_manifest(path: str | Path) -> dict[str, Any]:
+    """Read a manifest written by :func:`up`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DevnetError(f"no devnet manifest at {path}; run `alphapulse devnet up`") from None
+    except json.JSONDecodeError as exc:
+        raise DevnetError(f"devnet manifest {path} is not JSON: {exc}") from None
+
+
+def status(paths: DevnetPaths) -> dict[str, Any] | None:
+    """The live devnet's manifest, or None when none is running (or it lost its contracts)."""
+    if not paths.manifest.is_file() or not paths.pid_file.is_file():
+        return None
+    try:
+        manifest = load_manifest(paths.manifest)
+        pid = int(paths.pid_file.read_text().strip())
+    except (DevnetError, ValueError):
+        return None
+    if not _pid_alive(pid) or manifest.get("anvil", {}).get("pid") != pid:
+        return None
+    try:
+        chain = Chain(manifest["rpc_url"])
+        code = chain.w3.eth.get_code(manifest["flash_arbitrage"])
+    except (ChainError, OSError, KeyError):
+        return None
+    return manifest if chain.chain_id == manifest["chain_id"] and len(code) > 0 else None
+
+
+def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> tuple[dict[str, Any], bool]:
+    """Start anvil and deploy, unless already up; returns (manifest, created).
+
+    Raises
+    ------
+    PortInUse, NpmMissing, AnvilFailed, DevnetError
+        With a message saying what to do.
+    """
+    if host not in LOOPBACK:
+        raise DevnetError(f"the devnet listens on loopback only, not {host}")
+    require_npm(*NPM_PACKAGES)
+    live = status(paths)
+    if live is not None:
+        return live, False
+    down(paths)  # clear a stale run
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    proc = start_anvil(port, host=host, log_path=paths.log_file)
+    paths.pid_file.write_text(f"{proc.pid}\n")
+    try:
+        chain = Chain(f"http://{host}:{port}")
+        manifest = deploy_market(chain)
+    except BaseException:
+        stop_anvil(proc)
+        paths.pid_file.unlink(missing_ok=True)
+        raise
+    manifest["anvil"] = {"pid": proc.pid, "host": host, "port": port}
+    paths.manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = paths.manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    tmp.replace(paths.manifest)
+    return manifest, True
+
+
+def down(paths: DevnetPaths, timeout: float = 5.0) -> bool:
+    """Stop the devnet's anvil and remove its pid file and manifest; True if one was running."""
+    stopped = False
+    if paths.pid_file.is_file():
+        try:
+            pid = int(paths.pid_file.read_text().strip())
+        except ValueError:
+            pid = 0
+        if pid and _pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            stopped = True
+        paths.pid_file.unlink(missing_ok=True)
+    paths.manifest.unlink(missing_ok=True)
+    return stopped
+
+
+def find_pool(manifest: dict[str, Any], venue: str, pair: str, fee: int | None = None) -> dict[str, Any]:
+    """The manifest entry of a pool: ``venue`` is ``uniswap_v2``, ``uniswap_v2_fork`` or
+    ``uniswap_v3``; ``pair`` is as deployed (``"WETH/USDC"``); ``fee`` picks a V3 fee tier."""
+    section = manifest[venue]
+    for pool in section.get("pairs", section.get("pools", [])):
+        if pool["pair"] == pair and (fee is None or pool.get("fee") == fee):
+            return pool
+    raise DevnetError(f"no {venue} pool {pair} (fee {fee}) in the manifest")
