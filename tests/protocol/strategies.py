@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from mesh.protocol.layout import Count, Int, Raw, Record, Tail, Text, U256, Vec, Wide
+from mesh.protocol.layout import U256, Count, Int, Raw, Record, Tail, Text, Vec, Wide
 
 _INT_BOUNDS = {"B": (0, 2**8 - 1), "H": (0, 2**16 - 1), "I": (0, 2**32 - 1),
                "Q": (0, 2**64 - 1), "b": (-(2**7), 2**7 - 1), "h": (-(2**15), 2**15 - 1),

@@ -8,9 +8,25 @@ import pytest
 
 from mesh.errors import AlphaPulseError, ProtocolError
 from mesh.protocol import (
-    BadChecksum, BadExtendedTLV, BadFieldValue, BadMagic, BadTLVSize, GasPrice, Heartbeat,
-    Oversize, PoolSync, TLVOverrun, TrailingBytes, TruncatedFrame, TruncatedHeader, TruncatedTLV,
-    UnknownDomain, UnknownTLV, decode_frame, encode_frame, tlv_bytes,
+    BadChecksum,
+    BadExtendedTLV,
+    BadFieldValue,
+    BadMagic,
+    BadTLVSize,
+    GasPrice,
+    Heartbeat,
+    Oversize,
+    PoolSync,
+    TLVOverrun,
+    TrailingBytes,
+    TruncatedFrame,
+    TruncatedHeader,
+    TruncatedTLV,
+    UnknownDomain,
+    UnknownTLV,
+    decode_frame,
+    encode_frame,
+    tlv_bytes,
 )
 from mesh.protocol.header import frame_checksum
 

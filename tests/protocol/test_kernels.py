@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 from numba import njit
 
 from mesh.protocol import (
-    PoolBurn, PoolMint, PoolState, PoolSwap, PoolSync, Quote, Trade, decode_frame, encode_frame,
+    PoolBurn,
+    PoolMint,
+    PoolState,
+    PoolSwap,
+    PoolSync,
+    Quote,
+    Trade,
+    decode_frame,
+    encode_frame,
 )
 from mesh.protocol import kernels as k
 
