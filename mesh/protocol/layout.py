@@ -407,6 +407,7 @@ class Layout:
     def __init__(self, name: str, fields: Sequence[Field], packed: bool = False,
                  size: int | None = None) -> None:
         self.name = name
+        self.packed = packed
         self.fields = tuple(fields)
         self.offsets: dict[str, int] = {}
         offset = 0

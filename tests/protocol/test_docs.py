@@ -1,0 +1,20 @@
+"""The committed byte tables are the ones the layouts generate."""
+
+from pathlib import Path
+
+from mesh.protocol.docs import render_markdown
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol-types.md"
+
+
+def test_committed_byte_tables_match_the_layouts():
+    assert DOC.read_text() == render_markdown(), (
+        "docs/protocol-types.md is stale: run python -m mesh.protocol.docs > docs/protocol-types.md")
+
+
+def test_byte_tables_cover_every_extension_type():
+    text = DOC.read_text()
+    for name in ("ArbitrageOpportunity", "ExecutionResult", "RiskAlert", "EmergencyStop",
+                 "StrategyPerformance", "CrossChainArbitrageSignal", "Heartbeat", "OrderRequest",
+                 "OrderStatus"):
+        assert f" {name} (" in text
