@@ -65,6 +65,11 @@ def flash_word(lender: str, source: FlashSource, borrow_token1: bool = False, fe
     return _addr(lender) | int(source) << 160 | int(borrow_token1) << 168 | fee_bps << 176
 
 
+def word_address(word: int) -> str:
+    """The checksummed address in the low 160 bits of a hop or flash word."""
+    return to_checksum_address("0x%040x" % (word & (2**160 - 1)))
+
+
 @dataclass(slots=True, frozen=True)
 class Trade:
     """Arguments of ``FlashArbitrage.execute`` (amounts in raw units of ``profit_token``)."""
