@@ -339,7 +339,9 @@ def drain_cb(words, data, rs, scratch, callback, ctx, max_frames):
 
     ``callback`` is an ``@njit`` function; ``frame`` is a view of ``scratch`` (which must hold
     the ring's largest frame) valid only during the call. A callback returning nonzero stops
-    the drain after that frame.
+    the drain after that frame. numba cannot cache a function that names a dispatcher as a
+    global, so a caller of ``drain_cb`` with ``cache=True`` gets a warning and compiles each
+    run; ``drain_into`` and ``read_one`` loops cache fine.
     """
     count = 0
     while count < max_frames:

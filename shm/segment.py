@@ -188,10 +188,12 @@ class Segment:
 
     @staticmethod
     def _check(name: RingName, mapping: mmap.mmap, size: int) -> None:
-        head = np.frombuffer(mapping, dtype=np.int64, count=L.SLOTS_OFF // 8)
+        view = np.frombuffer(mapping, dtype=np.int64, count=L.SLOTS_OFF // 8)
         deadline = time.monotonic() + _INIT_WAIT_S
-        while int(head[L.W_MAGIC]) == 0 and not head.any() and time.monotonic() < deadline:
+        while int(view[L.W_MAGIC]) == 0 and time.monotonic() < deadline:
             time.sleep(0.005)  # a creator between O_EXCL and publishing the magic
+        head = view.copy()
+        del view  # no buffer export may outlive a failed check: the caller unmaps
         if int(head[L.W_MAGIC]) != L.MAGIC:
             raise NotARing(f"segment {name} is not a ring (magic {int(head[L.W_MAGIC]):#018x})")
         version = int(head[L.W_VERSION])
