@@ -158,7 +158,9 @@ class ErrorDecoder:
         if len(raw) >= 4 and raw[:4] in table:
             name, types = table[raw[:4]]
             try:
-                return name, tuple(abi_decode(types, raw[4:]))
+                values = abi_decode(types, raw[4:])
+                return name, tuple(to_checksum_address(v) if t == "address" else v
+                                   for t, v in zip(types, values, strict=True))
             except Exception:  # noqa: BLE001 - malformed revert data is still a revert
                 return name, ()
         return None, ()
