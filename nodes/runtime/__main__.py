@@ -1,0 +1,35 @@
+"""``python -m nodes.runtime KIND [--name NAME] [--config PATH]``: run one node."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from mesh.config import load_config
+from mesh.errors import AlphaPulseError
+from nodes.runtime.catalog import load_node
+from nodes.runtime.runtime import NodeRuntime
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node named on the command line until SIGTERM/SIGINT; exit 2 on bad config."""
+    parser = argparse.ArgumentParser(prog="python -m nodes.runtime", description=__doc__)
+    parser.add_argument("kind", help="node kind (risk, monitor, ...) or module:Class")
+    parser.add_argument("--name", help="node name in the mesh configuration (default: kind)")
+    parser.add_argument("--config", help="mesh TOML file (default: $ALPHAPULSE_CONFIG)")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = load_config(args.config)
+        runtime = NodeRuntime(load_node(args.kind), cfg, args.name)
+        return runtime.run()
+    except AlphaPulseError as exc:
+        sys.stderr.write(f"{args.kind}: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Known node kinds: kind -> ``module:Class``. Add a line here when you add a node."""
+
+from __future__ import annotations
+
+import importlib
+
+from mesh.config import BadConfig
+
+NODE_KINDS: dict[str, str] = {
+    "risk": "nodes.risk:RiskNode",
+    "monitor": "nodes.monitor:MonitorNode",
+}
+
+
+def load_node(spec: str) -> type:
+    """The node class for a kind (``risk``) or a ``module:Class`` path."""
+    target = NODE_KINDS.get(spec, spec)
+    module, _, cls = target.partition(":")
+    if not cls:
+        raise BadConfig(f"unknown node kind {spec!r} (known: {', '.join(sorted(NODE_KINDS))})")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise BadConfig(f"cannot load node {target}: {exc}") from exc

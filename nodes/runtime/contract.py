@@ -1,0 +1,86 @@
+"""A node's contract: what it consumes and produces, and its configuration keys.
+
+The contract is data, declared once on the node class (``CONTRACT``); the runtime subscribes
+from it, validates configuration against it, ``alphapulse nodes`` prints the graph from it, and
+the contract test harness (:mod:`nodes.runtime.testing`) checks every frame a node emits
+against it. Every node also produces ``Heartbeat`` (and ``EmergencyStop`` when it latches a
+stop) and consumes both from the system domain: the runtime adds those.
+
+Contracts are immutable and safe to share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mesh.protocol import EmergencyStop, Heartbeat, Message
+from mesh.protocol.constants import RelayDomain, SourceType
+
+#: Produced and consumed by every node through the runtime.
+RUNTIME_TYPES: tuple[type[Message], ...] = (Heartbeat, EmergencyStop)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One node-specific configuration key: its default (which fixes its type) and meaning."""
+
+    default: Any
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """What a node kind consumes, produces and reads from configuration.
+
+    Attributes
+    ----------
+    kind : str
+        Node kind, also its default name in the mesh configuration.
+    role : str
+        One line: what the node does.
+    source : SourceType
+        Written in the header of every frame it publishes.
+    consumes, produces : tuple of message classes
+        Message types beyond the runtime's own (Heartbeat, EmergencyStop).
+    config : mapping of str to ConfigKey
+    obeys_stop : bool
+        The node halts on an emergency stop, the kill flag and the dead man's switch
+        (executors, strategies): its heartbeat then reports ``HALTED``.
+    """
+
+    kind: str
+    role: str
+    source: SourceType
+    consumes: tuple[type[Message], ...] = ()
+    produces: tuple[type[Message], ...] = ()
+    config: Mapping[str, ConfigKey] = field(default_factory=dict)
+    obeys_stop: bool = False
+
+    @property
+    def all_consumes(self) -> tuple[type[Message], ...]:
+        """Consumed types including the runtime's."""
+        return tuple(dict.fromkeys((*self.consumes, *RUNTIME_TYPES)))
+
+    @property
+    def all_produces(self) -> tuple[type[Message], ...]:
+        """Produced types including the runtime's."""
+        return tuple(dict.fromkeys((*self.produces, *RUNTIME_TYPES)))
+
+    def domains(self, produced: bool) -> list[str]:
+        """Names of the domains of the produced (or consumed) types."""
+        types = self.all_produces if produced else self.all_consumes
+        return sorted({RelayDomain(t.DOMAIN).name.lower() for t in types})
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description (``alphapulse nodes --json``)."""
+        def names(ts: tuple[type[Message], ...]) -> list[str]:
+            return [f"{RelayDomain(t.DOMAIN).name.lower()}/{t.__name__}({t.TLV_TYPE})"
+                    for t in ts]
+        return {
+            "kind": self.kind, "role": self.role, "source": SourceType(self.source).name,
+            "consumes": names(self.all_consumes), "produces": names(self.all_produces),
+            "config": {k: {"default": v.default, "doc": v.doc} for k, v in self.config.items()},
+            "obeys_stop": self.obeys_stop,
+        }

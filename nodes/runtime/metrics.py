@@ -1,0 +1,65 @@
+"""The Prometheus endpoint of a node: mesh counters read at scrape time.
+
+Metrics (all labelled ``node``): ``alphapulse_frames_in_total``, ``alphapulse_frames_out_total``,
+``alphapulse_gaps_total``, ``alphapulse_missed_total``, ``alphapulse_duplicates_total``,
+``alphapulse_reordered_total``, ``alphapulse_drops_total``, ``alphapulse_recovered_total``,
+``alphapulse_recovery_failures_total``, ``alphapulse_errors_total{kind}``, and the gauges
+``alphapulse_node_state`` (NodeState) and ``alphapulse_stop_latched``.
+
+Thread-safety: the HTTP server runs in its own daemon thread and only reads the counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from mesh.stats import MeshStats
+
+_COUNTERS = ("frames_in", "frames_out", "gaps", "missed", "duplicates", "reordered", "drops",
+             "recovered", "recovery_failures")
+
+
+class MeshCollector:
+    """A prometheus-client collector over a :class:`MeshStats` and two gauges."""
+
+    def __init__(self, node: str, stats: MeshStats, gauges: Callable[[], dict[str, float]]):
+        self.node = node
+        self.stats = stats
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the current values (called by the scrape thread)."""
+        for name in _COUNTERS:
+            c = CounterMetricFamily(f"alphapulse_{name}", f"Mesh {name.replace('_', ' ')}",
+                                    labels=["node"])
+            c.add_metric([self.node], getattr(self.stats, name))
+            yield c
+        errors = CounterMetricFamily("alphapulse_errors", "Errors by kind",
+                                     labels=["node", "kind"])
+        for kind, n in list(self.stats.errors.items()):
+            errors.add_metric([self.node, kind], n)
+        yield errors
+        for name, value in self.gauges().items():
+            g = GaugeMetricFamily(f"alphapulse_{name}", name.replace("_", " "), labels=["node"])
+            g.add_metric([self.node], value)
+            yield g
+
+
+class MetricsServer:
+    """Serve a node's metrics on ``addr:port`` until :meth:`close`."""
+
+    def __init__(self, node: str, stats: MeshStats, gauges: Callable[[], dict[str, float]],
+                 port: int, addr: str = "127.0.0.1") -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(MeshCollector(node, stats, gauges))
+        self.server, self.thread = start_http_server(port, addr, registry=self.registry)
+        self.port = self.server.server_port
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=2)

@@ -1,0 +1,334 @@
+"""The node runtime: lifecycle, run loop, heartbeats, stop latch, control, metrics, signals.
+
+Lifecycle of :meth:`NodeRuntime.run`:
+
+1. validate the node's settings against its contract; open a context (I/O threads and their
+   affinity from configuration), the PUB, the SUB (to every other configured node, filtered
+   to the contract's consumed types plus heartbeats and stops), the service ROUTER (recovery
+   and stop/resume control), the Prometheus endpoint, and for nodes that obey stops the kill
+   flag and the dead man's switch;
+2. loop: drain the SUB (each frame to the stop guard and to ``on_frame``), serve the ROUTER,
+   ``on_tick``, heartbeat when due; when a pass did nothing, the idle strategy waits;
+3. on SIGTERM or SIGINT (or :meth:`request_stop`): state STOPPING, ``on_stop``, a last
+   heartbeat, close the sockets (pending frames flushed within the linger), unlink the ipc
+   files, stop the metrics server.
+
+A node never dies on bad input: every error from the project's tree is counted by ``kind``;
+any other exception from a node hook is counted as ``node_exception`` and logged.
+
+Thread-safety: everything runs on the thread that called :meth:`run`, except the metrics
+server thread, which only reads counters. Signal handlers only set a flag.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import zmq
+
+from mesh.config import BadConfig, MeshConfig
+from mesh.errors import AlphaPulseError
+from mesh.protocol import (
+    EmergencyStop,
+    Heartbeat,
+    Message,
+    RecoveryRequest,
+    UnknownTLV,
+    decode_frame,
+    encode_frame,
+)
+from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState, RelayDomain
+from mesh.pubsub import (
+    Delivery,
+    Publisher,
+    Subscriber,
+    make_context,
+    prepare_endpoint,
+    unlink_endpoint,
+)
+from mesh.recovery import BadRecoveryRequest
+from mesh.security import Security
+from mesh.stats import MeshStats
+from mesh.stop import StopGuard, StopLatch
+from mesh.topics import prefix
+from nodes.runtime.idle import make_idle
+from nodes.runtime.kill_flag import KillFlag
+from nodes.runtime.metrics import MetricsServer
+from nodes.runtime.node import Node
+
+_DRAIN = 256
+
+
+class NodeRuntime:
+    """Run one node.
+
+    Parameters
+    ----------
+    node_cls : type[Node]
+        The node class (its ``CONTRACT`` names the kind).
+    cfg : MeshConfig
+    name : str, optional
+        Node name in the configuration (default: the contract's kind).
+    """
+
+    def __init__(self, node_cls: type[Node], cfg: MeshConfig, name: str | None = None) -> None:
+        self.contract = node_cls.CONTRACT
+        self.name = name or self.contract.kind
+        self.cfg = cfg
+        self.node_cfg = cfg.node(self.name)
+        self.settings = self._settings()
+        self.stats = MeshStats()
+        self.state = NodeState.STARTING
+        self.latch = StopLatch(self.name)
+        self.log = logging.getLogger(f"alphapulse.{self.name}")
+        self.idle = make_idle(str(self.settings.get("idle") or cfg.idle))
+        self.started_ns = time.time_ns()
+        self.guard: StopGuard | None = None
+        self.kill_flag: KillFlag | None = None
+        self.metrics: MetricsServer | None = None
+        self._stop_requested = False
+        self._consumed = frozenset(t.TLV_TYPE for t in self.contract.consumes)
+        self.node = node_cls(self)
+
+    def _settings(self) -> dict[str, Any]:
+        declared = self.contract.config
+        given = dict(self.node_cfg.settings)
+        unknown = set(given) - set(declared) - {"idle"}
+        if unknown:
+            raise BadConfig(f"node {self.name}: unknown configuration keys "
+                            f"{', '.join(sorted(unknown))}")
+        out: dict[str, Any] = {k: v.default for k, v in declared.items()}
+        for key, value in given.items():
+            like = declared[key].default if key in declared else ""
+            try:
+                out[key] = type(like)(value) if not isinstance(like, bool) else \
+                    str(value).lower() in ("1", "true", "yes", "on")
+            except (TypeError, ValueError):
+                raise BadConfig(f"node {self.name}: {key}={value!r} is not a "
+                                f"{type(like).__name__}") from None
+        return out
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def request_stop(self, *_: object) -> None:
+        """Ask the loop to stop gracefully (signal-safe: only sets a flag)."""
+        self._stop_requested = True
+
+    def start(self) -> None:
+        """Open sockets, metrics, kill flag; call ``on_start``; send the first heartbeat."""
+        cfg = self.cfg
+        self.ctx = make_context(cfg)
+        self.security = Security(cfg, self.name) if cfg.curve else None
+        if self.security is not None:
+            self.security.start_authenticator(self.ctx)
+        server = self.security.server if self.security else None
+        client = self.security.client if self.security else None
+        self.pub = Publisher(self.ctx, cfg, self.name, source=self.contract.source,
+                             stats=self.stats, secure=server)
+        prefixes = [prefix(int(t.DOMAIN), t.TLV_TYPE) for t in self.contract.all_consumes]
+        others = [n for n in cfg.nodes if n != self.name]
+        self.sub = Subscriber(self.ctx, cfg, others, prefixes, stats=self.stats, secure=client)
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.linger = 0
+        if server is not None:
+            server(self.router)
+        prepare_endpoint(self.node_cfg.service)
+        self.router.bind(self.node_cfg.service)
+        if self.contract.obeys_stop:
+            self.kill_flag = KillFlag(cfg.kill_flag_name)
+            self.guard = StopGuard(cfg.deadline_ms * 1_000_000, "risk", self.kill_flag)
+        if self.node_cfg.metrics_port:
+            self.metrics = MetricsServer(self.name, self.stats, self._gauges,
+                                         self.node_cfg.metrics_port)
+        self.node.on_start()
+        self.state = NodeState.RUNNING
+        self.heartbeat()
+        self.log.info("started: pub %s service %s metrics %s", self.pub.endpoint,
+                      self.node_cfg.service, self.node_cfg.metrics_port or "off")
+
+    def run(self, install_signals: bool = True) -> int:
+        """Start, loop until asked to stop, shut down; return the exit status."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self.request_stop)
+            signal.signal(signal.SIGINT, self.request_stop)
+        self.start()
+        try:
+            self._loop()
+        finally:
+            self.shutdown()
+        return 0
+
+    def _loop(self) -> None:
+        interval_ns = self.cfg.heartbeat_ms * 1_000_000
+        next_beat = time.monotonic_ns() + interval_ns
+        poller = zmq.Poller()
+        poller.register(self.sub.socket, zmq.POLLIN)
+        poller.register(self.router, zmq.POLLIN)
+        while not self._stop_requested:
+            work = 0
+            for _ in range(_DRAIN):
+                delivery = self.sub.recv(0)
+                if delivery is None:
+                    break
+                work += 1
+                self._dispatch(delivery)
+            work += self._serve_control()
+            now = time.monotonic_ns()
+            try:
+                work += self.node.on_tick(now)
+            except AlphaPulseError as exc:
+                self.stats.error(exc.kind)
+            except Exception:  # a node never dies on one bad pass
+                self.stats.error("node_exception")
+                self.log.exception("on_tick failed")
+            if self.guard is not None:
+                state = NodeState.HALTED if self.guard.halted() else NodeState.RUNNING
+                if state != self.state:
+                    self.state = state
+                    self.log.warning("state %s: %s", state.name, self.guard.reason())
+                    next_beat = now  # announce the change at once
+            if now >= next_beat:
+                self.heartbeat()
+                next_beat = now + interval_ns
+            if work:
+                self.idle.reset()
+                continue
+            timeout = self.idle.poll_timeout_ms()
+            if timeout:
+                left_ms = max(0, (next_beat - time.monotonic_ns()) // 1_000_000)
+                poller.poll(min(timeout, left_ms))
+            else:
+                self.idle.idle(0)
+
+    def shutdown(self) -> None:
+        """Graceful stop: ``on_stop``, last heartbeat, close and unlink everything."""
+        self.state = NodeState.STOPPING
+        try:
+            self.node.on_stop()
+        except Exception:  # shutdown must finish
+            self.stats.error("node_exception")
+            self.log.exception("on_stop failed")
+        if hasattr(self, "pub"):
+            self.heartbeat()
+            self.pub.close()
+        if hasattr(self, "sub"):
+            self.sub.close()
+        if hasattr(self, "router"):
+            self.router.close(0)
+            unlink_endpoint(self.node_cfg.service)
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.kill_flag is not None:
+            self.kill_flag.close()
+        if self.security is not None and hasattr(self, "ctx"):
+            self.security.stop_authenticator()
+        if hasattr(self, "ctx"):
+            self.ctx.term()
+        self.log.info("stopped")
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def _dispatch(self, delivery: Delivery) -> None:
+        if delivery.topic.domain == RelayDomain.SYSTEM and self.guard is not None:
+            self.guard.observe(delivery.frame, delivery.topic.publisher)
+        if delivery.topic.tlv_type not in self._consumed:
+            return
+        try:
+            self.node.on_frame(delivery)
+        except AlphaPulseError as exc:
+            self.stats.error(exc.kind)
+        except Exception:  # a node never dies on one bad frame
+            self.stats.error("node_exception")
+            self.log.exception("on_frame failed")
+
+    def publish(self, tlvs: Any, *, key: int | None = None) -> int:
+        """Publish one frame of ``tlvs`` (a message or a list); return its header sequence."""
+        if isinstance(tlvs, Message | UnknownTLV):
+            tlvs = [tlvs]
+        return self.pub.publish(tlvs, key=key)
+
+    def halted(self) -> bool:
+        """True if this node must not act (only nodes whose contract obeys stops)."""
+        return self.guard is not None and self.guard.halted()
+
+    # -- stop latch and heartbeats -----------------------------------------------------------
+
+    def raise_stop(self, reason: str, **kwargs: Any) -> EmergencyStop:
+        """Latch an emergency stop, publish it and a heartbeat carrying it; return it."""
+        stop = self.latch.raise_stop(reason, **kwargs)
+        self.pub.publish([stop])
+        self.heartbeat()
+        self.log.warning("emergency stop %d latched: %s", stop.stop_id, reason)
+        return stop
+
+    def release_stop(self) -> EmergencyStop | None:
+        """Release the latch, publish the resume and a heartbeat; return the resume."""
+        resume = self.latch.release()
+        if resume is not None:
+            self.pub.publish([resume])
+            self.heartbeat()
+            self.log.warning("emergency stop %d released", resume.stop_id)
+        return resume
+
+    def heartbeat(self) -> None:
+        """Publish ``[Heartbeat]``, plus the latched ``EmergencyStop`` while one is latched."""
+        st = self.stats
+        s = self.latch.state
+        hb = Heartbeat(timestamp_ns=time.time_ns(), started_ns=self.started_ns,
+                       frames_in=st.frames_in, frames_out=st.frames_out,
+                       errors=st.error_total, gaps=st.gaps, drops=st.drops,
+                       stop_id=s.stop_id if s else 0, pid=os.getpid(),
+                       interval_ms=self.cfg.heartbeat_ms, state=int(self.state),
+                       min_version=min(SUPPORTED_VERSIONS), max_version=max(SUPPORTED_VERSIONS),
+                       stop_latched=1 if s else 0, node=self.name)
+        self.pub.publish([hb, self.latch.message()] if s else [hb], key=0)
+
+    def _gauges(self) -> dict[str, float]:
+        return {"node_state": int(self.state), "stop_latched": 1 if self.latch.latched else 0,
+                "halted": 1 if self.state == NodeState.HALTED else 0}
+
+    # -- control (ROUTER) --------------------------------------------------------------------
+
+    def _serve_control(self) -> int:
+        done = 0
+        while done < _DRAIN:
+            try:
+                parts = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            done += 1
+            ident, body = parts[0], parts[1:]
+            try:
+                reply = self._control(body)
+            except AlphaPulseError as exc:
+                self.stats.error(exc.kind)
+                reply = [b"ERR " + str(exc).encode()[:200]]
+            self.router.send_multipart([ident, *reply])
+        return done
+
+    def _control(self, body: list[bytes]) -> list[bytes]:
+        if not body:
+            raise BadRecoveryRequest("empty control request")
+        frame = decode_frame(body[0])
+        if frame.first(RecoveryRequest) is not None:
+            return self.pub.journal.serve(body)
+        stop = frame.first(EmergencyStop)
+        if stop is None:
+            raise BadRecoveryRequest("control frame holds neither RecoveryRequest nor "
+                                     "EmergencyStop")
+        if stop.latched:
+            raised = self.raise_stop(stop.reason or "operator stop", reason_code=stop.reason_code,
+                                     scope=stop.scope, raised_by=stop.raised_by or None,
+                                     stop_id=stop.stop_id or None)
+            return [b"OK %d" % raised.stop_id]
+        resume = self.release_stop()
+        return [b"OK %d" % (resume.stop_id if resume else 0)]
+
+
+def encode_control_stop(stop: EmergencyStop) -> bytes:
+    """The frame an operator tool sends to a node's service endpoint to latch or release."""
+    return encode_frame([stop], source=60)

@@ -1,0 +1,317 @@
+"""Contract-test harness: run a node in a subprocess, feed it frames, check what it emits.
+
+::
+
+    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
+        alerts = h.wait_for(RiskAlert)
+        h.assert_contract()
+
+Every harness gets its own short run directory under ``/tmp`` (ipc paths stay under the
+107-byte limit), its own ipc endpoints and a free Prometheus port, so pytest-xdist workers
+never collide. The harness plays a node called ``feeder`` (an XPUB, so :meth:`feed` waits
+until the node has subscribed: no slow-joiner loss) and collects everything the node publishes.
+Everything is torn down on exit, also on failure: the process (SIGTERM, then SIGKILL), the
+sockets, the run directory.
+
+Not thread-safe: one harness per test thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from mesh.config import MeshConfig, load_config
+from mesh.protocol import EmergencyStop, Message, decode_frame
+from mesh.protocol.constants import SourceType
+from mesh.pubsub import Delivery, Publisher, Subscriber
+from nodes.runtime.catalog import load_node
+from nodes.runtime.contract import Contract
+from nodes.runtime.runtime import encode_control_stop
+
+
+class HarnessError(AssertionError):
+    """The node under test did not do what the test waited for, or broke its contract."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def short_dir(prefix: str = "ap-"):
+    """A fresh directory under /tmp (short enough for ipc paths), removed afterwards."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    try:
+        yield Path(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(path: Path, mesh: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> Path:
+    """Write a mesh TOML file with the given ``[mesh]`` keys and ``[nodes.*]`` tables."""
+    lines = ["[mesh]"] + [f"{k} = {_toml_value(v)}" for k, v in mesh.items()]
+    for name, body in nodes.items():
+        lines.append(f"\n[nodes.{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def private_mesh(run_dir: Path, nodes: Iterable[str], **mesh: Any) -> tuple[Path, MeshConfig]:
+    """A minimal mesh config in ``run_dir``: only ``nodes``, fast heartbeats, no default ports."""
+    keys = {"run_dir": str(run_dir), "default_nodes": False, "metrics_base_port": 0,
+            "heartbeat_ms": 100, "deadline_ms": 1000, "idle": "backoff",
+            "ring_namespace": f"ap{run_dir.name.replace('-', '').replace('_', '')}"}
+    keys.update(mesh)
+    node_tables = {n: {} for n in nodes}
+    path = write_config(run_dir / "mesh.toml", keys, node_tables)
+    return path, load_config(path, env={})
+
+
+class NodeHarness:
+    """Run node ``kind`` in a subprocess against a private mesh; feed and collect frames.
+
+    Parameters
+    ----------
+    kind : str
+        Node kind from the catalog or ``module:Class``.
+    settings : dict, optional
+        The node's configuration keys.
+    mesh : dict, optional
+        Extra ``[mesh]`` keys.
+    extra_nodes : iterable of str
+        More node names to declare (other subprocesses a test starts itself).
+    start_timeout : float
+        Seconds to wait for the node's first heartbeat.
+    """
+
+    def __init__(self, kind: str, *, settings: dict[str, Any] | None = None,
+                 mesh: dict[str, Any] | None = None, extra_nodes: Iterable[str] = (),
+                 name: str | None = None, start_timeout: float = 15.0) -> None:
+        self.node_cls = load_node(kind)
+        self.contract: Contract = self.node_cls.CONTRACT
+        self.kind = kind
+        self.name = name or self.contract.kind
+        self.settings = dict(settings or {})
+        self.mesh_keys = dict(mesh or {})
+        self.extra_nodes = list(extra_nodes)
+        self.start_timeout = start_timeout
+        self.deliveries: list[Delivery] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stack = contextlib.ExitStack()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> NodeHarness:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Write the config, bind the feeder, spawn the node, wait for its first heartbeat."""
+        self.run_dir = self._stack.enter_context(short_dir())
+        self.metrics_port = free_port()
+        keys = {"run_dir": str(self.run_dir), "default_nodes": False, "metrics_base_port": 0,
+                "heartbeat_ms": 100, "deadline_ms": 1000, "idle": "backoff",
+                "ring_namespace": "ap" + self.run_dir.name[3:].replace("_", "")}
+        keys.update(self.mesh_keys)
+        nodes = {self.name: {"metrics_port": self.metrics_port, **self.settings},
+                 "feeder": {}, **{n: {} for n in self.extra_nodes}}
+        self.config_path = write_config(self.run_dir / "mesh.toml", keys, nodes)
+        self.cfg = load_config(self.config_path, env={})
+        self.ctx = zmq.Context()
+        self.feeder = Publisher(self.ctx, self.cfg, "feeder", source=SourceType.DASHBOARD)
+        # Swap in an XPUB so we can see the node's subscriptions arrive (no slow joiner).
+        self.feeder.socket.close(0)
+        self.feeder.socket = self.ctx.socket(zmq.XPUB)
+        self.feeder.socket.linger = 0
+        self.feeder.socket.bind(self.feeder.endpoint)
+        self._subscriptions: set[bytes] = set()
+        self.collector = Subscriber(self.ctx, self.cfg, [self.name], [b""])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
+        self.log_path = self.run_dir / f"{self.name}.log"
+        log = self._stack.enter_context(self.log_path.open("wb"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nodes.runtime", self.kind, "--name", self.name,
+             "--config", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        from mesh.protocol import Heartbeat
+        self.wait_for(Heartbeat, timeout=self.start_timeout)
+
+    def close(self) -> None:
+        """Stop the node (SIGTERM, then SIGKILL), close sockets, remove the run directory."""
+        with contextlib.suppress(HarnessError):
+            self.stop()
+        for attr in ("collector", "feeder"):
+            obj = getattr(self, attr, None)
+            if obj is not None:
+                obj.socket.close(0)
+                if attr == "collector":
+                    obj.recovery.close()
+        if getattr(self, "ctx", None) is not None:
+            self.ctx.term()
+            self.ctx = None
+        with contextlib.suppress(Exception):
+            from nodes.runtime.kill_flag import KillFlag
+            KillFlag(self.cfg.kill_flag_name).unlink()
+        self._stack.close()
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the node and wait; SIGKILL after ``timeout``. Returns the exit status."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                return proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+                raise HarnessError(f"{self.name} ignored SIGTERM for {timeout} s") from None
+        return proc.returncode
+
+    def log(self) -> str:
+        """The node's stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+    # -- feeding and collecting --------------------------------------------------------------
+
+    def _wait_subscribed(self, topic_prefix: bytes, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        sock = self.feeder.socket
+        while not any(topic_prefix.startswith(s) for s in self._subscriptions):
+            left = deadline - time.monotonic()
+            if left <= 0 or not sock.poll(int(left * 1000) + 1):
+                return False
+            msg = sock.recv()
+            if msg[:1] == b"\x01":
+                self._subscriptions.add(msg[1:])
+        return True
+
+    def feed(self, *tlvs: Message, key: int | None = None, timeout: float = 5.0) -> int:
+        """Publish one frame from ``feeder`` once the node subscribes to its type."""
+        first = tlvs[0]
+        want = b"%d/%03d/" % (int(first.DOMAIN), first.TLV_TYPE)
+        if not self._wait_subscribed(want, timeout):
+            raise HarnessError(f"{self.name} never subscribed to {want!r}")
+        return self.feeder.publish(list(tlvs), key=key)
+
+    def feed_raw(self, topic: bytes, data: bytes) -> None:
+        """Send arbitrary bytes (malformed-input tests)."""
+        self._wait_subscribed(topic[:6], 5.0)
+        self.feeder.socket.send_multipart([topic, data])
+
+    def collect(self, until: Callable[[list[Delivery]], bool] | None = None,
+                timeout: float = 5.0) -> list[Delivery]:
+        """Receive until ``until(all deliveries so far)`` holds or ``timeout``; return all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if until is not None and until(self.deliveries):
+                return self.deliveries
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self.deliveries
+            d = self.collector.recv(int(min(left, 0.2) * 1000) + 1)
+            if d is not None:
+                self.deliveries.append(d)
+
+    def produced(self, cls: type[Message]) -> list[Message]:
+        """Every ``cls`` TLV collected so far, in order."""
+        return [t for d in self.deliveries for t in d.frame.tlvs if type(t) is cls]
+
+    def wait_for(self, cls: type[Message], count: int = 1, timeout: float = 5.0,
+                 where: Callable[[Any], bool] | None = None) -> list[Message]:
+        """Wait until ``count`` matching ``cls`` TLVs were collected; raise on timeout."""
+        def match() -> list[Message]:
+            return [t for t in self.produced(cls) if where is None or where(t)]
+        self.collect(lambda _: len(match()) >= count, timeout)
+        found = match()
+        if len(found) < count:
+            raise HarnessError(f"{self.name}: {len(found)} of {count} {cls.__name__} within "
+                               f"{timeout} s\n--- node log ---\n{self.log()[-3000:]}")
+        return found
+
+    def assert_contract(self) -> None:
+        """Every collected frame: declared domain and types only, one source, checksum ok."""
+        allowed = {t.TLV_TYPE: t for t in self.contract.all_produces}
+        for d in self.deliveries:
+            frame = decode_frame(d.raw)
+            if frame.header.source != int(self.contract.source):
+                raise HarnessError(f"frame from source {frame.header.source}, contract says "
+                                   f"{int(self.contract.source)}")
+            if d.topic.publisher != self.name:
+                raise HarnessError(f"frame published as {d.topic.publisher!r}")
+            for tlv in frame.tlvs:
+                number = getattr(tlv, "TLV_TYPE", getattr(tlv, "tlv_type", None))
+                if number not in allowed:
+                    raise HarnessError(f"{self.name} produced type {number}, not in its "
+                                       f"contract {sorted(allowed)}")
+            if frame.header.domain != int(allowed[d.topic.tlv_type].DOMAIN):
+                raise HarnessError(f"type {d.topic.tlv_type} sent on domain "
+                                   f"{frame.header.domain}")
+
+    # -- control and metrics -----------------------------------------------------------------
+
+    def control(self, stop: EmergencyStop, timeout: float = 5.0) -> bytes:
+        """Send a stop/resume to the node's service endpoint; return its reply status."""
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        try:
+            sock.connect(self.cfg.node(self.name).service)
+            sock.send(encode_control_stop(stop))
+            if not sock.poll(int(timeout * 1000)):
+                raise HarnessError(f"{self.name} did not answer a control request")
+            return sock.recv()
+        finally:
+            sock.close(0)
+
+    def metrics(self) -> str:
+        """The node's Prometheus exposition text."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample's value from :meth:`metrics` (0.0 if absent)."""
+        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                head, _, value = line.rpartition(" ")
+                if all(part in head for part in want.split(",") if part):
+                    return float(value)
+        return 0.0

@@ -1,0 +1,62 @@
+"""Contract tests of the risk node, in a subprocess, through the harness."""
+
+from __future__ import annotations
+
+from mesh.protocol import EmergencyStop, ExecutionResult, Heartbeat, RiskAlert
+from mesh.protocol.constants import AlertAction, ExecutionStatus, StopReason
+from nodes.runtime.testing import NodeHarness
+
+
+def test_risk_trips_breaker_latches_stop_and_keeps_contract():
+    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED, strategy_id=7))
+        h.feed(ExecutionResult(status=ExecutionStatus.SUBMIT_FAILED, strategy_id=7))
+        alert = h.wait_for(RiskAlert)[0]
+        assert alert.action == AlertAction.EMERGENCY_STOP
+        assert alert.observed == 2 and alert.threshold == 2
+        stop = h.wait_for(EmergencyStop, where=lambda s: s.latched)[0]
+        assert stop.reason_code == StopReason.CIRCUIT_BREAKER
+        # The latch rides in every later heartbeat, with the EmergencyStop TLV in the frame.
+        h.wait_for(Heartbeat, where=lambda hb: hb.stop_latched and hb.stop_id == stop.stop_id)
+        latched = [d for d in h.deliveries if (hb := d.frame.first(Heartbeat)) is not None
+                   and hb.stop_latched]
+        assert all(d.frame.first(EmergencyStop).stop_id == stop.stop_id for d in latched)
+        h.assert_contract()
+        assert h.stop() == 0
+
+
+def test_risk_success_resets_the_breaker():
+    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
+        h.feed(ExecutionResult(status=ExecutionStatus.INCLUDED))
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
+        h.wait_for(Heartbeat, count=len(h.produced(Heartbeat)) + 3, timeout=3)
+        assert h.produced(RiskAlert) == []
+        assert not any(hb.stop_latched for hb in h.produced(Heartbeat))
+
+
+def test_operator_stop_and_resume_via_service_endpoint():
+    with NodeHarness("risk") as h:
+        reply = h.control(EmergencyStop(latched=1, reason="test stop", raised_by="operator",
+                                        stop_id=42))
+        assert reply == b"OK 42"
+        h.wait_for(Heartbeat, where=lambda hb: hb.stop_latched and hb.stop_id == 42)
+        assert h.control(EmergencyStop(latched=0, raised_by="operator")) == b"OK 42"
+        h.wait_for(EmergencyStop, where=lambda s: s.latched == 0 and s.stop_id == 42)
+        n = len(h.produced(Heartbeat))
+        h.wait_for(Heartbeat, count=n + 2)
+        assert not h.produced(Heartbeat)[-1].stop_latched
+
+
+def test_malformed_frames_are_counted_and_node_keeps_running():
+    with NodeHarness("risk") as h:
+        h.feed_raw(b"3/050/0000000000000000/feeder:1", b"\x00" * 40)
+        h.feed_raw(b"3/050/garbage", b"x")
+        h.feed(ExecutionResult(status=ExecutionStatus.INCLUDED))
+        n = len(h.produced(Heartbeat))
+        hb = h.wait_for(Heartbeat, count=n + 2)[-1]
+        assert hb.errors >= 2
+        assert h.metric("alphapulse_errors_total", kind="bad_magic") >= 1
+        assert h.metric("alphapulse_errors_total", kind="bad_topic") >= 1
+        assert h.metric("alphapulse_frames_in_total") >= 3
+        assert h.stop() == 0
