@@ -57,7 +57,7 @@ class DevnetPaths:
         return self.run_dir / "anvil.log"
 
 
-def _pid_alive(pid: int) -> bool:
+def anvil_alive(pid: int) -> bool:
     """True if ``pid`` runs an anvil process (guards against a recycled pid)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -85,7 +85,7 @@ def status(paths: DevnetPaths) -> dict[str, Any] | None:
         pid = int(paths.pid_file.read_text().strip())
     except (DevnetError, ValueError):
         return None
-    if not _pid_alive(pid) or manifest.get("anvil", {}).get("pid") != pid:
+    if not anvil_alive(pid) or manifest.get("anvil", {}).get("pid") != pid:
         return None
     try:
         chain = Chain(manifest["rpc_url"])
@@ -136,12 +136,12 @@ def down(paths: DevnetPaths, timeout: float = 5.0) -> bool:
             pid = int(paths.pid_file.read_text().strip())
         except ValueError:
             pid = 0
-        if pid and _pid_alive(pid):
+        if pid and anvil_alive(pid):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _pid_alive(pid) and time.monotonic() < deadline:
+            while anvil_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if _pid_alive(pid):
+            if anvil_alive(pid):
                 os.kill(pid, signal.SIGKILL)
             stopped = True
         paths.pid_file.unlink(missing_ok=True)

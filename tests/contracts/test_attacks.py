@@ -7,7 +7,7 @@ from eth_abi import encode as abi_encode
 
 from contracts.arbitrage import FlashSource, HopKind, Trade, execute, flash_word, hop_word
 from contracts.chain import Reverted
-from contracts.npm import AAVE, V3, npm_artifact, own_artifact
+from contracts.npm import AAVE, npm_artifact, own_artifact
 from contracts.pools import erc20, v2_pair
 from tests.contracts import routes
 
