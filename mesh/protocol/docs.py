@@ -53,7 +53,7 @@ def render_markdown() -> str:
                           ("AlphaPulse DeFi extension", "alphapulse")):
         out += [f"## {title}", ""]
         for _, cls in sorted(REGISTRY.items()):
-            if cls.ORIGIN == origin:
+            if origin == cls.ORIGIN:
                 out += _table(cls)
     return "\n".join(out).rstrip() + "\n"
 

@@ -14,6 +14,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mesh.protocol import messages as _messages  # noqa: F401  (fills the registry)
 from mesh.protocol.constants import (
@@ -47,6 +48,7 @@ from mesh.protocol.registry import REGISTRY, Message
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _DOMAINS = frozenset(int(d) for d in RelayDomain)
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 
 @dataclass(slots=True, frozen=True)
@@ -61,9 +63,8 @@ class UnknownTLV:
         return self.value
 
 
-@dataclass(slots=True, frozen=True)
-class Frame:
-    """A decoded frame: its header and its TLVs in wire order."""
+class Frame(NamedTuple):
+    """A decoded frame: its header and its TLVs in wire order (immutable)."""
 
     header: Header
     tlvs: tuple[Message | UnknownTLV, ...]
@@ -165,7 +166,7 @@ def decode_header(data: bytes | bytearray | memoryview, offset: int = 0) -> Head
     if HEADER_SIZE + size > MAX_MESSAGE_SIZE:
         raise Oversize(f"payload_size {size} exceeds the {MAX_MESSAGE_SIZE}-byte message limit",
                        offset + 24)
-    return Header(domain, source, seq, ts, size, crc, version, flags)
+    return _new(Header, (domain, source, seq, ts, size, crc, version, flags))
 
 
 def iter_tlvs(data: bytes | bytearray | memoryview, start: int, end: int
@@ -212,31 +213,54 @@ def decode_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool 
     """
     header = decode_header(data)
     end = HEADER_SIZE + header.payload_size
-    if len(data) < end:
-        raise TruncatedFrame(f"frame has {len(data)} bytes, header says {end}", len(data))
-    if len(data) > end:
+    if len(data) != end:
+        if len(data) < end:
+            raise TruncatedFrame(f"frame has {len(data)} bytes, header says {end}", len(data))
         raise TrailingBytes(f"{len(data) - end} bytes after the {end}-byte frame", end)
     if verify_checksum and not (allow_zero_checksum and header.checksum == 0):
         view = memoryview(data)
-        crc = zlib.crc32(view[HEADER_SIZE:end], zlib.crc32(view[:CHECKSUM_OFFSET]))
+        crc = zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET]))
         if crc != header.checksum:
             raise BadChecksum(f"checksum 0x{header.checksum:08x}, computed 0x{crc:08x}",
                               CHECKSUM_OFFSET)
+    return _new(Frame, (header, _decode_tlvs(data, end)))
+
+
+def _decode_tlvs(data: bytes | bytearray | memoryview, end: int) -> tuple[Message | UnknownTLV, ...]:
+    """Decode the TLVs of ``data[32:end]`` (the loop of :func:`iter_tlvs`, inlined for speed)."""
     tlvs: list[Message | UnknownTLV] = []
-    for tlv_type, value, length in iter_tlvs(data, HEADER_SIZE, end):
+    pos = HEADER_SIZE
+    while pos < end:
+        if end - pos < 2:
+            raise TruncatedTLV("TLV header cut off", pos)
+        tlv_type = data[pos]
+        if tlv_type == EXTENDED_TLV_MARKER:
+            if end - pos < 5:
+                raise TruncatedTLV("extended TLV header cut off", pos)
+            if data[pos + 1] != 0:
+                raise BadExtendedTLV(f"reserved byte is {data[pos + 1]}, must be 0", pos + 1)
+            tlv_type = data[pos + 2]
+            length = data[pos + 3] | (data[pos + 4] << 8)
+            value = pos + 5
+        else:
+            length = data[pos + 1]
+            value = pos + 2
+        if value + length > end:
+            raise TLVOverrun(f"TLV type {tlv_type} of {length} bytes runs "
+                             f"{value + length - end} bytes past the payload", pos)
+        pos = value + length
         cls = REGISTRY.get(tlv_type)
         if cls is None:
-            tlvs.append(UnknownTLV(tlv_type, bytes(data[value:value + length])))
+            tlvs.append(UnknownTLV(tlv_type, bytes(data[value:pos])))
             continue
-        layout = cls.LAYOUT
-        if length != layout.size and not (layout.tail and length > layout.size):
-            raise BadTLVSize(f"{cls.__name__} value is {length} bytes, layout needs "
-                             f"{layout.size}", value)
+        size = cls.LAYOUT.size
+        if length != size and not (length > size and cls.LAYOUT.tail):
+            raise BadTLVSize(f"{cls.__name__} value is {length} bytes, layout needs {size}", value)
         try:
             tlvs.append(cls._decode(data, value, length))  # type: ignore[attr-defined]
         except BadFieldValue as exc:
             raise BadFieldValue(f"{cls.__name__}: {exc}", value) from exc
-    return Frame(header, tuple(tlvs))
+    return tuple(tlvs)
 
 
 def split_frames(data: bytes | bytearray | memoryview) -> tuple[list[tuple[int, int]], int]:

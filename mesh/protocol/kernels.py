@@ -193,8 +193,10 @@ def scan_pool_syncs(buf, end, reserves, blocks, pools):
 
     Writes reserves as ``reserves[i] = (r0_lo, r0_hi, r1_lo, r1_hi)`` (uint64 ``(n, 4)``),
     ``blocks[i]``, and the pool address words into ``pools[i]`` (uint64 ``(n, 3)``). Stops when
-    the output is full. Returns ``(syncs, frames, errors, consumed)``: a frame with bad magic,
-    a bad length or malformed TLVs counts one error and ends the scan at ``consumed``.
+    the output is full. Returns ``(syncs, frames, errors, consumed)``. A frame whose TLVs are
+    malformed (or whose PoolSync has the wrong size) counts one error and is skipped, since its
+    length still says where the next frame starts; bad magic or a length past the buffer counts
+    one error and ends the scan at ``consumed``.
     """
     pos = 0
     count = 0

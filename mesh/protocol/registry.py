@@ -13,18 +13,19 @@ from typing import Any, ClassVar
 
 from mesh.protocol.constants import RelayDomain, domain_of_type
 from mesh.protocol.errors import BadFieldValue
-from mesh.protocol.layout import Field, Layout, Record, Vec
+from mesh.protocol.layout import Field, Layout, Record, TypedEquality, Vec
 
 __all__ = ["BY_NAME", "REGISTRY", "Message", "message", "record"]
 
 
-class Message:
-    """Base of every decoded TLV value: a frozen, slotted dataclass generated from a layout.
+class Message(TypedEquality):
+    """Base of every decoded TLV value: an immutable record generated from a layout.
 
     Class attributes: ``TLV_TYPE`` (number), ``DOMAIN`` (relay domain), ``LAYOUT`` (fields and
     offsets), ``ORIGIN`` (``"upstream"`` for types byte-compatible with upstream v2,
-    ``"alphapulse"`` for this project's DeFi extension). Instances are immutable and safe to
-    share between threads.
+    ``"alphapulse"`` for this project's DeFi extension). Instances are immutable (tuple-backed,
+    see :meth:`mesh.protocol.layout.Layout.make_class`) and safe to share between threads;
+    construct them by keyword, change them with :meth:`replace`.
     """
 
     __slots__ = ()
@@ -32,6 +33,10 @@ class Message:
     DOMAIN: ClassVar[RelayDomain]
     LAYOUT: ClassVar[Layout]
     ORIGIN: ClassVar[str]
+
+    def replace(self, **changes: Any) -> Message:
+        """A copy with ``changes`` applied."""
+        return self._replace(**changes)  # type: ignore[attr-defined]
 
     def encode_value(self) -> bytes:
         """The TLV value bytes (without the TLV header)."""

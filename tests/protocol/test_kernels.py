@@ -153,3 +153,14 @@ def test_scan_stops_at_garbage_and_counts_one_error():
     out = np.zeros((4, 4), np.uint64), np.zeros(4, np.uint64), np.zeros((4, 3), np.uint64)
     count, seen, errors, consumed = k.scan_pool_syncs(buf, buf.size, *out)
     assert (count, seen, errors, consumed) == (1, 1, 1, len(good))
+
+
+def test_scan_skips_a_frame_with_malformed_tlvs_and_goes_on():
+    good = encode_frame([PoolSync(reserve0=5)], source=4)
+    bad = bytearray(good)
+    bad[33] = 200  # TLV length now runs past the payload
+    buf = np.frombuffer(bytes(bad) + good, np.uint8)
+    out = np.zeros((4, 4), np.uint64), np.zeros(4, np.uint64), np.zeros((4, 3), np.uint64)
+    count, seen, errors, consumed = k.scan_pool_syncs(buf, buf.size, *out)
+    assert (count, seen, errors, consumed) == (1, 2, 1, 2 * len(good))
+    assert int(out[0][0, 0]) == 5

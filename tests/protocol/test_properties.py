@@ -97,4 +97,4 @@ def test_numba_scanner_survives_hostile_buffers(frames, junk, data):
     syncs, seen, errors, consumed = scan_pool_syncs(buf, buf.size, *out)
     assert 0 <= consumed <= buf.size
     assert syncs <= seen <= len(frames) + len(raw) // 32 + 1
-    assert errors in (0, 1)
+    assert errors <= seen + 1

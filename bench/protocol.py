@@ -1,0 +1,170 @@
+"""Protocol encode/decode speed: Python API and numba kernels beside bare ``struct``.
+
+Rows per type (PoolSync, PoolSwap, Trade, ArbitrageOpportunity):
+
+* ``py encode``: ``encode_frame([msg])`` (header, TLV, CRC32) per frame;
+* ``py decode``: ``decode_frame(frame)`` to a message object, checksum verified;
+* ``struct baseline``: bare ``struct.unpack_from`` of the header and the value (no checks, no
+  object), the floor a Python decoder cannot beat;
+* ``numba scan``: a kernel walking a buffer of back-to-back frames and extracting the type's
+  hot fields (not for ArbitrageOpportunity, which no hot loop reads).
+
+Latency columns are per-frame times of batches (median, p99, max over batches); ``per_s`` is
+frames over total time. Targets on this machine: numba PoolSync ≥ 20 M/s, Python PoolSync
+decode ≥ 300 k/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit
+
+from bench.report import Row
+from mesh.protocol import (
+    ArbitrageOpportunity,
+    PoolSwap,
+    PoolSync,
+    Trade,
+    decode_frame,
+    encode_frame,
+)
+from mesh.protocol import kernels as k
+from mesh.protocol.header import HEADER
+
+BENCH = "protocol"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--frames`` per numba buffer, ``--batches`` of ``--batch`` Python calls."""
+    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=200)
+
+
+def _samples() -> dict[str, object]:
+    a, b, c = b"\x11" * 20, b"\x22" * 20, b"\x33" * 20
+    return {
+        "PoolSync": PoolSync(reserve0=12_345 * 10**18, reserve1=31_000 * 10**6, block_number=19_000_000,
+                             timestamp_ns=time.time_ns(), venue=300, token0_decimals=18,
+                             token1_decimals=6, pool_address=a, token0_addr=b, token1_addr=c),
+        "PoolSwap": PoolSwap(amount_in=10**18, amount_out=2_500_000, liquidity_after=10**22,
+                             block_number=19_000_000, tick_after=-201_234, venue=301,
+                             pool_address=a, token_in_addr=b, token_out_addr=c,
+                             sqrt_price_x96_after=2**96),
+        "Trade": Trade(asset_id=0x4254432F55534400, price=6_500_012_345_678, volume=12_500_000,
+                       execution_timestamp_ns=time.time_ns(), venue=102, asset_type=51, side=1),
+        "ArbitrageOpportunity": ArbitrageOpportunity(
+            amount_in=10**18, expected_out=10**18 + 10**15, flash_fee=5 * 10**14,
+            expected_profit=4 * 10**14, opportunity_id=1, chain_id=1, gas_estimate=140_000,
+            pools=(a, b), tokens=(c, a, c), pool_kinds=(1, 2), hop_fee_ppm=(3000, 500)),
+    }
+
+
+def _batched(bench_case: str, fn: Callable[[], object], batches: int, batch: int) -> Row:
+    per_op = np.empty(batches)
+    for _ in range(max(1, batches // 20)):  # warm up
+        fn()
+    total = 0.0
+    for i in range(batches):
+        t0 = time.perf_counter_ns()
+        for _ in range(batch):
+            fn()
+        dt = time.perf_counter_ns() - t0
+        total += dt
+        per_op[i] = dt / batch
+    us = per_op / 1000.0
+    return Row(BENCH, bench_case, p50_us=float(np.median(us)),
+               p99_us=float(np.percentile(us, 99)), p999_us=float(np.percentile(us, 99.9)),
+               max_us=float(us.max()), per_s=batches * batch / (total / 1e9))
+
+
+@njit(cache=True)
+def _scan_swaps(buf, end, out):
+    pos = 0
+    n = 0
+    while pos < end:
+        size = k.frame_length(buf, pos, end)
+        if size < 0:
+            break
+        v, _ = k.find_tlv(buf, pos, size, k.TYPE_POOL_SWAP)
+        if v >= 0:
+            ilo, _ihi, olo, _ohi, _l0, _l1, block, tick, _s0, _s1 = k.read_pool_swap(buf, v)
+            out[n, 0] = ilo
+            out[n, 1] = olo
+            out[n, 2] = block
+            out[n, 3] = tick
+            n += 1
+        pos += size
+    return n
+
+
+@njit(cache=True)
+def _scan_trades(buf, end, out):
+    pos = 0
+    n = 0
+    while pos < end:
+        size = k.frame_length(buf, pos, end)
+        if size < 0:
+            break
+        v, _ = k.find_tlv(buf, pos, size, k.TYPE_TRADE)
+        if v >= 0:
+            asset, price, volume, _ts, _venue, side = k.read_trade(buf, v)
+            out[n, 0] = asset
+            out[n, 1] = price
+            out[n, 2] = volume
+            out[n, 3] = side
+            n += 1
+        pos += size
+    return n
+
+
+def _numba_row(name: str, frame: bytes, frames: int) -> Row:
+    buf = np.frombuffer(frame * frames, np.uint8)
+    if name == "PoolSync":
+        res, blocks, pools = np.zeros((frames, 4), np.uint64), np.zeros(frames, np.uint64), np.zeros((frames, 3), np.uint64)
+
+        def scan() -> int:
+            return k.scan_pool_syncs(buf, buf.size, res, blocks, pools)[0]
+    else:
+        out = np.zeros((frames, 4), np.int64)
+        kernel = _scan_swaps if name == "PoolSwap" else _scan_trades
+
+        def scan() -> int:
+            return kernel(buf, buf.size, out)
+    assert scan() == frames
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter_ns()
+        scan()
+        times.append((time.perf_counter_ns() - t0) / frames)
+    per = np.array(times) / 1000.0
+    return Row(BENCH, f"{name} numba scan", p50_us=float(np.median(per)),
+               max_us=float(per.max()), per_s=1e6 / float(np.median(per)),
+               extra={"frame_bytes": len(frame)})
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Measure every row; baselines in the same run."""
+    rows: list[Row] = []
+    for name, msg in _samples().items():
+        frame = encode_frame([msg], source=4, sequence=1)
+        value_struct = type(msg).LAYOUT.struct
+        voff = 32 + (2 if len(frame) - 32 <= 257 else 5)
+        items = value_struct.unpack_from(frame, voff)
+        rows.append(_batched(f"{name} struct pack baseline",
+                             lambda s=value_struct, i=items: s.pack(*i), args.batches, args.batch))
+        rows.append(_batched(f"{name} py encode", lambda m=msg: encode_frame([m], source=4),
+                             args.batches, args.batch))
+        rows.append(_batched(f"{name} struct unpack baseline",
+                             lambda f=frame, s=value_struct, o=voff: (HEADER.unpack_from(f, 0),
+                                                                      s.unpack_from(f, o)),
+                             args.batches, args.batch))
+        rows.append(_batched(f"{name} py decode", lambda f=frame: decode_frame(f),
+                             args.batches, args.batch))
+        if name != "ArbitrageOpportunity":
+            rows.append(_numba_row(name, frame, args.frames))
+    return rows
