@@ -246,12 +246,17 @@ class Subscriber:
             st.missed += missed
             got = 0
             if topic.tlv_type in self.recover_types:
-                got = self._recover(topic, prev_header, frame.header.sequence)
+                got = self._recover(topic, prev_header, frame.header.sequence,
+                                    topic.stream_seq - missed)
             st.drops += missed - got
         return Delivery(topic, frame, raw, verdict)
 
-    def _recover(self, topic: Topic, last: int, current: int) -> int:
-        """Fetch what a gap skipped, queue it in stream order; return how many were found."""
+    def _recover(self, topic: Topic, last: int, current: int, first_missing: int) -> int:
+        """Fetch what a gap skipped, queue it in stream order; return how many were found.
+
+        Accepted: frames of the gap's stream with ``first_missing <= seq < topic.stream_seq``,
+        each once (the tracker forgets them as missing, so a late original is a duplicate).
+        """
         st = self.stats
         answer = self.recovery.request(topic.publisher, topic.stream, last, current)
         if answer is None:
@@ -260,7 +265,8 @@ class Subscriber:
         complete, pairs = answer
         if not complete:
             st.recovery_failures += 1
-        got = []
+        got: list[Delivery] = []
+        seen: set[int] = set()
         for t_raw, f_raw in pairs:
             try:
                 t = parse_topic(t_raw)
@@ -268,7 +274,11 @@ class Subscriber:
             except (BadTopic, FrameError) as exc:
                 st.error(exc.kind)
                 continue
-            if t.stream == topic.stream and self.tracker.fill(t.stream, t.stream_seq):
+            seq = t.stream_seq
+            if t.stream == topic.stream and first_missing <= seq < topic.stream_seq \
+                    and seq not in seen:
+                seen.add(seq)
+                self.tracker.fill(t.stream, seq)
                 got.append(Delivery(t, frame, f_raw, Verdict.NEXT, recovered=True))
         got.sort(key=lambda d: d.topic.stream_seq)
         st.recovered += len(got)
