@@ -169,28 +169,34 @@ def decode_header(data: bytes | bytearray | memoryview, offset: int = 0) -> Head
     return _new(Header, (domain, source, seq, ts, size, crc, version, flags))
 
 
+def tlv_at(data: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[int, int, int]:
+    """``(type, value_offset, value_length)`` of the TLV at ``pos``, checked against ``end``."""
+    if end - pos < 2:
+        raise TruncatedTLV("TLV header cut off", pos)
+    tlv_type = data[pos]
+    if tlv_type == EXTENDED_TLV_MARKER:
+        if end - pos < 5:
+            raise TruncatedTLV("extended TLV header cut off", pos)
+        if data[pos + 1] != 0:
+            raise BadExtendedTLV(f"reserved byte is {data[pos + 1]}, must be 0", pos + 1)
+        tlv_type = data[pos + 2]
+        length = data[pos + 3] | (data[pos + 4] << 8)
+        value = pos + 5
+    else:
+        length = data[pos + 1]
+        value = pos + 2
+    if value + length > end:
+        raise TLVOverrun(f"TLV type {tlv_type} of {length} bytes runs "
+                         f"{value + length - end} bytes past the payload", pos)
+    return tlv_type, value, length
+
+
 def iter_tlvs(data: bytes | bytearray | memoryview, start: int, end: int
               ) -> Iterator[tuple[int, int, int]]:
     """Yield ``(type, value_offset, value_length)`` for each TLV in ``data[start:end]``."""
     pos = start
     while pos < end:
-        if end - pos < 2:
-            raise TruncatedTLV("TLV header cut off", pos)
-        tlv_type = data[pos]
-        if tlv_type == EXTENDED_TLV_MARKER:
-            if end - pos < 5:
-                raise TruncatedTLV("extended TLV header cut off", pos)
-            if data[pos + 1] != 0:
-                raise BadExtendedTLV(f"reserved byte is {data[pos + 1]}, must be 0", pos + 1)
-            tlv_type = data[pos + 2]
-            length = data[pos + 3] | (data[pos + 4] << 8)
-            value = pos + 5
-        else:
-            length = data[pos + 1]
-            value = pos + 2
-        if value + length > end:
-            raise TLVOverrun(f"TLV type {tlv_type} of {length} bytes runs "
-                             f"{value + length - end} bytes past the payload", pos)
+        tlv_type, value, length = tlv_at(data, pos, end)
         yield tlv_type, value, length
         pos = value + length
 
@@ -227,27 +233,11 @@ def decode_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool 
 
 
 def _decode_tlvs(data: bytes | bytearray | memoryview, end: int) -> tuple[Message | UnknownTLV, ...]:
-    """Decode the TLVs of ``data[32:end]`` (the loop of :func:`iter_tlvs`, inlined for speed)."""
+    """Decode the TLVs of ``data[32:end]`` (a loop, not :func:`iter_tlvs`: no generator)."""
     tlvs: list[Message | UnknownTLV] = []
     pos = HEADER_SIZE
     while pos < end:
-        if end - pos < 2:
-            raise TruncatedTLV("TLV header cut off", pos)
-        tlv_type = data[pos]
-        if tlv_type == EXTENDED_TLV_MARKER:
-            if end - pos < 5:
-                raise TruncatedTLV("extended TLV header cut off", pos)
-            if data[pos + 1] != 0:
-                raise BadExtendedTLV(f"reserved byte is {data[pos + 1]}, must be 0", pos + 1)
-            tlv_type = data[pos + 2]
-            length = data[pos + 3] | (data[pos + 4] << 8)
-            value = pos + 5
-        else:
-            length = data[pos + 1]
-            value = pos + 2
-        if value + length > end:
-            raise TLVOverrun(f"TLV type {tlv_type} of {length} bytes runs "
-                             f"{value + length - end} bytes past the payload", pos)
+        tlv_type, value, length = tlv_at(data, pos, end)
         pos = value + length
         cls = REGISTRY.get(tlv_type)
         if cls is None:
