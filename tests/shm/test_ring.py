@@ -169,3 +169,23 @@ def test_drain_kernels_are_callable_from_njit_code(rings) -> None:
         assert np.diff(offsets[:n + 1]).tolist() == sizes[total:total + n]
         total += n
     assert total == 50, "drain_into must stop when out is full and resume next call"
+
+
+def test_writer_dead_mid_write_never_wedges_readers_and_restart_recovers(rings) -> None:
+    w = rings("writer", capacity=1024)
+    r = rings("reader")
+    w.write(b"a" * 40)
+    # Simulate a writer killed in write_frame after step 4: intent published, the record
+    # half written, TAIL never advanced.
+    tail = int(w.words[L.W_TAIL])
+    idx = int(w.words[L.W_DATA_OFFSET]) + (tail & 1023)
+    w.words[L.W_TAIL_INTENT] = tail + 200
+    w.words[idx // 8] = 100 | (L.TYPE_DATA << 32)
+    w.data[idx + 16:idx + 60] = 0xEE
+    assert r.read() == b"a" * 40
+    assert r.read() is None and r.read() is None, "a dead writer must read as 'no frames'"
+    w.close()
+    w2 = rings("writer", capacity=1024)
+    w2.write(b"b" * 40)
+    assert r.drain() == [b"b" * 40]
+    assert (r.frames_read, r.frames_lost, r.anomalies) == (2, 0, 0)
