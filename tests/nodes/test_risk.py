@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from mesh.protocol import EmergencyStop, ExecutionResult, Heartbeat, RiskAlert
 from mesh.protocol.constants import AlertAction, ExecutionStatus, StopReason
 from nodes.runtime.testing import NodeHarness
@@ -41,11 +43,12 @@ def test_operator_stop_and_resume_via_service_endpoint():
                                         stop_id=42))
         assert reply == b"OK 42"
         h.wait_for(Heartbeat, where=lambda hb: hb.stop_latched and hb.stop_id == 42)
+        t_resume = time.time_ns()
         assert h.control(EmergencyStop(latched=0, raised_by="operator")) == b"OK 42"
         h.wait_for(EmergencyStop, where=lambda s: s.latched == 0 and s.stop_id == 42)
-        n = len(h.produced(Heartbeat))
-        h.wait_for(Heartbeat, count=n + 2)
-        assert not h.produced(Heartbeat)[-1].stop_latched
+        released = h.wait_for(Heartbeat, where=lambda hb: not hb.stop_latched
+                              and hb.timestamp_ns > t_resume)[0]
+        assert released.stop_id == 0
 
 
 def test_malformed_frames_are_counted_and_node_keeps_running():
