@@ -20,7 +20,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import zmq
 
@@ -131,9 +131,8 @@ class Publisher:
         unlink_endpoint(self.endpoint)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One frame handed to the application."""
+class Delivery(NamedTuple):
+    """One frame handed to the application (a named tuple: cheap on the hot path)."""
 
     topic: Topic
     frame: Frame
