@@ -47,14 +47,15 @@ from mesh.protocol.frame import (
     encode_frame,
     encode_payload,
     iter_tlvs,
+    restamp,
     split_frames,
-    tlv_bytes,
 )
 from mesh.protocol.header import Header, frame_checksum
 from mesh.protocol.instrument import InstrumentId
 from mesh.protocol.messages import *  # noqa: F403
 from mesh.protocol.messages import __all__ as _message_names
 from mesh.protocol.registry import BY_NAME, REGISTRY, Message
+from mesh.protocol.tlv import tlv_bytes, tlv_header
 
 __all__ = [
     "BY_NAME", "HEADER_SIZE", "MAGIC", "MAX_MESSAGE_SIZE", "MAX_TLV_VALUE", "PROTOCOL_VERSION",
@@ -63,6 +64,7 @@ __all__ = [
     "InstrumentId", "Message", "Oversize", "PoolKind", "RelayDomain", "SourceType", "TLVOverrun",
     "TrailingBytes", "TruncatedFrame", "TruncatedHeader", "TruncatedTLV", "UnknownDomain",
     "UnknownTLV", "VenueId", "decode_frame", "decode_header", "domain_of_type", "encode_frame",
-    "encode_payload", "frame_checksum", "iter_tlvs", "split_frames", "tlv_bytes",
+    "encode_payload", "frame_checksum", "iter_tlvs", "restamp", "split_frames", "tlv_bytes",
+    "tlv_header",
     *_message_names,
 ]

@@ -23,8 +23,6 @@ from mesh.protocol.constants import (
     MAGIC,
     MAGIC_BYTES,
     MAX_MESSAGE_SIZE,
-    MAX_STANDARD_TLV_VALUE,
-    MAX_TLV_VALUE,
     PROTOCOL_VERSION,
     RelayDomain,
 )
@@ -42,11 +40,13 @@ from mesh.protocol.errors import (
     TruncatedTLV,
     UnknownDomain,
 )
-from mesh.protocol.header import CHECKSUM_OFFSET, HEADER, Header
+from mesh.protocol.header import CHECKSUM_OFFSET, HEADER, SEQUENCE_OFFSET, Header
 from mesh.protocol.registry import REGISTRY, Message
+from mesh.protocol.tlv import tlv_bytes
 
-_U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+_HEAD28 = struct.Struct("<IBBBBQQI")  # the header up to, not including, the checksum
+_SEQ_TS = struct.Struct("<QQ")
 _DOMAINS = frozenset(int(d) for d in RelayDomain)
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
@@ -61,6 +61,10 @@ class UnknownTLV:
     def encode_value(self) -> bytes:
         """The raw value bytes."""
         return self.value
+
+    def encode_tlv(self) -> bytes:
+        """The whole TLV: header and raw value."""
+        return tlv_bytes(self.tlv_type, self.value)
 
 
 class Frame(NamedTuple):
@@ -91,23 +95,9 @@ class Frame(NamedTuple):
 # Encoding
 
 
-def tlv_bytes(tlv_type: int, value: bytes) -> bytes:
-    """Frame one TLV, choosing the standard or extended form by the value's length."""
-    n = len(value)
-    if n <= MAX_STANDARD_TLV_VALUE:
-        return bytes((tlv_type, n)) + value
-    if n > MAX_TLV_VALUE:
-        raise Oversize(f"TLV type {tlv_type} value of {n} bytes exceeds {MAX_TLV_VALUE}")
-    return bytes((EXTENDED_TLV_MARKER, 0, tlv_type)) + _U16.pack(n) + value
-
-
 def encode_payload(tlvs: Iterable[Message | UnknownTLV]) -> bytes:
     """The TLV payload for ``tlvs``, in order."""
-    parts = []
-    for t in tlvs:
-        number = t.tlv_type if isinstance(t, UnknownTLV) else t.TLV_TYPE
-        parts.append(tlv_bytes(number, t.encode_value()))
-    return b"".join(parts)
+    return b"".join([t.encode_tlv() for t in tlvs])
 
 
 def encode_frame(tlvs: Iterable[Message | UnknownTLV], *, source: int, sequence: int = 0,
@@ -128,26 +118,42 @@ def encode_frame(tlvs: Iterable[Message | UnknownTLV], *, source: int, sequence:
     with_checksum : bool
         Compute the CRC32 (always, unless imitating upstream's hot path, which writes 0).
     """
-    tlvs = list(tlvs)
+    if type(tlvs) is not list:
+        tlvs = list(tlvs)
     if not tlvs:
         raise BadFieldValue("a frame needs at least one TLV")
-    payload = encode_payload(tlvs)
+    first = tlvs[0]
+    payload = first.encode_tlv() if len(tlvs) == 1 else encode_payload(tlvs)
     if HEADER_SIZE + len(payload) > MAX_MESSAGE_SIZE:
         raise Oversize(f"message of {HEADER_SIZE + len(payload)} bytes exceeds {MAX_MESSAGE_SIZE}")
     if domain is None:
-        first = tlvs[0]
-        domain = int(RelayDomain.MARKET_DATA) if isinstance(first, UnknownTLV) else int(first.DOMAIN)
+        domain = int(RelayDomain.MARKET_DATA) if isinstance(first, UnknownTLV) else first.DOMAIN
     if timestamp_ns is None:
         timestamp_ns = time.time_ns()
     try:
-        head = HEADER.pack(MAGIC, domain, version, source, flags, sequence, timestamp_ns,
-                           len(payload), 0)
+        head = _HEAD28.pack(MAGIC, domain, version, source, flags, sequence, timestamp_ns,
+                            len(payload))
     except struct.error as exc:
         raise BadFieldValue(f"header field out of range: {exc}") from exc
-    if not with_checksum:
-        return head + payload
-    crc = zlib.crc32(payload, zlib.crc32(head[:CHECKSUM_OFFSET]))
-    return head[:CHECKSUM_OFFSET] + _U32.pack(crc) + payload
+    crc = zlib.crc32(payload, zlib.crc32(head)) if with_checksum else 0
+    return b"".join((head, _U32.pack(crc), payload))
+
+
+def restamp(frame: bytes | bytearray, *, sequence: int, timestamp_ns: int | None = None
+            ) -> bytes:
+    """A copy of an encoded ``frame`` with a new sequence (and timestamp) and a fresh CRC32.
+
+    For publishers that number frames built elsewhere; a frame whose checksum is 0 (upstream
+    hot path) keeps 0. The TLVs are not re-encoded or re-checked.
+    """
+    out = bytearray(frame)
+    _SEQ_TS.pack_into(out, SEQUENCE_OFFSET, sequence,
+                      timestamp_ns if timestamp_ns is not None else time.time_ns())
+    if frame[CHECKSUM_OFFSET:HEADER_SIZE] != b"\0\0\0\0":
+        view = memoryview(out)
+        _U32.pack_into(out, CHECKSUM_OFFSET,
+                       zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET])))
+    return bytes(out)
 
 
 # ---------------------------------------------------------------------------------------------

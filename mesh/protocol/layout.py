@@ -527,16 +527,23 @@ class Layout:
                 items.extend(kind.encode_src(f"o.{f.name}"))
         return items
 
-    def compile_encoder(self) -> Callable[[Any], bytes]:
-        """``encode(obj) -> bytes``: the value bytes of a message object."""
+    def compile_encoder(self, prefix: bytes = b"") -> Callable[[Any], bytes]:
+        """``encode(obj) -> bytes``: ``prefix`` (a TLV header) plus the value bytes.
+
+        Out-of-range or mistyped fields raise :class:`BadFieldValue` naming the type.
+        """
         ns: dict[str, Any] = {"_pack": self.struct.pack, "_exact": _exact, "_u256": _u256,
-                              "_text_enc": _text_enc}
+                              "_text_enc": _text_enc, "_exact_tail": _tail_bytes,
+                              "_prefix": prefix, "_fail": _encode_failure, "_name": self.name}
         items = self._encode_items(ns)
         tail = f" + _exact_tail(o.{self.tail})" if self.tail else ""
-        ns["_exact_tail"] = _tail_bytes
-        src = f"def encode(o):\n    return _pack({', '.join(items)}){tail}\n"
+        head = "_prefix + " if prefix else ""
+        src = (f"def encode(o):\n    try:\n        return {head}_pack({', '.join(items)}){tail}\n"
+               "    except (_struct_error, TypeError, OverflowError) as exc:\n"
+               "        raise _fail(_name, exc) from exc\n")
+        ns["_struct_error"] = struct.error
         exec(src, ns)
-        return _translate_struct_errors(self.name, ns["encode"])
+        return ns["encode"]
 
     def compile_item_encoder(self) -> Callable[[Any], tuple[Any, ...]]:
         """``items(obj) -> tuple``: the packed items of a record (vector element)."""
@@ -552,14 +559,8 @@ def _tail_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
-def _translate_struct_errors(name: str, encode: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
-    def checked(obj: Any) -> bytes:
-        try:
-            return encode(obj)
-        except (struct.error, TypeError, OverflowError) as exc:
-            raise BadFieldValue(f"{name}: a field is out of range or of the wrong type: {exc}") from exc
-    checked.__doc__ = f"Encode a {name} value; out-of-range fields raise BadFieldValue."
-    return checked
+def _encode_failure(name: str, exc: Exception) -> BadFieldValue:
+    return BadFieldValue(f"{name}: a field is out of range or of the wrong type: {exc}")
 
 
 def _vector_decoder(owner: str, name: str, kind: Vec, start: int) -> Callable[..., tuple[Any, ...]]:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from mesh.protocol.constants import RelayDomain, domain_of_type
 from mesh.protocol.errors import BadFieldValue
 from mesh.protocol.layout import Field, Layout, Record, TypedEquality, Vec
+from mesh.protocol.tlv import tlv_bytes, tlv_header
 
 __all__ = ["BY_NAME", "REGISTRY", "Message", "message", "record"]
 
@@ -41,6 +42,10 @@ class Message(TypedEquality):
     def encode_value(self) -> bytes:
         """The TLV value bytes (without the TLV header)."""
         return type(self)._encode(self)  # type: ignore[attr-defined]
+
+    def encode_tlv(self) -> bytes:
+        """The whole TLV: header and value."""
+        return type(self)._tlv(self)  # type: ignore[attr-defined]
 
     def to_json(self) -> dict[str, Any]:
         """Fields as JSON-ready values (big integers as decimal strings, bytes as hex)."""
@@ -87,6 +92,11 @@ def message(number: int, name: str, fields: Sequence[Field], *, size: int, doc: 
     cls = layout.make_class(doc, bases=(Message,), namespace=ns)
     cls._decode = staticmethod(layout.compile_decoder(cls))
     cls._encode = staticmethod(layout.compile_encoder())
+    if layout.tail:
+        encode = cls._encode
+        cls._tlv = staticmethod(lambda obj: tlv_bytes(number, encode(obj)))
+    else:  # fixed size: the TLV header is a constant prefix
+        cls._tlv = staticmethod(layout.compile_encoder(tlv_header(number, layout.size)))
     REGISTRY[number] = cls
     BY_NAME[name] = cls
     return cls

@@ -189,3 +189,20 @@ def test_count_beyond_capacity_is_rejected_on_decode():
     with pytest.raises(BadFieldValue, match="capacity") as info:
         decode_frame(_with_payload(tlv_bytes(10, bytes(value))))
     assert info.value.offset == 32 + 2
+
+
+def test_restamp_renumbers_a_frame_and_keeps_it_valid():
+    from mesh.protocol import restamp
+    frame = _frame()
+    again = restamp(frame, sequence=99, timestamp_ns=123)
+    decoded = decode_frame(again)
+    assert (decoded.header.sequence, decoded.header.timestamp_ns) == (99, 123)
+    assert decoded.tlvs == decode_frame(frame).tlvs
+    assert again[28:32] != frame[28:32]
+
+
+def test_restamp_keeps_a_zero_checksum_zero():
+    from mesh.protocol import restamp
+    again = restamp(_frame(with_checksum=False), sequence=5, timestamp_ns=1)
+    assert again[28:32] == b"\0\0\0\0"
+    assert decode_frame(again, allow_zero_checksum=True).header.sequence == 5
