@@ -11,6 +11,7 @@ Target (issue 5): a 2-hop V2 route funded by a V2 flash swap at most 150 k gas.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from bench.report import Row
 from contracts.arbitrage import (
@@ -19,8 +20,9 @@ from contracts.arbitrage import (
     Trade,
     arbitrage_contract,
     execute,
-    flash_word,
-    hop_word,
+    hops_along,
+    quote,
+    with_v2_amounts,
 )
 from contracts.chain import Chain, dev_account, port_is_free, start_anvil, stop_anvil
 from contracts.deploy import deploy_market
@@ -36,14 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="anvil port (default: first free from 28545)")
 
 
-def _routes(m: dict, recipient: str) -> list[tuple[str, Trade]]:
+def _routes(chain: Chain, arb, m: dict, recipient: str) -> list[tuple[str, Trade]]:
     t = {s: m["tokens"][s]["address"] for s in m["tokens"]}
 
     def pool(venue: str, pair: str, fee: int | None = None) -> str:
         return find_pool(m, venue, pair, fee)["address"]
 
-    v2 = lambda venue, pair: hop_word(pool(venue, pair), HopKind.V2)  # noqa: E731
-    v3 = lambda pair, fee: hop_word(pool("uniswap_v3", pair, fee), HopKind.V3)  # noqa: E731
+    v2 = lambda venue, pair: (pool(venue, pair), HopKind.V2)  # noqa: E731
+    v3 = lambda pair, fee: (pool("uniswap_v3", pair, fee), HopKind.V3)  # noqa: E731
     usdc, weth = 10_000 * 10**6, 3 * 10**18
     uni, fork = "uniswap_v2", "uniswap_v2_fork"
     weth_2v2 = ((v2(uni, "WETH/USDC"), v2(fork, "WETH/USDC")), (t["WETH"], t["USDC"], t["WETH"]))
@@ -52,16 +54,17 @@ def _routes(m: dict, recipient: str) -> list[tuple[str, Trade]]:
     usdc_v3v2 = ((v3("WETH/USDC", 500), v2(uni, "WETH/USDC")), (t["USDC"], t["WETH"], t["USDC"]))
     usdc_3 = ((v3("WETH/USDC", 3000), v2(uni, "WETH/DAI"), v3("USDC/DAI", 100)),
               (t["USDC"], t["WETH"], t["DAI"], t["USDC"]))
-    aave = flash_word(m["aave_v3"]["pool"], FlashSource.AAVE)
+    aave = (m["aave_v3"]["pool"], FlashSource.AAVE, False)
     usdc_dai_pair = find_pool(m, uni, "USDC/DAI")
-    v2_lender = flash_word(usdc_dai_pair["address"], FlashSource.V2, usdc_dai_pair["token1"] == t["USDC"])
+    v2_lender = (usdc_dai_pair["address"], FlashSource.V2, usdc_dai_pair["token1"] == t["USDC"])
     wbtc_usdc = find_pool(m, "uniswap_v3", "WBTC/USDC", 500)
-    v3_lender = flash_word(wbtc_usdc["address"], FlashSource.V3, wbtc_usdc["token1"] == t["USDC"])
+    v3_lender = (wbtc_usdc["address"], FlashSource.V3, wbtc_usdc["token1"] == t["USDC"])
     # V2 -> V2 with USDC from the flash pair that is not on the route
     usdc_2v2 = ((v2(fork, "WETH/USDC"), v2(uni, "WETH/USDC")), (t["USDC"], t["WETH"], t["USDC"]))
+    fused = lambda route: (route[0][-1][0], FlashSource.V2, False)  # noqa: E731 - the last pair lends
     cases = [
-        ("v2 flash swap (fused), 2-hop V2->V2", weth_2v2, weth, flash_word(pool(uni, "WETH/USDC"), FlashSource.V2)),
-        ("v2 flash swap (fused), 3-hop V2->V3->V2", weth_3, weth, flash_word(pool(uni, "WETH/DAI"), FlashSource.V2)),
+        ("v2 flash swap (fused), 2-hop V2->V2", weth_2v2, weth, fused(weth_2v2)),
+        ("v2 flash swap (fused), 3-hop V2->V3->V2", weth_3, weth, fused(weth_3)),
         ("v2 flash (other pair), 2-hop V2->V2", usdc_2v2, usdc, v2_lender),
         ("v2 flash (other pair), 2-hop V3->V2", usdc_v3v2, usdc, v2_lender),
         ("v2 flash (other pair), 3-hop V3->V2->V3", usdc_3, usdc, v2_lender),
@@ -72,8 +75,14 @@ def _routes(m: dict, recipient: str) -> list[tuple[str, Trade]]:
         ("v3 flash, 2-hop V3->V2", usdc_v3v2, usdc, v3_lender),
         ("v3 flash, 3-hop V3->V2->V3", usdc_3, usdc, v3_lender),
     ]
-    return [(name, Trade(hops, path, amount, flash, 0, path[0], recipient))
-            for name, (hops, path), amount, flash in cases]
+    out = []
+    for name, (pools, path), amount, (lender, source, token1) in cases:
+        trade = Trade(hops_along(path, list(pools)), amount, lender, source, 0, recipient, token1)
+        last_out = None
+        if trade.fused and any(h.kind == HopKind.V3 for h in trade.hops):
+            last_out = quote(chain, arb, replace(trade, lender=m["aave_v3"]["pool"], source=FlashSource.AAVE))
+        out.append((name, with_v2_amounts(chain, trade, last_out)))
+    return out
 
 
 def _steady_state(chain: Chain, m: dict, recipient: str) -> None:
@@ -138,9 +147,9 @@ def run(args: argparse.Namespace) -> list[Row]:
                 chain.transact(erc20(chain, token["address"]), "transfer", arb.address, 1)
             return execute(chain, arb, trade)["gasUsed"]
 
-        cases = [(name, trade, False) for name, trade in _routes(m, recipient)]
+        cases = [(name, trade, False) for name, trade in _routes(chain, arb, m, recipient)]
         cases.insert(1, (cases[0][0] + " +dust", cases[0][1], True))
-        kept = _routes(m, arb.address)[0]
+        kept = _routes(chain, arb, m, arb.address)[0]
         cases.insert(2, (kept[0] + " +dust, profit kept in contract", kept[1], True))
         for name, trade, dust in cases:
             measured = (lambda t=trade: with_dust(t)) if dust else (lambda t=trade: execute(chain, arb, t)["gasUsed"])

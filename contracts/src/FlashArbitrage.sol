@@ -25,23 +25,27 @@ interface IAavePoolLike {
 /// no router), repays principal plus fee, pays the profit to the recipient and emits one `Arbitrage` event,
 /// or reverts with a named error. Gas-saving choices are explained in contracts/README.md ("Gas").
 ///
-/// Encodings (built by contracts/arbitrage.py):
-///   hop word   = pool (bits 0..159) | kind << 160 (0 = V2 pair, 1 = V3 pool) | v2FeeBps << 168
-///   flash word = lender (bits 0..159) | source << 160 (0 = Aave, 1 = V2, 2 = V3)
-///                | borrowToken1 << 168 (the loan is the lender's token1) | v2FeeBps << 176
-/// A V2 flash whose lender is the route's first pair is "fused": the pair pays hop 1's output first and
-/// is paid hop 1's input (amountIn) at the end, which is the Uniswap V2 flash swap in its native form.
+/// The trade is one packed byte string (built by contracts/arbitrage.py, `Trade.encode`), forwarded
+/// unchanged as the flash callback's data and read in place with calldataload:
+///
+///   head, 72 bytes:  recipient (20) | lender (20) | source (1: 0 Aave, 1 V2, 2 V3)
+///                    | lenderFlags (1: bit 0 = the loan is the lender's token1) | lenderFeeBps (2, V2 lender)
+///                    | amountIn (14) | minProfit (14)
+///   hop, 56 bytes:   pool (20) | kind (1: 0 V2 pair, 1 V3 pool) | hopFlags (1: bit 0 = zeroForOne, tokenIn
+///                    is the pool's token0) | v2FeeBps (2) | tokenIn (20) | amountOut (12, V2 only)
+///
+/// The route is cyclic by construction: the profit token is hop 0's tokenIn and every hop's output is its
+/// pool's other token. A V2 hop with amountOut != 0 uses that precomputed output instead of reading the
+/// pair's reserves (the pair's K check reverts the whole trade if it is too high); 0 means "price it from
+/// getReserves with v2FeeBps".
+///
+/// A V2 flash whose lender is the route's last pair is "fused": the pair pays the last hop's precomputed
+/// output (the profit token) first, the route's other hops deliver its input (their last output goes
+/// straight into the lender), so the profit is known before any swap and no intermediate token ever
+/// passes through this contract.
 contract FlashArbitrage {
-    struct Trade {
-        uint256[] hops; // hop words, 2..4
-        address[] path; // tokens, hops.length + 1, path[0] == path[n] == profitToken
-        uint256 amountIn; // raw units of profitToken borrowed (fused V2: paid into the first pair)
-        uint256 flash; // flash word
-        uint256 minProfit; // raw units of profitToken
-        address profitToken;
-        address recipient;
-    }
-
+    uint256 internal constant HEAD = 72;
+    uint256 internal constant HOP = 56;
     uint256 internal constant KIND_V2 = 0;
     uint256 internal constant KIND_V3 = 1;
     uint256 internal constant SOURCE_AAVE = 0;
@@ -60,12 +64,13 @@ contract FlashArbitrage {
     address private transient _lender; // the flash source allowed to call back now
     address private transient _hopPool; // the V3 pool allowed to call uniswapV3SwapCallback now
 
+    /// `route` is keccak256 of the trade bytes that `execute` received (Trade.route_hash in Python).
     event Arbitrage(
         address indexed token,
         address indexed recipient,
         address indexed lender,
+        bytes32 route,
         uint256 source,
-        uint256[] hops,
         uint256 amountIn,
         uint256 amountOut,
         uint256 fee,
@@ -78,8 +83,7 @@ contract FlashArbitrage {
     error NotOwner(address caller);
     error TradingPaused();
     error Reentrancy();
-    error BadRouteLength(uint256 hops, uint256 tokens);
-    error ProfitTokenMismatch(address profitToken, address first, address last);
+    error BadRouteLength(uint256 length);
     error ZeroAmount();
     error ZeroAddress();
     error UnknownFlashSource(uint256 source);
@@ -102,40 +106,40 @@ contract FlashArbitrage {
 
     // ------------------------------------------------------------------ owner entry points
 
-    /// @notice Run one flash-funded arbitrage. Reverts unless the route returns at least
-    /// principal + flash fee + minProfit of the profit token.
-    function execute(Trade calldata t) external {
+    /// @notice Run one flash-funded arbitrage (`route`: the packed trade described above). Reverts
+    /// unless the route returns at least principal + flash fee + minProfit of the profit token.
+    function execute(bytes calldata route) external {
         if (msg.sender != owner) revert NotOwner(msg.sender);
         if (paused) revert TradingPaused();
         if (_lock != 0) revert Reentrancy();
         _lock = 1;
-        uint256 n = t.hops.length;
-        if (n < 2 || n > 4 || t.path.length != n + 1) revert BadRouteLength(n, t.path.length);
-        address token = t.profitToken;
-        if (t.path[0] != token || t.path[n] != token) revert ProfitTokenMismatch(token, t.path[0], t.path[n]);
-        if (t.amountIn == 0) revert ZeroAmount();
-        if (t.recipient == address(0)) revert ZeroAddress();
-
-        address lender = address(uint160(t.flash));
-        uint256 source = uint8(t.flash >> 160);
-        bool token1 = (t.flash >> 168) & 1 == 1;
-        bytes memory data = abi.encode(t);
+        uint256 len = route.length;
+        if (len < HEAD + 2 * HOP || len > HEAD + 4 * HOP || (len - HEAD) % HOP != 0) revert BadRouteLength(len);
+        uint256 lw = _load(route, 20);
+        uint256 amountIn = _load(route, 44) >> 144;
+        if (amountIn == 0) revert ZeroAmount();
+        if (_load(route, 0) >> 96 == 0) revert ZeroAddress();
+        address lender = address(uint160(lw >> 96));
+        uint256 source = uint8(lw >> 88);
+        bool token1 = (lw >> 80) & 1 == 1;
         _lender = lender;
         if (source == SOURCE_AAVE) {
-            IAavePoolLike(lender).flashLoanSimple(address(this), token, t.amountIn, data, 0);
+            IAavePoolLike(lender).flashLoanSimple(address(this), address(uint160(_load(route, HEAD + 24) >> 96)), amountIn, route, 0);
         } else if (source == SOURCE_V2) {
-            if (address(uint160(t.hops[0])) == lender) {
-                // Fused flash swap: take hop 1's output now, pay its input in the callback.
-                uint256 out = _v2AmountOut(lender, token, t.path[1], t.amountIn, uint16(t.hops[0] >> 168));
-                (uint256 a0, uint256 a1) = token < t.path[1] ? (uint256(0), out) : (out, uint256(0));
-                IUniswapV2PairLike(lender).swap(a0, a1, address(this), data);
-            } else {
-                (uint256 a0, uint256 a1) = token1 ? (uint256(0), t.amountIn) : (t.amountIn, uint256(0));
-                IUniswapV2PairLike(lender).swap(a0, a1, address(this), data);
+            uint256 last = HEAD + (len - HEAD - HOP);
+            uint256 hop = _load(route, last);
+            if (address(uint160(hop >> 96)) == lender) {
+                // Fused flash swap: take the last hop's output (the profit token) now; the route pays
+                // the lender its input in the callback.
+                uint256 out = uint96(_load(route, last + 24));
+                if (out == 0) revert ZeroAmount();
+                (token1, amountIn) = ((hop >> 80) & 1 == 1, out);
             }
+            (uint256 a0, uint256 a1) = token1 ? (uint256(0), amountIn) : (amountIn, uint256(0));
+            IUniswapV2PairLike(lender).swap(a0, a1, address(this), route);
         } else if (source == SOURCE_V3) {
-            (uint256 a0, uint256 a1) = token1 ? (uint256(0), t.amountIn) : (t.amountIn, uint256(0));
-            IUniswapV3PoolLike(lender).flash(address(this), a0, a1, data);
+            (uint256 a0, uint256 a1) = token1 ? (uint256(0), amountIn) : (amountIn, uint256(0));
+            IUniswapV3PoolLike(lender).flash(address(this), a0, a1, route);
         } else {
             revert UnknownFlashSource(source);
         }
@@ -172,12 +176,11 @@ contract FlashArbitrage {
     {
         _takeLender();
         if (initiator != address(this)) revert ForeignInitiator(initiator);
-        Trade memory t = abi.decode(params, (Trade));
-        uint256 out = _route(t, 0, amount);
+        uint256 out = _route(params, _hops(params), amount, address(this));
         uint256 owed = amount + premium;
-        _finish(t, out, owed, premium);
+        address token = _finish(params, out, owed, premium);
         // The pool pulls exactly `owed` with transferFrom, which spends this allowance back to zero.
-        _call(t.profitToken, 0x095ea7b3, msg.sender, owed);
+        _call(token, 0x095ea7b3, msg.sender, owed);
         return true;
     }
 
@@ -185,33 +188,34 @@ contract FlashArbitrage {
     function uniswapV2Call(address sender, uint256 amount0, uint256 amount1, bytes calldata data) external {
         _takeLender();
         if (sender != address(this)) revert ForeignInitiator(sender);
-        Trade memory t = abi.decode(data, (Trade));
         uint256 received = amount0 + amount1; // exactly one is non-zero
-        uint256 out;
-        uint256 owed;
-        if (address(uint160(t.hops[0])) == msg.sender) {
-            out = _route(t, 1, received); // hop 1 already happened: `received` is its output
-            owed = t.amountIn;
+        uint256 n = _hops(data);
+        uint256 amountIn = _load(data, 44) >> 144;
+        if (address(uint160(_load(data, HEAD + (n - 1) * HOP) >> 96)) == msg.sender) {
+            // Fused: `received` is the last hop's output; the other hops deliver its input to the pair,
+            // whose K check then passes or reverts everything.
+            _finish(data, received, amountIn, 0);
+            _route(data, n - 1, amountIn, msg.sender);
         } else {
-            out = _route(t, 0, received);
+            uint256 out = _route(data, n, received, address(this));
             // Repay so that the pair's K check holds with the fee on the repaid input:
             // (r - x + y) * 10000 - y * feeBps >= r * 10000  <=>  y >= x * 10000 / (10000 - feeBps).
-            uint256 keep = 10000 - uint16(t.flash >> 176);
-            owed = (received * 10000 + keep - 1) / keep;
+            uint256 keep = 10000 - uint16(_load(data, 20) >> 64);
+            uint256 owed = (received * 10000 + keep - 1) / keep;
+            address token = _finish(data, out, owed, owed - amountIn);
+            _send(token, msg.sender, owed);
         }
-        _finish(t, out, owed, owed - t.amountIn);
-        _send(t.profitToken, msg.sender, owed);
     }
 
     /// @notice Uniswap V3 flash callback (UniswapV3Pool.flash).
     function uniswapV3FlashCallback(uint256 fee0, uint256 fee1, bytes calldata data) external {
         _takeLender();
-        Trade memory t = abi.decode(data, (Trade));
         uint256 fee = fee0 + fee1; // exactly one loan, so at most one fee is non-zero
-        uint256 out = _route(t, 0, t.amountIn);
-        uint256 owed = t.amountIn + fee;
-        _finish(t, out, owed, fee);
-        _send(t.profitToken, msg.sender, owed);
+        uint256 amountIn = _load(data, 44) >> 144;
+        uint256 out = _route(data, _hops(data), amountIn, address(this));
+        uint256 owed = amountIn + fee;
+        address token = _finish(data, out, owed, fee);
+        _send(token, msg.sender, owed);
     }
 
     /// @notice Uniswap V3 swap callback: pay the pool the input it asks for.
@@ -230,31 +234,56 @@ contract FlashArbitrage {
         _lender = address(0);
     }
 
-    /// Swap `amount` along hops[start:], return the final output (held by this contract).
-    /// A V2 hop followed by a V2 hop (or a V3 hop followed by a V2 hop) sends its output straight to the
-    /// next pair, which prices its input from its balance: one token transfer saved per such hop.
-    function _route(Trade memory t, uint256 start, uint256 amount) private returns (uint256) {
-        uint256 n = t.hops.length;
-        bool delivered = false; // the input already sits in this hop's pair
-        for (uint256 i = start; i < n; ++i) {
-            uint256 hop = t.hops[i];
-            address pool = address(uint160(hop));
-            address tokenIn = t.path[i];
-            address tokenOut = t.path[i + 1];
-            address to = address(this);
-            if (i + 1 < n && uint8(t.hops[i + 1] >> 160) == KIND_V2) to = address(uint160(t.hops[i + 1]));
-            uint256 kind = uint8(hop >> 160);
+    /// The 32 bytes of `r` from `offset` (zero-padded past the end; `execute` checked the length).
+    function _load(bytes calldata r, uint256 offset) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := calldataload(add(r.offset, offset))
+        }
+    }
+
+    function _hops(bytes calldata r) private pure returns (uint256) {
+        unchecked {
+            return (r.length - HEAD) / HOP; // r.length >= HEAD: it is the route `execute` checked
+        }
+    }
+
+    /// Swap `amount` along hops[0:end], the last of them paying `last`; return the final output.
+    /// A hop followed by a V2 hop sends its output straight to the next pair, which prices its input
+    /// from its balance: one token transfer saved per such hop.
+    function _route(bytes calldata r, uint256 end, uint256 amount, address last) private returns (uint256) {
+        bool delivered = false; // the input already sits in this hop's pool
+        uint256 hop = _load(r, HEAD);
+        for (uint256 i = 0; i < end;) {
+            uint256 next;
+            address to = last;
+            unchecked {
+                if (i + 1 < end) {
+                    next = _load(r, HEAD + (i + 1) * HOP);
+                    to = uint8(next >> 88) == KIND_V2 ? address(uint160(next >> 96)) : address(this);
+                }
+            }
+            address pool = address(uint160(hop >> 96));
+            bool zeroForOne = (hop >> 80) & 1 == 1;
+            uint256 kind = uint8(hop >> 88);
+            uint256 tail;
+            unchecked {
+                tail = _load(r, HEAD + i * HOP + 24); // tokenIn | amountOut
+            }
             if (kind == KIND_V2) {
-                if (!delivered) _send(tokenIn, pool, amount);
-                uint256 out = _v2AmountOut(pool, tokenIn, tokenOut, amount, uint16(hop >> 168));
-                (uint256 a0, uint256 a1) = tokenIn < tokenOut ? (uint256(0), out) : (out, uint256(0));
+                if (!delivered) _send(address(uint160(tail >> 96)), pool, amount);
+                uint256 out = uint96(tail);
+                if (out == 0) out = _v2AmountOut(pool, zeroForOne, amount, uint16(hop >> 64));
+                (uint256 a0, uint256 a1) = zeroForOne ? (uint256(0), out) : (out, uint256(0));
                 IUniswapV2PairLike(pool).swap(a0, a1, to, "");
                 amount = out;
             } else if (kind == KIND_V3) {
-                bool zeroForOne = tokenIn < tokenOut;
                 _hopPool = pool;
                 (int256 d0, int256 d1) = IUniswapV3PoolLike(pool).swap(
-                    to, zeroForOne, int256(amount), zeroForOne ? MIN_SQRT_RATIO_PLUS_ONE : MAX_SQRT_RATIO_MINUS_ONE, abi.encode(tokenIn)
+                    to,
+                    zeroForOne,
+                    int256(amount),
+                    zeroForOne ? MIN_SQRT_RATIO_PLUS_ONE : MAX_SQRT_RATIO_MINUS_ONE,
+                    abi.encode(address(uint160(tail >> 96)))
                 );
                 (int256 paid, int256 got) = zeroForOne ? (d0, d1) : (d1, d0);
                 if (uint256(paid) != amount) revert V3PartialFill(pool, uint256(paid), amount);
@@ -263,33 +292,38 @@ contract FlashArbitrage {
                 revert UnknownHopKind(i, kind);
             }
             delivered = to != address(this);
+            hop = next;
+            unchecked {
+                ++i;
+            }
         }
         return amount;
     }
 
     /// UniswapV2Library.getAmountOut with the fee in basis points (30 for Uniswap V2 gives exactly
     /// the pair's 997/1000, since scaling numerator and denominator by 10 leaves the floor unchanged).
-    function _v2AmountOut(address pair, address tokenIn, address tokenOut, uint256 amountIn, uint256 feeBps)
-        private
-        view
-        returns (uint256)
-    {
+    function _v2AmountOut(address pair, bool zeroForOne, uint256 amountIn, uint256 feeBps) private view returns (uint256) {
         (uint256 r0, uint256 r1,) = IUniswapV2PairLike(pair).getReserves();
-        (uint256 rIn, uint256 rOut) = tokenIn < tokenOut ? (r0, r1) : (r1, r0);
+        (uint256 rIn, uint256 rOut) = zeroForOne ? (r0, r1) : (r1, r0);
         uint256 inWithFee = amountIn * (10000 - feeBps);
         return (inWithFee * rOut) / (rIn * 10000 + inWithFee);
     }
 
-    /// Check the profit, pay it to the recipient and emit the trade event.
-    function _finish(Trade memory t, uint256 out, uint256 owed, uint256 fee) private {
-        if (out < owed + t.minProfit) revert ProfitBelowMinimum(out, owed, t.minProfit);
-        uint256 profit = out - owed;
+    /// Check the profit, pay it to the recipient and emit the trade event; returns the profit token.
+    function _finish(bytes calldata r, uint256 out, uint256 owed, uint256 fee) private returns (address token) {
+        uint256 minProfit = _load(r, 58) >> 144;
+        if (out < owed + minProfit) revert ProfitBelowMinimum(out, owed, minProfit);
+        uint256 profit;
+        unchecked {
+            profit = out - owed; // out >= owed just checked
+        }
+        token = address(uint160(_load(r, HEAD + 24) >> 96));
+        address recipient = address(uint160(_load(r, 0) >> 96));
         // recipient == this keeps the profit here for a later batched `rescue`: one transfer
         // (about 9 k gas with its Transfer event) less per trade.
-        if (profit != 0 && t.recipient != address(this)) _send(t.profitToken, t.recipient, profit);
-        emit Arbitrage(
-            t.profitToken, t.recipient, address(uint160(t.flash)), uint8(t.flash >> 160), t.hops, t.amountIn, out, fee, profit
-        );
+        if (profit != 0 && recipient != address(this)) _send(token, recipient, profit);
+        uint256 lw = _load(r, 20);
+        emit Arbitrage(token, recipient, address(uint160(lw >> 96)), keccak256(r), uint8(lw >> 88), _load(r, 44) >> 144, out, fee, profit);
     }
 
     function _send(address token, address to, uint256 amount) private {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from eth_abi import encode as abi_encode
 
-from contracts.arbitrage import FlashSource, HopKind, Trade, execute, flash_word, hop_word
+from contracts.arbitrage import BadTrade, FlashSource, HopKind, Trade, execute, hops_along
 from contracts.chain import Reverted
 from contracts.npm import AAVE, npm_artifact, own_artifact
 from contracts.pools import erc20, v2_pair
@@ -65,10 +67,9 @@ def _evil(net):
 
 def _evil_trade(net, evil) -> Trade:
     """Aave-funded USDC route whose first hop is the attacker posing as a V2 pair."""
-    hops = (hop_word(evil.address, HopKind.V2), hop_word(net.pool("uniswap_v2", "WETH/USDC"), HopKind.V2))
     path = (net.token("USDC"), net.token("WETH"), net.token("USDC"))
-    flash = flash_word(net.manifest["aave_v3"]["pool"], FlashSource.AAVE)
-    return Trade(hops, path, 10**9, flash, 0, path[0], net.recipient)
+    hops = hops_along(path, [(evil.address, HopKind.V2), (net.pool("uniswap_v2", "WETH/USDC"), HopKind.V2)])
+    return Trade(hops, 10**9, net.manifest["aave_v3"]["pool"], FlashSource.AAVE, 0, net.recipient)
 
 
 @pytest.mark.parametrize("mode", [2, 3, 4, 5], ids=["v2call", "v3swap", "aave", "v3flash"])
@@ -82,7 +83,7 @@ def test_callback_from_a_contract_not_lending_or_swapping_now_fails(net, mode):
 def test_reentry_is_refused(net):
     evil = _evil(net)
     net.chain.transact(net.arb, "transferOwnership", evil.address)  # the guard sits behind the owner check
-    call = net.arb.encode_abi("execute", args=[_evil_trade(net, evil).as_tuple()])
+    call = net.arb.encode_abi("execute", args=[_evil_trade(net, evil).encode()])
     net.chain.transact(evil, "arm", 1, call)
     _fails_with(lambda: net.chain.transact(evil, "forward", net.arb.address, call), "Reentrancy")
 
@@ -108,17 +109,41 @@ def test_owner_rescues_stray_tokens_and_stranger_cannot(net):
     _fails_with(lambda: net.chain.transact(net.arb, "rescue", usdc.address, ZERO, 1), "ZeroAddress")
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ({"path": None}, "ProfitTokenMismatch"),
-    ({"hops": ()}, "BadRouteLength"),
-    ({"amount_in": 0}, "ZeroAmount"),
-    ({"recipient": ZERO}, "ZeroAddress"),
-    ({"flash": 7 << 160}, "UnknownFlashSource"),
+def _raw(trade: Trade, start: int, value: bytes) -> bytes:
+    data = bytearray(trade.encode())
+    data[start:start + len(value)] = value
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("mangle", "error"), [
+    (lambda t: t.encode()[:-1], "BadRouteLength"),
+    (lambda t: t.encode()[:72 + 56], "BadRouteLength"),
+    (lambda t: t.encode() + t.encode()[72:72 + 56] * 3, "BadRouteLength"),
+    (lambda t: _raw(t, 44, bytes(14)), "ZeroAmount"),
+    (lambda t: _raw(t, 0, bytes(20)), "ZeroAddress"),
+    (lambda t: _raw(t, 40, b"\x07"), "UnknownFlashSource"),
+    (lambda t: _raw(t, 72 + 20, b"\x05"), "UnknownHopKind"),
 ])
-def test_malformed_trades_fail_with_named_errors(net, change, error):
+def test_malformed_trades_fail_with_named_errors(net, mangle, error):
+    data = net.arb.encode_abi("execute", args=[mangle(routes.aave(net, 2))])
+    _fails_with(lambda: net.chain.send(net.arb.address, data), error)
+
+
+@pytest.mark.parametrize("change", [
+    {"amount_in": 0}, {"amount_in": 2**112}, {"recipient": "0x1234"}, {"lender_fee_bps": 10000}])
+def test_encoder_refuses_what_the_contract_cannot_check(net, change):
+    trade = replace(routes.aave(net, 2), **change)
+    if change.get("amount_in") == 0:  # the contract checks this one itself
+        _fails_with(lambda: execute(net.chain, net.arb, trade), "ZeroAmount")
+        return
+    with pytest.raises(BadTrade):
+        trade.encode()
+
+
+def test_encoder_refuses_a_path_that_is_not_a_cycle(net):
     trade = routes.aave(net, 2)
-    fields = {f: getattr(trade, f) for f in trade.__slots__}
-    fields.update(change)
-    if "path" in change:
-        fields["path"] = (trade.path[0], trade.path[1], net.token("DAI"))
-    _fails_with(lambda: execute(net.chain, net.arb, Trade(**fields)), error)
+    broken = (trade.hops[0], replace(trade.hops[1], token_out=net.token("DAI")))
+    with pytest.raises(BadTrade, match="cycle"):
+        replace(trade, hops=broken).encode()
+    with pytest.raises(BadTrade, match="2 to 4"):
+        replace(trade, hops=trade.hops[:1]).encode()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from contracts.arbitrage import arbitrage_events, execute, word_address
+from contracts.arbitrage import BadTrade, HopKind, arbitrage_events, execute
 from contracts.chain import Reverted
 from contracts.pools import erc20, read_v2, read_v3
 from tests.contracts import routes
@@ -29,13 +31,12 @@ def _state(net, trade) -> dict:
     """Everything a failed trade must leave unchanged."""
     pools = {}
     for hop in trade.hops:
-        address = word_address(hop)
-        pools[address] = read_v3(net.chain, address, 1) if hop >> 160 & 0xFF else read_v2(net.chain, address)
+        pools[hop.pool] = read_v3(net.chain, hop.pool, 1) if hop.kind == HopKind.V3 else read_v2(net.chain, hop.pool)
     return {
         "pools": pools,
         "recipient": [net.balance(s, net.recipient) for s in SYMBOLS],
         "arb": [net.balance(s, net.arb.address) for s in SYMBOLS],
-        "lender": [net.balance(s, word_address(trade.flash)) for s in SYMBOLS],
+        "lender": [net.balance(s, trade.lender) for s in SYMBOLS],
     }
 
 
@@ -53,9 +54,10 @@ def test_profitable_route_pays_recipient_what_the_event_reports(net, source, hop
     assert event.amount_in == trade.amount_in
     assert event.fee == expected_fee(source, trade.amount_in, net)
     assert event.amount_out - event.profit == trade.amount_in + event.fee
-    assert event.hops == trade.hops
+    assert event.route == trade.route_hash
+    assert (event.token, event.recipient, event.lender) == (trade.profit_token, trade.recipient, trade.lender)
     # Nothing stays behind: no tokens, no allowances.
-    lender = word_address(trade.flash)
+    lender = trade.lender
     for s in SYMBOLS:
         assert net.balance(s, net.arb.address) == 0
         assert erc20(net.chain, net.token(s)).functions.allowance(net.arb.address, lender).call() == 0
@@ -65,7 +67,7 @@ def test_profitable_route_pays_recipient_what_the_event_reports(net, source, hop
 def test_unprofitable_route_reverts_with_named_error_and_changes_nothing(net, source):
     trade = routes.BUILDERS[source](net, 2, profitable=False)
     with pytest.raises(Reverted) as info:
-        net.chain.call(net.arb.address, net.arb.encode_abi("execute", args=[trade.as_tuple()]))
+        net.chain.call(net.arb.address, net.arb.encode_abi("execute", args=[trade.encode()]))
     assert info.value.error == "ProfitBelowMinimum"
     out, owed, min_profit = info.value.error_args
     assert out < owed and min_profit == 0
@@ -84,3 +86,65 @@ def test_profit_below_minimum_reverts_even_when_route_profits(net, source):
     out, owed, min_profit = info.value.error_args
     assert out > owed  # the route itself was profitable
     assert min_profit == 10**30
+
+
+def _bump(trade, index: int, delta: int):
+    hops = list(trade.hops)
+    hops[index] = replace(hops[index], amount_out=hops[index].amount_out + delta)
+    return replace(trade, hops=tuple(hops))
+
+
+@pytest.mark.parametrize(("source", "index"), [("v2_fused", 0), ("v2_fused", -1), ("v2_pair_v2v2", 1)],
+                         ids=["fused-first-hop", "fused-lender", "other-pair-last-hop"])
+def test_precomputed_amount_one_unit_too_high_makes_the_pair_revert_and_changes_nothing(net, source, index):
+    trade = routes.v2_pair_v2v2(net) if source == "v2_pair_v2v2" else routes.BUILDERS[source](net, 2)
+    assert trade.hops[index].amount_out > 0
+    greedy = _bump(trade, index, 1)
+    with pytest.raises(Reverted) as info:
+        net.chain.call(net.arb.address, net.arb.encode_abi("execute", args=[greedy.encode()]))
+    assert info.value.error_args == ("UniswapV2: K",)
+    before = _state(net, trade)
+    assert execute(net.chain, net.arb, greedy, gas=3_000_000, check=False)["status"] == 0
+    assert _state(net, trade) == before
+    assert execute(net.chain, net.arb, trade)["status"] == 1  # the exact amounts still trade
+
+
+def test_fused_flash_swap_profit_is_the_lenders_output_less_the_input(net):
+    trade = routes.v2_fused(net, 2)
+    lender_before = read_v2(net.chain, trade.lender)
+    (event,) = arbitrage_events(execute(net.chain, net.arb, trade), net.arb.address)
+    assert event.amount_out == trade.hops[-1].amount_out
+    assert event.profit == trade.hops[-1].amount_out - trade.amount_in
+    assert event.fee == 0
+    # The lender was paid in the other token, by the first pair directly.
+    lender_after = read_v2(net.chain, trade.lender)
+    assert (lender_after.reserve0 * lender_after.reserve1) >= lender_before.reserve0 * lender_before.reserve1
+
+
+def test_fused_flash_swap_needs_the_lenders_amount(net):
+    trade = _bump(routes.v2_fused(net, 2), -1, -routes.v2_fused(net, 2).hops[-1].amount_out)
+    with pytest.raises(BadTrade, match="amount_out"):
+        trade.encode()
+    raw = bytearray(routes.v2_fused(net, 2).encode())
+    raw[-12:] = bytes(12)
+    with pytest.raises(Reverted) as info:
+        net.chain.call(net.arb.address, net.arb.encode_abi("execute", args=[bytes(raw)]))
+    assert info.value.error == "ZeroAmount"
+
+
+def test_v2_hops_priced_from_reserves_trade_like_precomputed_ones(net):
+    trade = routes.v2_pair_v2v2(net)
+    unpriced = replace(trade, hops=tuple(replace(h, amount_out=0) for h in trade.hops))
+    snap = net.chain.snapshot()
+    (a,) = arbitrage_events(execute(net.chain, net.arb, unpriced), net.arb.address)
+    net.chain.revert_to(snap)
+    (b,) = arbitrage_events(execute(net.chain, net.arb, trade), net.arb.address)
+    assert (a.amount_out, a.fee, a.profit) == (b.amount_out, b.fee, b.profit)
+    assert a.profit > 0 and a.route != b.route
+
+
+def test_profit_kept_in_the_contract_when_it_is_the_recipient(net):
+    trade = replace(routes.v2_fused(net, 2), recipient=net.arb.address)
+    (event,) = arbitrage_events(execute(net.chain, net.arb, trade), net.arb.address)
+    assert event.recipient == net.arb.address
+    assert net.balance("WETH", net.arb.address) == event.profit > 0
