@@ -151,6 +151,9 @@ def run(args: argparse.Namespace) -> list[Row]:
         cases.insert(1, (cases[0][0] + " +dust", cases[0][1], True))
         kept = _routes(chain, arb, m, arb.address)[0]
         cases.insert(2, (kept[0] + " +dust, profit kept in contract", kept[1], True))
+        first = cases[0][1]
+        unpriced = replace(first, hops=(replace(first.hops[0], amount_out=0), *first.hops[1:]))
+        cases.insert(3, (cases[0][0] + ", hop 1 priced from getReserves", unpriced, False))
         for name, trade, dust in cases:
             measured = (lambda t=trade: with_dust(t)) if dust else (lambda t=trade: execute(chain, arb, t)["gasUsed"])
             gas = _measure(chain, measured)
