@@ -1,12 +1,28 @@
 """Mesh hop latency and throughput beside raw pyzmq PUB/SUB; emergency-stop latency.
 
-Cases (ipc, one run, same machine state):
+Latency cases (ipc; round trip through an echo process, divided by 2; every case sends the
+same pre-encoded 200-byte frame, ``[ExecutionResult, 4-byte padding TLV]``, under a topic of
+the same length). All cases run interleaved in rounds, so they see the same machine state,
+and every side of every case blocks in a poll between messages (no spinning on 2 cores):
 
-* ``raw pub/sub hop`` / ``mesh pub/sub hop``: round trip through an echo process divided by 2,
-  ~200-byte frame (raw: 200 opaque bytes; mesh: one ExecutionResult frame, 194 bytes, encoded,
-  topic-numbered, decoded, CRC-checked and sequence-tracked at each end, re-encoded by the echo).
-  Both sides block in ``poll`` (no spinning on a 2-core host).
-* ``raw/mesh throughput``: one process sends N frames as fast as it can, the other receives.
+* ``raw pyzmq hop (idiomatic)``: ``send_multipart`` / ``Socket.poll`` / ``recv_multipart``, the
+  calls a plain pyzmq program makes (the baseline the issue's figures were first taken with).
+* ``raw pyzmq hop (lean)``: ``send(SNDMORE)`` + ``send`` / ``zmq_poll`` / two ``recv``: the
+  cheapest pyzmq calls, the floor any layer above pyzmq is compared with.
+* ``mesh layer hop``: :meth:`Publisher.publish_frame` (header sequence, timestamp and CRC
+  restamped, topic numbered, journaled) and a lazy :class:`Subscriber` (two-part shape, topic,
+  header and CRC32 checked, gap/duplicate tracking), TLVs left undecoded; the echo relays the
+  frame with ``publish_frame``. This is what the mesh adds to pyzmq.
+* ``mesh encode+publish+recv+decode hop``: :meth:`Publisher.publish` encodes the messages; the
+  subscriber decodes every TLV; the echo decodes and re-encodes. The full cost to a node that
+  builds and reads messages.
+
+``overhead_p50_pct`` compares each mesh row with the lean raw row; ``vs_idiomatic_p50_pct``
+with the idiomatic one.
+
+Throughput cases: one process sends N frames as fast as it can, the other receives (raw
+idiomatic, mesh layer, mesh full).
+
 * ``stop -> halted (risk call)``: a risk node runs in a subprocess; this process is the executor
   (Subscriber + StopGuard). Time from sending the stop to the risk node's service endpoint until
   the guard reports halted; then resume and wait until it clears.
@@ -28,12 +44,24 @@ import numpy as np
 import zmq
 
 from bench.report import Row, latency_row, rate_row
-from mesh.protocol import EmergencyStop, ExecutionResult
+from mesh.protocol import EmergencyStop, ExecutionResult, UnknownTLV, encode_frame
 from mesh.pubsub import Publisher, Subscriber
 from mesh.stop import StopGuard
 from mesh.topics import prefix
 
 NAME = "mesh"
+ROUNDS = 5
+QUIT_KEY = 0xFFFF
+TOPIC = b"3/050/0000000000000001/ping1:1"  # as long as the mesh topics of the runs below
+MESSAGES = [ExecutionResult(opportunity_id=1, strategy_id=1, amount_in=10**18),
+            UnknownTLV(200, bytes(4))]  # padding: the frame is exactly 200 bytes
+FRAME = encode_frame(MESSAGES, source=42)
+assert len(FRAME) == 200
+
+#: case -> (ping node, pong node) in the private mesh
+_NODES = {"layer": ("ping1", "pong1"), "full": ("ping2", "pong2")}
+CASES = {"idiomatic": "raw pyzmq hop (idiomatic)", "lean": "raw pyzmq hop (lean)",
+         "layer": "mesh layer hop", "full": "mesh encode+publish+recv+decode hop"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,41 +74,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _mesh_cfg(run_dir: Path):
     from nodes.runtime.testing import private_mesh
 
-    return private_mesh(run_dir, ["ping", "pong", "risk"], sndhwm=1_000_000,
-                        rcvhwm=1_000_000, heartbeat_ms=200)
+    return private_mesh(run_dir, ["ping", "ping1", "pong1", "ping2", "pong2", "risk"],
+                        sndhwm=1_000_000, rcvhwm=1_000_000, heartbeat_ms=200)
 
 
 # -- echo processes ---------------------------------------------------------------------------
 
 
-def _raw_echo(a: str, b: str, ready) -> None:
+def _echo(case: str, config: str, a: str, b: str, ready) -> None:
+    """Send back every frame received, the way the case's ping side sends it."""
     ctx = zmq.Context()
-    sub, pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
-    sub.subscribe(b"")
-    sub.connect(a)
-    pub.bind(b)
-    ready.set()
-    while True:
-        topic, data = sub.recv_multipart()
-        if data == b"quit":
-            break
-        pub.send_multipart((topic, data))
-    ctx.destroy(0)
+    if case in ("idiomatic", "lean"):
+        sub, pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
+        sub.subscribe(b"")
+        sub.connect(a)
+        pub.bind(b)
+        ready.set()
+        items = [(sub, zmq.POLLIN)]
+        while True:
+            if case == "idiomatic":
+                sub.poll(-1)
+                topic, data = sub.recv_multipart()
+            else:
+                zmq.zmq_poll(items, -1)
+                topic, data = sub.recv(), sub.recv()
+            if data == b"quit":
+                break
+            if case == "idiomatic":
+                pub.send_multipart((topic, data))
+            else:
+                pub.send(topic, zmq.SNDMORE)
+                pub.send(data)
+    else:
+        from mesh.config import load_config
 
-
-def _mesh_echo(config: str, ready) -> None:
-    from mesh.config import load_config
-
-    cfg = load_config(config, env={})
-    ctx = zmq.Context()
-    pub = Publisher(ctx, cfg, "pong", source=42)
-    sub = Subscriber(ctx, cfg, ["ping"], [prefix(3)])
-    ready.set()
-    while True:
-        d = sub.recv(-1)
-        if d.frame.tlvs[0].opportunity_id == 0xFFFF_FFFF:
-            break
-        pub.publish(d.frame.tlvs)
+        cfg = load_config(config, env={})
+        ping, pong = _NODES[case]
+        mpub = Publisher(ctx, cfg, pong, source=42)
+        msub = Subscriber(ctx, cfg, [ping], [prefix(3)], recover_types=(),
+                          lazy=case == "layer")
+        ready.set()
+        while True:
+            d = msub.recv(-1)
+            if d.topic.key == QUIT_KEY:
+                break
+            if case == "layer":
+                mpub.publish_frame(d.raw, d.topic.tlv_type, d.topic.key)
+            else:
+                mpub.publish(d.frame.tlvs)
+        msub.close()
+        mpub.close()
     ctx.destroy(0)
 
 
@@ -95,63 +138,130 @@ def _join(send, recv, timeout: float = 10.0) -> None:
     raise RuntimeError("echo never joined")
 
 
-def bench_raw(run_dir: Path, hops: int) -> np.ndarray:
-    """Raw PUB/SUB round trips / 2, in ns."""
-    a, b = f"ipc://{run_dir}/raw-a", f"ipc://{run_dir}/raw-b"
-    ready = mp.Event()
+class _Case:
+    """One latency case: its echo process and its ping side's send / wait-for-reply."""
+
+    def __init__(self, case: str, run_dir: Path, config: Path, cfg, ctx: zmq.Context) -> None:
+        self.case = case
+        a, b = f"ipc://{run_dir}/{case}-a", f"ipc://{run_dir}/{case}-b"
+        ready = mp.Event()
+        if case in ("idiomatic", "lean"):
+            self.pub, self.sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+            self.pub.bind(a)
+        else:
+            ping, pong = _NODES[case]
+            self.mpub = Publisher(ctx, cfg, ping, source=42)
+        self.proc = mp.Process(target=_echo, args=(case, str(config), a, b, ready), daemon=True)
+        self.proc.start()
+        if not ready.wait(10):
+            raise RuntimeError(f"{case} echo did not start")
+        if case in ("idiomatic", "lean"):
+            self.sub.subscribe(b"")
+            self.sub.connect(b)
+        else:
+            self.msub = Subscriber(ctx, cfg, [pong], [prefix(3)], recover_types=(),
+                                   lazy=case == "layer")
+        _join(self._send, self._probe)
+
+    def _send(self) -> None:
+        if self.case in ("idiomatic", "lean"):
+            self.pub.send_multipart((TOPIC, FRAME))
+        else:
+            self.mpub.publish_frame(FRAME, 50, 1)
+
+    def _probe(self, ms: int) -> bool:
+        if self.case in ("idiomatic", "lean"):
+            if self.sub.poll(ms):
+                self.sub.recv_multipart()
+                return True
+            return False
+        return self.msub.recv(ms) is not None
+
+    def run(self, hops: int) -> np.ndarray:
+        """``hops`` round trips / 2, in ns."""
+        out = np.empty(hops, dtype=np.int64)
+        clock = time.perf_counter_ns
+        if self.case == "idiomatic":
+            pub, sub = self.pub, self.sub
+            for i in range(hops):
+                t0 = clock()
+                pub.send_multipart((TOPIC, FRAME))
+                sub.poll(-1)
+                sub.recv_multipart()
+                out[i] = (clock() - t0) // 2
+        elif self.case == "lean":
+            pub, sub = self.pub, self.sub
+            items, poll = [(sub, zmq.POLLIN)], zmq.zmq_poll
+            for i in range(hops):
+                t0 = clock()
+                pub.send(TOPIC, zmq.SNDMORE)
+                pub.send(FRAME)
+                poll(items, -1)
+                sub.recv()
+                sub.recv()
+                out[i] = (clock() - t0) // 2
+        elif self.case == "layer":
+            mpub, msub = self.mpub, self.msub
+            for i in range(hops):
+                t0 = clock()
+                mpub.publish_frame(FRAME, 50, 1)
+                msub.recv(-1)
+                out[i] = (clock() - t0) // 2
+        else:
+            mpub, msub = self.mpub, self.msub
+            for i in range(hops):
+                t0 = clock()
+                mpub.publish(MESSAGES)
+                msub.recv(-1).frame  # noqa: B018  (eager subscriber: decoded on arrival)
+                out[i] = (clock() - t0) // 2
+        return out
+
+    def close(self) -> None:
+        """Stop the echo and close this side."""
+        if self.case in ("idiomatic", "lean"):
+            self.pub.send_multipart((TOPIC, b"quit"))
+        elif self.case == "layer":
+            self.mpub.publish_frame(FRAME, 50, QUIT_KEY)
+        else:
+            self.mpub.publish(MESSAGES, key=QUIT_KEY)
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+        if self.case in ("idiomatic", "lean"):
+            self.pub.close(0)
+            self.sub.close(0)
+        else:
+            self.msub.close()
+            self.mpub.close()
+
+
+def bench_latency(run_dir: Path, config: Path, cfg, hops: int) -> list[Row]:
+    """Every latency case, interleaved in :data:`ROUNDS` rounds; one row per case."""
     ctx = zmq.Context()
-    pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
-    pub.bind(a)
-    proc = mp.Process(target=_raw_echo, args=(a, b, ready), daemon=True)
-    proc.start()
-    ready.wait(10)
-    sub.subscribe(b"")
-    sub.connect(b)
-    payload = os.urandom(200)
-    topic = b"3/050/0000000000000000/ping:1"
-
-    def recv(ms: int) -> bool:
-        if sub.poll(ms):
-            sub.recv_multipart()
-            return True
-        return False
-    _join(lambda: pub.send_multipart((topic, payload)), recv)
-    out = np.empty(hops, dtype=np.int64)
-    for i in range(hops):
-        t0 = time.perf_counter_ns()
-        pub.send_multipart((topic, payload))
-        sub.poll(-1)
-        sub.recv_multipart()
-        out[i] = (time.perf_counter_ns() - t0) // 2
-    pub.send_multipart((topic, b"quit"))
-    proc.join(5)
-    ctx.destroy(0)
-    return out
-
-
-def bench_mesh(run_dir: Path, config: Path, cfg, hops: int) -> np.ndarray:
-    """Mesh Publisher/Subscriber round trips / 2, in ns."""
-    ready = mp.Event()
-    ctx = zmq.Context()
-    pub = Publisher(ctx, cfg, "ping", source=42)
-    proc = mp.Process(target=_mesh_echo, args=(str(config), ready), daemon=True)
-    proc.start()
-    ready.wait(10)
-    sub = Subscriber(ctx, cfg, ["pong"], [prefix(3)], recover_types=())
-    msg = ExecutionResult(opportunity_id=1, strategy_id=1, amount_in=10**18)
-    _join(lambda: pub.publish([msg]), lambda ms: sub.recv(ms) is not None)
-    out = np.empty(hops, dtype=np.int64)
-    for i in range(hops):
-        t0 = time.perf_counter_ns()
-        pub.publish([msg])
-        sub.recv(-1)
-        out[i] = (time.perf_counter_ns() - t0) // 2
-    pub.publish([ExecutionResult(opportunity_id=0xFFFF_FFFF)])
-    proc.join(5)
-    sub.close()
-    pub.close()
-    ctx.destroy(0)
-    return out
+    cases = {}
+    try:
+        for name in CASES:
+            cases[name] = _Case(name, run_dir, config, cfg, ctx)
+        samples: dict[str, list[np.ndarray]] = {name: [] for name in CASES}
+        per_round = max(1, hops // ROUNDS)
+        for _ in range(ROUNDS):
+            for name, case in cases.items():
+                samples[name].append(case.run(per_round))
+    finally:
+        for case in cases.values():
+            case.close()
+        ctx.destroy(0)
+    got = {name: np.concatenate(s) for name, s in samples.items()}
+    lean, idiomatic = float(np.median(got["lean"])), float(np.median(got["idiomatic"]))
+    rows = []
+    for name, label in CASES.items():
+        extra = {}
+        if name in ("layer", "full"):
+            p50 = float(np.median(got[name]))
+            extra = {"overhead_p50_pct": round(100 * (p50 - lean) / lean, 1),
+                     "vs_idiomatic_p50_pct": round(100 * (p50 - idiomatic) / idiomatic, 1)}
+        rows.append(latency_row(NAME, label + " (200 B)", got[name], **extra))
+    return rows
 
 
 # -- throughput -------------------------------------------------------------------------------
@@ -170,21 +280,23 @@ def _raw_sink(a: str, count: int, ready, result) -> None:
     while n < count and sub.poll(2000):
         sub.recv_multipart()
         n += 1
-    result.put((n, time.perf_counter() - t0))
+    result.put((n, time.perf_counter() - t0, 0))
     ctx.destroy(0)
 
 
-def _mesh_sink(config: str, count: int, ready, result) -> None:
+def _mesh_sink(config: str, count: int, lazy: bool, ready, result) -> None:
     from mesh.config import load_config
 
     cfg = load_config(config, env={})
     ctx = zmq.Context()
-    sub = Subscriber(ctx, cfg, ["ping"], [prefix(3)], recover_types=())
+    sub = Subscriber(ctx, cfg, ["ping"], [prefix(3)], recover_types=(), lazy=lazy)
     ready.set()
     sub.recv(-1)
     t0 = time.perf_counter()
     n = 1
-    while n < count and sub.recv(2000) is not None:
+    while n < count and (d := sub.recv(2000)) is not None:
+        if not lazy:
+            d.frame  # noqa: B018  (decoded on arrival)
         n += 1
     result.put((n, time.perf_counter() - t0, sub.stats.gaps))
     sub.close()
@@ -204,28 +316,31 @@ def bench_throughput(run_dir: Path, config: Path, cfg, count: int) -> list[Row]:
     proc.start()
     ready.wait(10)
     time.sleep(0.3)  # slow joiner
-    payload, topic = os.urandom(200), b"3/050/0000000000000000/ping:1"
     for _ in range(count):
-        pub.send_multipart((topic, payload))
-    n, secs = result.get(timeout=60)
+        pub.send_multipart((TOPIC, FRAME))
+    n, secs, _ = result.get(timeout=60)
     proc.join(5)
-    rows.append(rate_row(NAME, "raw pub/sub throughput", n, secs, frame_bytes=200,
+    rows.append(rate_row(NAME, "raw pyzmq throughput (idiomatic)", n, secs, frame_bytes=200,
                          received=n))
     pub.close(0)
-    mpub = Publisher(ctx, cfg, "ping", source=42)
-    ready, result = mp.Event(), mp.Queue()
-    proc = mp.Process(target=_mesh_sink, args=(str(config), count, ready, result), daemon=True)
-    proc.start()
-    ready.wait(10)
-    time.sleep(0.3)
-    msg = ExecutionResult(opportunity_id=1, strategy_id=1)
-    for _ in range(count):
-        mpub.publish([msg])
-    n, secs, gaps = result.get(timeout=60)
-    proc.join(5)
-    rows.append(rate_row(NAME, "mesh pub/sub throughput", n, secs, frame_bytes=194,
-                         received=n, gaps=gaps))
-    mpub.close()
+    for lazy, label in ((True, "mesh layer throughput"),
+                        (False, "mesh encode+publish+recv+decode throughput")):
+        mpub = Publisher(ctx, cfg, "ping", source=42)
+        ready, result = mp.Event(), mp.Queue()
+        proc = mp.Process(target=_mesh_sink, args=(str(config), count, lazy, ready, result),
+                          daemon=True)
+        proc.start()
+        ready.wait(10)
+        time.sleep(0.3)
+        for _ in range(count):
+            if lazy:
+                mpub.publish_frame(FRAME, 50, 1)
+            else:
+                mpub.publish(MESSAGES)
+        n, secs, gaps = result.get(timeout=60)
+        proc.join(5)
+        rows.append(rate_row(NAME, label, n, secs, frame_bytes=200, received=n, gaps=gaps))
+        mpub.close()
     ctx.destroy(0)
     return rows
 
@@ -295,12 +410,7 @@ def run(args: argparse.Namespace) -> list[Row]:
 
     with short_dir("apbench-") as run_dir:
         config, cfg = _mesh_cfg(run_dir)
-        raw = bench_raw(run_dir, args.hops)
-        mesh = bench_mesh(run_dir, config, cfg, args.hops)
-        raw_p50, mesh_p50 = float(np.median(raw)), float(np.median(mesh))
-        rows = [latency_row(NAME, "raw pub/sub hop (200 B)", raw),
-                latency_row(NAME, "mesh pub/sub hop (194 B)", mesh,
-                            overhead_p50_pct=round(100 * (mesh_p50 - raw_p50) / raw_p50, 1))]
+        rows = bench_latency(run_dir, config, cfg, args.hops)
         rows += bench_throughput(run_dir, config, cfg, args.count)
         rows += bench_stop(config, cfg, args.stops)
     return rows

@@ -38,15 +38,29 @@ class BadTopic(MeshError):
 FIXED_LEN = 2 + 4 + 17
 
 
+_KEY_INT_FIELDS = ("strategy_id", "asset_id")
+_KEY_BYTES_FIELDS = ("pool_address", "source_pool")
+#: Per message class: the key fields it has, in the order :func:`key_of` tries them.
+_KEY_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
 def key_of(message: object) -> int:
-    """The routing key of a message: its strategy id, else its instrument or pool, else 0."""
-    for name in ("strategy_id", "asset_id"):
+    """The routing key of a message: its strategy id, else its instrument or pool, else 0.
+
+    Which of those fields a class has is looked up once per class, so the per-message cost
+    is one dict lookup and one or two attribute reads.
+    """
+    fields = _KEY_FIELDS.get(type(message))
+    if fields is None:
+        fields = tuple((n, True) for n in _KEY_INT_FIELDS if hasattr(message, n)) + \
+            tuple((n, False) for n in _KEY_BYTES_FIELDS if hasattr(message, n))
+        _KEY_FIELDS[type(message)] = fields
+    for name, is_int in fields:
         value = getattr(message, name, None)
-        if isinstance(value, int):
-            return value & 0xFFFF_FFFF_FFFF_FFFF
-    for name in ("pool_address", "source_pool"):
-        value = getattr(message, name, None)
-        if isinstance(value, bytes | bytearray) and value:
+        if is_int:
+            if isinstance(value, int):
+                return value & 0xFFFF_FFFF_FFFF_FFFF
+        elif isinstance(value, bytes | bytearray) and value:
             return int.from_bytes(value[:8], "big")
     return 0
 
@@ -98,28 +112,41 @@ class Topic(NamedTuple):
         return stream_prefix(self.domain, self.tlv_type, self.key, self.publisher)
 
 
-_CACHE: dict[bytes, tuple[int, int, int, str]] = {}
+#: Stream (topic up to and including ``:``) -> (its fixed fields, the stream bytes).
+_CACHE: dict[bytes, tuple[tuple[int, int, int, str], bytes]] = {}
 _CACHE_MAX = 65_536
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 
 def parse_topic(topic: bytes) -> Topic:
-    """Parse a topic; raises :class:`BadTopic` on anything malformed.
+    """Parse a topic; raises :class:`BadTopic` on anything malformed."""
+    return split_topic(topic)[0]
+
+
+def split_topic(topic: bytes) -> tuple[Topic, bytes]:
+    """``(parsed topic, stream)``: the stream is the topic up to and including ``:``.
 
     The fixed part of each stream is parsed once and cached (a mesh has few streams), so the
-    hot path is one ``rfind``, one dict lookup and one hex ``int``.
+    hot path is one ``rpartition``, one dict lookup and one hex ``int``; the stream bytes come
+    from the cache too (no formatting per message).
+
+    Raises
+    ------
+    BadTopic
+        Anything that does not follow the layout.
     """
-    colon = topic.rfind(b":")
-    fixed = _CACHE.get(topic[:colon]) if colon > 0 else None
-    if fixed is not None:
+    head, colon, tail = topic.rpartition(b":")
+    cached = _CACHE.get(head)
+    if cached is not None:
         try:
-            return Topic(*fixed, int(topic[colon + 1:], 16))
+            return _new(Topic, cached[0] + (int(tail, 16),)), cached[1]
         except ValueError:
             raise BadTopic(f"malformed topic {topic[:64]!r}") from None
     parsed = _parse_slow(topic)
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()
-    _CACHE[topic[:colon]] = (parsed.domain, parsed.tlv_type, parsed.key, parsed.publisher)
-    return parsed
+    _CACHE[head] = (parsed[:4], head + colon)
+    return parsed, head + colon
 
 
 def _parse_slow(topic: bytes) -> Topic:

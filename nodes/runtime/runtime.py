@@ -131,7 +131,8 @@ class NodeRuntime:
                              stats=self.stats, secure=server)
         prefixes = [prefix(int(t.DOMAIN), t.TLV_TYPE) for t in self.contract.all_consumes]
         others = [n for n in cfg.nodes if n != self.name]
-        self.sub = Subscriber(self.ctx, cfg, others, prefixes, stats=self.stats, secure=client)
+        self.sub = Subscriber(self.ctx, cfg, others, prefixes, stats=self.stats, secure=client,
+                              lazy=True)
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.linger = 0
         if server is not None:
@@ -233,14 +234,22 @@ class NodeRuntime:
     # -- frames ------------------------------------------------------------------------------
 
     def _dispatch(self, delivery: Delivery) -> None:
-        if delivery.topic.domain == RelayDomain.SYSTEM and self.guard is not None:
-            self.guard.observe(delivery.frame, delivery.topic.publisher)
-        if delivery.topic.tlv_type not in self._consumed:
-            return
+        """Hand one delivery to the stop guard (system domain) and to ``on_frame``.
+
+        Deliveries are lazy: the TLVs are decoded when the guard or the node first reads
+        ``delivery.frame``. A frame whose TLVs turn out malformed is counted by the delivery
+        itself (its ``error``), so it is not counted twice here.
+        """
+        topic = delivery.topic
         try:
+            if topic.domain == RelayDomain.SYSTEM and self.guard is not None:
+                self.guard.observe(delivery.frame, topic.publisher)
+            if topic.tlv_type not in self._consumed:
+                return
             self.node.on_frame(delivery)
         except AlphaPulseError as exc:
-            self.stats.error(exc.kind)
+            if exc is not delivery.error:
+                self.stats.error(exc.kind)
         except Exception:  # a node never dies on one bad frame
             self.stats.error("node_exception")
             self.log.exception("on_frame failed")
@@ -250,6 +259,14 @@ class NodeRuntime:
         if isinstance(tlvs, Message | UnknownTLV):
             tlvs = [tlvs]
         return self.pub.publish(tlvs, key=key)
+
+    def publish_frame(self, frame: bytes, tlv_type: int, key: int = 0) -> int:
+        """Publish a frame encoded elsewhere (restamped with this node's numbering).
+
+        For relays and producers that hold encoded frames: see
+        :meth:`mesh.pubsub.Publisher.publish_frame`.
+        """
+        return self.pub.publish_frame(frame, tlv_type, key)
 
     def halted(self) -> bool:
         """True if this node must not act (only nodes whose contract obeys stops)."""
