@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import zlib
 from collections import deque
 from collections.abc import Iterable
 
@@ -42,19 +41,12 @@ from mesh.protocol import (
     Frame,
     Header,
     UnknownTLV,
+    check_frame,
     decode_frame,
-    decode_header,
     encode_frame,
     restamp,
 )
-from mesh.protocol.errors import (
-    BadChecksum,
-    FrameError,
-    TrailingBytes,
-    TruncatedFrame,
-    TruncatedHeader,
-)
-from mesh.protocol.header import CHECKSUM_OFFSET
+from mesh.protocol.errors import FrameError, TruncatedHeader
 from mesh.recovery import JOURNALED_TYPES, Journal, RecoveryClient
 from mesh.sequence import SequenceTracker, Verdict
 from mesh.stats import MeshStats
@@ -204,31 +196,6 @@ class Publisher:
         """Close the socket (pending frames flushed within the linger) and unlink ipc files."""
         self.socket.close(linger=1000)
         unlink_endpoint(self.endpoint)
-
-
-def check_frame(raw: bytes) -> Header:
-    """The header of ``raw`` after the checks that need no TLV decoding; raise on a bad frame.
-
-    Checked: the header (magic, domain, size limit, :func:`mesh.protocol.decode_header`), that
-    ``raw`` is exactly ``32 + payload_size`` bytes, and the CRC32 over the whole frame. What
-    is left for :func:`mesh.protocol.decode_frame` is the TLV structure and field values.
-
-    Raises
-    ------
-    FrameError
-        The same typed errors, kinds and offsets :func:`~mesh.protocol.decode_frame` raises.
-    """
-    header = decode_header(raw)
-    end = HEADER_SIZE + header[4]  # payload_size
-    if len(raw) != end:
-        if len(raw) < end:
-            raise TruncatedFrame(f"frame has {len(raw)} bytes, header says {end}", len(raw))
-        raise TrailingBytes(f"{len(raw) - end} bytes after the {end}-byte frame", end)
-    # frame_checksum(raw), spelled out: slicing bytes is cheaper than two memoryview slices
-    crc = zlib.crc32(raw[HEADER_SIZE:], zlib.crc32(raw[:CHECKSUM_OFFSET]))
-    if crc != header[5]:  # checksum
-        raise BadChecksum(f"checksum 0x{header[5]:08x}, computed 0x{crc:08x}", CHECKSUM_OFFSET)
-    return header
 
 
 class Delivery:

@@ -207,6 +207,37 @@ def iter_tlvs(data: bytes | bytearray | memoryview, start: int, end: int
         pos = value + length
 
 
+def check_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool = True,
+                allow_zero_checksum: bool = False) -> Header:
+    """Check everything that needs no TLV decoding and return the header.
+
+    Checked: the header (:func:`decode_header`), that ``data`` is exactly ``32 + payload_size``
+    bytes, and the CRC32. What :func:`decode_frame` adds is the TLV structure and values, so a
+    transport can check on arrival and decode later (``decode_frame(data, verify_checksum=False)``).
+
+    Raises
+    ------
+    FrameError
+        A typed subclass naming what is wrong and the offset.
+    """
+    header = decode_header(data)
+    end = HEADER_SIZE + header.payload_size
+    if len(data) != end:
+        if len(data) < end:
+            raise TruncatedFrame(f"frame has {len(data)} bytes, header says {end}", len(data))
+        raise TrailingBytes(f"{len(data) - end} bytes after the {end}-byte frame", end)
+    if verify_checksum and not (allow_zero_checksum and header.checksum == 0):
+        if type(data) is bytes:  # slicing bytes is cheaper than two memoryview slices
+            crc = zlib.crc32(data[HEADER_SIZE:], zlib.crc32(data[:CHECKSUM_OFFSET]))
+        else:
+            view = memoryview(data)
+            crc = zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET]))
+        if crc != header.checksum:
+            raise BadChecksum(f"checksum 0x{header.checksum:08x}, computed 0x{crc:08x}",
+                              CHECKSUM_OFFSET)
+    return header
+
+
 def decode_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool = True,
                  allow_zero_checksum: bool = False) -> Frame:
     """Decode exactly one frame (``32 + payload_size`` bytes, no more, no less).
@@ -223,19 +254,9 @@ def decode_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool 
     FrameError
         A typed subclass naming what is wrong and the offset.
     """
-    header = decode_header(data)
-    end = HEADER_SIZE + header.payload_size
-    if len(data) != end:
-        if len(data) < end:
-            raise TruncatedFrame(f"frame has {len(data)} bytes, header says {end}", len(data))
-        raise TrailingBytes(f"{len(data) - end} bytes after the {end}-byte frame", end)
-    if verify_checksum and not (allow_zero_checksum and header.checksum == 0):
-        view = memoryview(data)
-        crc = zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET]))
-        if crc != header.checksum:
-            raise BadChecksum(f"checksum 0x{header.checksum:08x}, computed 0x{crc:08x}",
-                              CHECKSUM_OFFSET)
-    return _new(Frame, (header, _decode_tlvs(data, end)))
+    header = check_frame(data, verify_checksum=verify_checksum,
+                         allow_zero_checksum=allow_zero_checksum)
+    return _new(Frame, (header, _decode_tlvs(data, HEADER_SIZE + header.payload_size)))
 
 
 def _decode_tlvs(data: bytes | bytearray | memoryview, end: int) -> tuple[Message | UnknownTLV, ...]:

@@ -9,9 +9,9 @@ import zlib
 import pytest
 import zmq
 
-from mesh.protocol import ExecutionResult, decode_frame, encode_frame
+from mesh.protocol import ExecutionResult, check_frame, decode_frame, encode_frame
 from mesh.protocol.errors import FrameError
-from mesh.pubsub import Publisher, Subscriber, check_frame
+from mesh.pubsub import Publisher, Subscriber
 from mesh.sequence import SequenceTracker, Verdict
 from mesh.topics import prefix, split_topic, stream_prefix
 from tests.mesh.test_pubsub import _wait_joined
