@@ -75,6 +75,7 @@ class RingReader:
         try:
             if lossless:
                 cls._claim_gate(segment)
+            segment.prefault()
             slot = cls._claim_slot(segment)
             state = cls._init_state(segment, slot, start == "oldest", lossless)
         except Exception:
@@ -160,7 +161,13 @@ class RingReader:
                              f"({self.frames_lost} in all)")
 
     def read_into(self, out: np.ndarray) -> int:
-        """Copy the next frame into ``out``; return its length or 0 if there is none yet."""
+        """Copy the next frame into ``out``; return its length or 0 if there is none yet.
+
+        Raises ``ValueError`` if ``out`` is smaller than :attr:`max_frame` (uint8, C order).
+        """
+        if out.dtype != np.uint8 or out.ndim != 1 or out.shape[0] < self.max_frame:
+            raise ValueError(f"out buffer ({out.dtype}, {out.shape}) is smaller than ring "
+                             f"{self.name}'s max frame of {self.max_frame} bytes")
         lost = self.frames_lost
         n = int(ring.read_one(self.words, self.data, self.state, out))
         self._check_lost(lost)

@@ -209,6 +209,23 @@ class Segment:
                 or size < L.segment_size(capacity, readers)):
             raise NotARing(f"segment {name} is {size} bytes, too small for capacity {capacity}")
 
+    def prefault(self, write: bool = False) -> None:
+        """Map every page now (``MADV_POPULATE_*``, else a touch per page), off the hot path."""
+        mapping = self._mmap
+        if mapping is None:
+            return
+        advice = getattr(mmap, "MADV_POPULATE_WRITE" if write else "MADV_POPULATE_READ", None)
+        if advice is not None:
+            try:
+                mapping.madvise(advice)
+                return
+            except OSError:
+                pass
+        if write:
+            self.data[::mmap.PAGESIZE] = self.data[::mmap.PAGESIZE]
+        else:
+            int(self.data[::mmap.PAGESIZE].sum())
+
     # -- teardown ------------------------------------------------------------------------
     def close(self) -> None:
         """Drop the arrays and unmap (idempotent). Arrays handed out elsewhere keep it mapped."""

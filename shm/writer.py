@@ -74,6 +74,7 @@ class RingWriter:
         if not ring.claim_word(segment.words, L.W_WRITER_PID, old, pid):
             segment.close()
             raise WriterAlive(f"ring {name}: another process took it over concurrently")
+        segment.prefault(write=True)
         state = ring.new_writer_state()
         epoch = ring.begin_epoch(segment.words, segment.data, state, pid,
                                  process_start_ticks(pid))
@@ -102,6 +103,9 @@ class RingWriter:
 
     def _as_array(self, frame: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
         arr = frame if isinstance(frame, np.ndarray) else np.frombuffer(frame, dtype=np.uint8)
+        if arr.dtype != np.uint8 or arr.ndim != 1:
+            raise TypeError(f"frames are 1-d uint8 arrays or bytes, not {arr.dtype}{arr.shape}")
+        arr = np.ascontiguousarray(arr)
         if not 0 < arr.shape[0] <= self.max_frame:
             raise FrameTooLarge(
                 f"frame of {arr.shape[0]} bytes does not fit ring {self.name}: frames must be "

@@ -79,11 +79,24 @@ def test_frame_longer_than_ring_raises_naming_the_sizes(rings) -> None:
     assert w.write(b"x" * w.max_frame)
 
 
-def test_kernel_raises_on_misuse_from_njit_code(rings) -> None:
+def test_kernel_returns_misuse_and_writes_nothing_for_bad_length(rings) -> None:
     w = rings("writer", capacity=1024)
+    r = rings("reader")
     frame = np.zeros(w.max_frame + 8, np.uint8)
-    with pytest.raises(ValueError, match="frame length"):
-        ring.write_frame(w.words, w.data, w.state, frame, w.max_frame + 1)
+    for bad in (0, w.max_frame + 1, w.max_frame + 8 + 1):
+        assert ring.write_frame(w.words, w.data, w.state, frame, bad) == ring.MISUSE
+    assert w.frames_written == 0 and r.read() is None
+
+
+def test_reader_refuses_an_out_buffer_smaller_than_the_max_frame(rings) -> None:
+    w = rings("writer", capacity=1024)
+    r = rings("reader")
+    w.write(b"x" * 100)
+    with pytest.raises(ValueError, match="smaller than"):
+        r.read_into(np.zeros(10, np.uint8))
+    small = np.zeros(10, np.uint8)
+    assert ring.read_one(r.words, r.data, r.state, small) == ring.NO_ROOM
+    assert r.read() == b"x" * 100
 
 
 def test_lossless_ring_returns_backpressure_and_never_loses(rings) -> None:
