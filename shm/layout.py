@@ -13,11 +13,14 @@ indices (``W_*`` = offset // 8) are both given. Lines are 64 bytes (one cache li
              | EPOCH | WRITER_PID | WRITER_START (ticks) | EPOCH_START (pos)  |  writer line:
              | WRITER_SEEN (CLOCK_MONOTONIC ns) | ...                       |  once per epoch
        128   +--------------------------------------------------------------+
-             | TAIL_INTENT | HEAD | TAIL | FRAMES_WRITTEN | ...            |  cursor line:
+             | TAIL | FRAMES_WRITTEN                                        |  tail line:
              |                                                              |  every frame
        192   +--------------------------------------------------------------+
-             | GATE (lossless reader position) | GATE_PID | GATE_START     |  gate line
+             | TAIL_INTENT | HEAD                                           |  intent line: once
+             |                                                              |  per capacity/8
        256   +--------------------------------------------------------------+
+             | GATE (lossless reader position) | GATE_PID | GATE_START     |  gate line
+       320   +--------------------------------------------------------------+
              | reader slot 0: PID | START | EPOCH | POSITION | READ | LOST |  64 B per slot,
              |                LAST_SEEN (CLOCK_MONOTONIC ns) | NEXT_SEQ      |  MAX_READERS
              | reader slot 1 ...                                            |
@@ -66,21 +69,25 @@ WRITER_START_OFF: Final = WRITER_PID_OFF + 8
 EPOCH_START_OFF: Final = WRITER_START_OFF + 8
 WRITER_SEEN_OFF: Final = EPOCH_START_OFF + 8
 
-# --- cursor line (changes every frame; only the writer stores here) ---------------------------
-CURSOR_LINE: Final = 2 * LINE
-TAIL_INTENT_OFF: Final = CURSOR_LINE
-HEAD_OFF: Final = TAIL_INTENT_OFF + 8
-TAIL_OFF: Final = HEAD_OFF + 8
+# --- tail line (changes every frame; only the writer stores here) -----------------------------
+TAIL_LINE: Final = 2 * LINE
+TAIL_OFF: Final = TAIL_LINE
 FRAMES_WRITTEN_OFF: Final = TAIL_OFF + 8
 
+# --- intent line (the writer publishes TAIL_INTENT ahead, in steps of INTENT_STEP(capacity), so
+# --- readers, which load it after every copy, rarely miss on it) --------------------------------
+INTENT_LINE: Final = 3 * LINE
+TAIL_INTENT_OFF: Final = INTENT_LINE
+HEAD_OFF: Final = TAIL_INTENT_OFF + 8
+
 # --- gate line (lossless mode: the one reader's position, which the writer waits for) ---------
-GATE_LINE: Final = 3 * LINE
+GATE_LINE: Final = 4 * LINE
 GATE_OFF: Final = GATE_LINE
 GATE_PID_OFF: Final = GATE_OFF + 8
 GATE_START_OFF: Final = GATE_PID_OFF + 8
 
 # --- reader slots ----------------------------------------------------------------------------
-SLOTS_OFF: Final = 4 * LINE
+SLOTS_OFF: Final = 5 * LINE
 SLOT_SIZE: Final = LINE
 SLOT_PID: Final = 0
 SLOT_START: Final = SLOT_PID + 8
@@ -161,14 +168,19 @@ def segment_size(capacity: int, max_readers: int) -> int:
     return align(data_offset(max_readers) + capacity + SLACK, LINE)
 
 
-def max_frame_length(capacity: int) -> int:
-    """Largest frame a ring of ``capacity`` accepts.
+def intent_step(capacity: int) -> int:
+    """How far ahead of need the writer publishes TAIL_INTENT (capacity / 8)."""
+    return capacity // 8
 
-    A write may need a padding record (shorter than its own record) plus the next record's
-    header beyond it, and must never overwrite the record it starts at: so a record is at most
-    ``capacity / 2 - RECORD_HEADER`` bytes, frames ``RECORD_HEADER`` less.
+
+def max_frame_length(capacity: int) -> int:
+    """Largest frame a ring of ``capacity`` accepts (3/8 of it, less two headers).
+
+    A write may need a padding record (shorter than its own record), the next record's header
+    beyond it and the intent step, and must never overwrite the record it starts at:
+    ``2 * record + RECORD_HEADER + intent_step <= capacity``.
     """
-    return capacity // 2 - 2 * RECORD_HEADER
+    return 3 * capacity // 8 - 2 * RECORD_HEADER
 
 
 def check_capacity(capacity: int, max_readers: int) -> None:

@@ -27,14 +27,14 @@ from shm.memcopy import copy_bytes
 
 # --- writer state (process-local) ------------------------------------------------------------
 WS_TAIL, WS_INTENT, WS_HEAD, WS_SEQ, WS_CAP, WS_MASK, WS_DATA, WS_MAX_FRAME = range(8)
-WS_LOSSLESS, WS_EPOCH, WS_FULL, WS_KEEP = 8, 9, 10, 11
-WS_SIZE = 12
+WS_LOSSLESS, WS_EPOCH, WS_FULL, WS_KEEP, WS_STEP = 8, 9, 10, 11, 12
+WS_SIZE = 16
 
 # --- reader state (process-local) ------------------------------------------------------------
 RS_CURSOR, RS_EXPECTED, RS_EPOCH, RS_READ, RS_LOST, RS_SLOT, RS_CAP, RS_MASK = range(8)
 RS_DATA, RS_MAX_FRAME, RS_LOSSLESS, RS_LAPS, RS_RESYNCS, RS_ANOMALIES, RS_RETRIES = range(8, 15)
-RS_KEEP = 15
-RS_SIZE = 16
+RS_KEEP, RS_TAIL = 15, 16
+RS_SIZE = 20
 
 #: ``read_one`` / ``_next`` results besides a frame length.
 NOTHING = 0
@@ -109,7 +109,8 @@ def begin_epoch(words, data, ws, pid, start_ticks):
     ws[WS_CAP] = cap
     ws[WS_MASK] = mask
     ws[WS_DATA] = doff
-    ws[WS_MAX_FRAME] = cap // 2 - 2 * L.RECORD_HEADER
+    ws[WS_MAX_FRAME] = 3 * cap // 8 - 2 * L.RECORD_HEADER
+    ws[WS_STEP] = cap // 8
     ws[WS_LOSSLESS] = 1 if words[L.W_FLAGS] & L.FLAG_LOSSLESS else 0
     ws[WS_EPOCH] = epoch
     return epoch
@@ -122,11 +123,14 @@ def write_frame(words, data, ws, frame, length):
     Commit protocol (one writer; readers validate seqlock-style against ``TAIL_INTENT``):
 
     1. Size the record (``align8(16 + length)``); if it does not fit before the wrap, a padding
-       record fills the rest. ``intent`` = end of the record + one header (the next-seq slot).
-    2. Lossless ring only: if ``intent - capacity`` passes the gate reader's position, return 0.
-    3. Walk ``HEAD`` past every record that ``intent`` will overwrite (the writer's own bytes).
-    4. Store ``TAIL_INTENT`` = intent and ``HEAD``, then a release fence: no byte below is
-       overwritten before readers can see that it is about to be.
+       record fills the rest. ``need`` = end of the record + one header (the next-seq slot).
+    2. Lossless ring only: if ``need - capacity`` passes the gate reader's position, return 0.
+    3. Only if ``need`` passes the published ``TAIL_INTENT``: choose a new intent one intent
+       step (capacity / 8) ahead (never past gate + capacity on a lossless ring), walk
+       ``HEAD`` past every record it will overwrite (the writer's own bytes), store
+       ``TAIL_INTENT`` and ``HEAD``, then a release fence: no byte below is overwritten before
+       readers can see that it is about to be. Publishing ahead keeps the intent line out of
+       the per-frame cache traffic; readers near the lap point are dropped a little early.
     5. Write the padding record, the record header (length, type, seq) and the frame bytes,
        and the next frame's seq in the header slot at the new tail. Plain stores: these bytes
        are published by step 6 and validated by readers against step 4.
@@ -151,19 +155,25 @@ def write_frame(words, data, ws, frame, length):
     pad = cap - idx if cap - idx < reclen else 0
     start = tail + pad
     end = start + reclen
-    intent = end + L.RECORD_HEADER
+    need = end + L.RECORD_HEADER
     written = 1
     if length < 1 or length > ws[WS_MAX_FRAME] or length > frame.shape[0]:
         written = MISUSE
-    elif ws[WS_LOSSLESS] != 0 and intent - cap > load_acquire(words, L.W_GATE):
+    elif ws[WS_LOSSLESS] != 0 and need - cap > load_acquire(words, L.W_GATE):
         ws[WS_FULL] += 1
         written = 0
     else:
-        head = ws[WS_HEAD]
-        while head + cap < intent:
-            head += _align(words[_hdr_word(doff, head & mask)] & _LOW32)
-        store_release(words, L.W_TAIL_INTENT, intent)
-        store_release(words, L.W_HEAD, head)
+        if need > ws[WS_INTENT]:
+            intent = need + ws[WS_STEP]
+            if ws[WS_LOSSLESS] != 0:
+                intent = min(intent, load_acquire(words, L.W_GATE) + cap)
+            head = ws[WS_HEAD]
+            while head + cap < intent:
+                head += _align(words[_hdr_word(doff, head & mask)] & _LOW32)
+            store_release(words, L.W_TAIL_INTENT, intent)
+            store_release(words, L.W_HEAD, head)
+            ws[WS_INTENT] = intent
+            ws[WS_HEAD] = head
         fence_release()
         if pad:
             w = _hdr_word(doff, idx)
@@ -177,8 +187,6 @@ def write_frame(words, data, ws, frame, length):
         store_release(words, L.W_TAIL, end)
         store_release(words, L.W_FRAMES_WRITTEN, seq + 1)
         ws[WS_TAIL] = end
-        ws[WS_INTENT] = intent
-        ws[WS_HEAD] = head
         ws[WS_SEQ] = seq + 1
     ws[WS_KEEP] = _keep(words, data, frame)
     return written
@@ -198,7 +206,7 @@ def init_reader(words, rs, slot, oldest, lossless):
     rs[RS_CAP] = cap
     rs[RS_MASK] = cap - 1
     rs[RS_DATA] = words[L.W_DATA_OFFSET]
-    rs[RS_MAX_FRAME] = cap // 2 - 2 * L.RECORD_HEADER
+    rs[RS_MAX_FRAME] = 3 * cap // 8 - 2 * L.RECORD_HEADER
     rs[RS_LOSSLESS] = 1 if lossless else 0
     rs[RS_SLOT] = -1 if slot < 0 else L.W_SLOTS + slot * L.SLOT_WORDS
     epoch = load_acquire(words, L.W_EPOCH)
@@ -257,7 +265,8 @@ def _next(words, data, rs, out, at):
 
     Read protocol (seqlock-style; the writer never waits):
 
-    1. Load ``TAIL`` (acquire); if the cursor has reached it, return NOTHING.
+    1. If the cursor reached the cached ``TAIL``, reload it (acquire); if the cursor has
+       reached it still, return NOTHING.
     2. Read the record header at the cursor (length, type, seq); for a data record, copy
        its frame bytes into ``out`` (plain loads, possibly racing the writer).
     3. Acquire fence, then load ``TAIL_INTENT`` and ``EPOCH``.
@@ -276,9 +285,11 @@ def _next(words, data, rs, out, at):
     while tries < RETRY_LIMIT:
         tries += 1
         cursor = rs[RS_CURSOR]
-        if cursor >= load_acquire(words, L.W_TAIL):
-            tries = 0
-            break
+        if cursor >= rs[RS_TAIL]:
+            rs[RS_TAIL] = load_acquire(words, L.W_TAIL)  # only when caught up with the cache
+            if cursor >= rs[RS_TAIL]:
+                tries = 0
+                break
         idx = cursor & mask
         w = _hdr_word(doff, idx)
         head_word = words[w]

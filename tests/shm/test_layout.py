@@ -14,9 +14,10 @@ def test_header_fields_are_word_aligned_and_do_not_overlap() -> None:
     assert max(offsets) < L.SLOTS_OFF
 
 
-def test_cursor_line_is_separate_from_config_and_slots() -> None:
-    line = {o // L.LINE for o in (L.TAIL_INTENT_OFF, L.HEAD_OFF, L.TAIL_OFF, L.FRAMES_WRITTEN_OFF)}
-    assert line == {L.CURSOR_LINE // L.LINE}
+def test_tail_and_intent_lines_are_separate_from_each_other_and_slots() -> None:
+    assert {L.TAIL_OFF // L.LINE, L.FRAMES_WRITTEN_OFF // L.LINE} == {L.TAIL_LINE // L.LINE}
+    assert {L.TAIL_INTENT_OFF // L.LINE, L.HEAD_OFF // L.LINE} == {L.INTENT_LINE // L.LINE}
+    assert L.TAIL_LINE != L.INTENT_LINE
     slot_fields = [L.SLOT_PID, L.SLOT_START, L.SLOT_EPOCH, L.SLOT_POSITION, L.SLOT_READ,
                    L.SLOT_LOST, L.SLOT_LAST_SEEN, L.SLOT_NEXT_SEQ]
     assert max(slot_fields) + 8 <= L.SLOT_SIZE
@@ -40,4 +41,4 @@ def test_capacity_must_be_a_power_of_two_in_range(capacity: int) -> None:
 def test_largest_frame_plus_padding_and_next_header_fits_in_the_ring(capacity: int) -> None:
     record = L.align(L.RECORD_HEADER + L.max_frame_length(capacity))
     worst_pad = record - L.RECORD_ALIGN
-    assert worst_pad + record + L.RECORD_HEADER <= capacity
+    assert worst_pad + record + L.RECORD_HEADER + L.intent_step(capacity) <= capacity

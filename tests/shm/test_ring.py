@@ -32,16 +32,16 @@ def test_reader_receives_frames_in_order_across_many_wraps(rings) -> None:
 
 
 def test_wrap_writes_a_padding_record_that_readers_skip(rings) -> None:
-    w = rings("writer", capacity=256)
+    w = rings("writer", capacity=512)
     r = rings("reader")
-    sizes = [80, 80, 60]  # records of 96, 96 and 80 bytes: the third no longer fits
+    sizes = [160, 160, 160]  # records of 176 bytes: the third no longer fits before the wrap
     got = []
     for n in sizes:
         w.write(bytes([n]) * n)
         got += r.drain()
-    idx = 2 * L.align(L.RECORD_HEADER + 80)
+    idx = 2 * L.align(L.RECORD_HEADER + 160)
     header = int(w.words[(int(w.words[L.W_DATA_OFFSET]) + idx) // 8])
-    assert header >> 32 == L.TYPE_PAD and header & 0xFFFFFFFF == 256 - idx
+    assert header >> 32 == L.TYPE_PAD and header & 0xFFFFFFFF == 512 - idx
     assert [len(f) for f in got] == sizes
     assert r.frames_lost == 0
 
@@ -56,7 +56,9 @@ def test_reader_counts_frames_lost_when_lapped_and_resumes_at_oldest_intact(ring
     assert r.laps >= 1
     assert r.frames_lost == first, "frames lost must be exactly the frames before the first read"
     assert [int.from_bytes(f[:8], "little") for f in got] == list(range(first, 100))
-    assert 100 - first >= (1024 - 2 * 48) // 48, "did not resume at the oldest intact frame"
+    # intact: records above TAIL_INTENT - capacity, where TAIL_INTENT <= tail + header + step
+    intact = (1024 - L.intent_step(1024) - L.RECORD_HEADER - 48) // 48
+    assert 100 - first >= intact, "did not resume at the oldest intact frame"
     assert r.frames_read + r.frames_lost == w.frames_written == 100
 
 
