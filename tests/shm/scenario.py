@@ -15,6 +15,7 @@ from numba import njit
 
 from shm import layout as L
 from shm import ring
+from shm.idle import IdleStrategy, idle_step
 from shm.segment import format_header
 
 CAPACITY = 512
@@ -41,6 +42,7 @@ def run(seed: int = 7, frames: int = 400) -> dict:
     ring.begin_epoch(words, buf, ws, 111, 222)
     readers = [ring.new_reader_state() for _ in range(3)]
     for i, rs in enumerate(readers):
+        ring.claim_slot(words, i, i, 0, 0)
         assert ring.init_reader(words, rs, i, i == 2, False)
     rng = random.Random(seed)
     out = np.zeros(L.max_frame_length(CAPACITY), np.uint8)
@@ -62,9 +64,23 @@ def run(seed: int = 7, frames: int = 400) -> dict:
             digest.update(big[:offsets[k]].tobytes())
         if i % 7 == 0:
             results.append(int(ring.drain_cb(words, buf, readers[2], out, checksum_cb, ctx, 64)))
+    slots = [bool(ring.claim_slot(words, 2, 555, 666, 0)),  # taken by reader 2: refused
+             bool(ring.release_slot(words, 2, 2)), bool(ring.claim_slot(words, 2, 555, 666, 2)),
+             bool(ring.claim_word(words, L.W_GATE_PID, 0, 777))]
+    snap = np.zeros(L.data_offset(MAX_READERS) // 8, np.int64)
+    ring.snapshot(words, snap)
+    idle = IdleStrategy("backoff", spins=3, yields=2, min_sleep_ns=1, max_sleep_ns=4).state()
+    trace = []
+    for work in (0, 0, 0, 0, 0, 0, 0, 0, 1, 0):
+        idle_step(idle, work)
+        trace.append(idle.tolist())
     masked = words.copy()
     masked[_CLOCK_WORDS] = 0
+    snap[_CLOCK_WORDS] = 0
     return {
+        "slots": slots,
+        "snapshot": hashlib.sha256(snap.tobytes()).hexdigest(),
+        "idle": trace,
         "results": hashlib.sha256(bytes(results)).hexdigest(),
         "frames": digest.hexdigest(),
         "ctx": ctx.tolist(),
