@@ -9,7 +9,8 @@ Rows per type (PoolSync, PoolSwap, Trade, ArbitrageOpportunity):
 * ``numba scan``: a kernel walking a buffer of back-to-back frames and extracting the type's
   hot fields (not for ArbitrageOpportunity, which no hot loop reads).
 
-Latency columns are per-frame times of batches (median, p99, max over batches); ``per_s`` is
+Latency columns are per-frame times of batches (median, p99, max over batches), the Python
+cases timed in round-robin batches so that machine noise falls on all of them; ``per_s`` is
 frames over total time. Targets on this machine: numba PoolSync ≥ 20 M/s, Python PoolSync
 decode ≥ 300 k/s.
 """
@@ -64,22 +65,30 @@ def _samples() -> dict[str, object]:
     }
 
 
-def _batched(bench_case: str, fn: Callable[[], object], batches: int, batch: int) -> Row:
-    per_op = np.empty(batches)
-    for _ in range(max(1, batches // 20)):  # warm up
-        fn()
-    total = 0.0
-    for i in range(batches):
-        t0 = time.perf_counter_ns()
+def _interleaved(cases: list[tuple[str, Callable[[], object]]], batches: int, batch: int
+                 ) -> list[Row]:
+    """Time every case in round-robin batches, so machine noise spreads over all of them."""
+    for _, fn in cases:  # warm up
         for _ in range(batch):
             fn()
-        dt = time.perf_counter_ns() - t0
-        total += dt
-        per_op[i] = dt / batch
-    us = per_op / 1000.0
-    return Row(BENCH, bench_case, p50_us=float(np.median(us)),
-               p99_us=float(np.percentile(us, 99)), p999_us=float(np.percentile(us, 99.9)),
-               max_us=float(us.max()), per_s=batches * batch / (total / 1e9))
+    per_op = np.empty((len(cases), batches))
+    totals = np.zeros(len(cases))
+    for i in range(batches):
+        for c, (_, fn) in enumerate(cases):
+            t0 = time.perf_counter_ns()
+            for _ in range(batch):
+                fn()
+            dt = time.perf_counter_ns() - t0
+            totals[c] += dt
+            per_op[c, i] = dt / batch
+    rows = []
+    for c, (case, _) in enumerate(cases):
+        us = per_op[c] / 1000.0
+        rows.append(Row(BENCH, case, p50_us=float(np.median(us)),
+                        p99_us=float(np.percentile(us, 99)),
+                        p999_us=float(np.percentile(us, 99.9)), max_us=float(us.max()),
+                        per_s=batches * batch / (totals[c] / 1e9)))
+    return rows
 
 
 @njit(cache=True)
@@ -148,23 +157,22 @@ def _numba_row(name: str, frame: bytes, frames: int) -> Row:
 
 
 def run(args: argparse.Namespace) -> list[Row]:
-    """Measure every row; baselines in the same run."""
-    rows: list[Row] = []
+    """Measure every row; baselines in the same run, Python cases interleaved."""
+    python_cases: list[tuple[str, Callable[[], object]]] = []
+    frames: dict[str, bytes] = {}
     for name, msg in _samples().items():
-        frame = encode_frame([msg], source=4, sequence=1)
+        frame = frames[name] = encode_frame([msg], source=4, sequence=1)
         value_struct = type(msg).LAYOUT.struct
         voff = 32 + (2 if len(frame) - 32 <= 257 else 5)
         items = value_struct.unpack_from(frame, voff)
-        rows.append(_batched(f"{name} struct pack baseline",
-                             lambda s=value_struct, i=items: s.pack(*i), args.batches, args.batch))
-        rows.append(_batched(f"{name} py encode", lambda m=msg: encode_frame([m], source=4),
-                             args.batches, args.batch))
-        rows.append(_batched(f"{name} struct unpack baseline",
-                             lambda f=frame, s=value_struct, o=voff: (HEADER.unpack_from(f, 0),
-                                                                      s.unpack_from(f, o)),
-                             args.batches, args.batch))
-        rows.append(_batched(f"{name} py decode", lambda f=frame: decode_frame(f),
-                             args.batches, args.batch))
-        if name != "ArbitrageOpportunity":
-            rows.append(_numba_row(name, frame, args.frames))
+        python_cases += [
+            (f"{name} struct pack baseline", lambda s=value_struct, i=items: s.pack(*i)),
+            (f"{name} py encode", lambda m=msg: encode_frame([m], source=4)),
+            (f"{name} struct unpack baseline",
+             lambda f=frame, s=value_struct, o=voff: (HEADER.unpack_from(f, 0), s.unpack_from(f, o))),
+            (f"{name} py decode", lambda f=frame: decode_frame(f)),
+        ]
+    rows = _interleaved(python_cases, args.batches, args.batch)
+    for name in ("PoolSync", "PoolSwap", "Trade"):
+        rows.append(_numba_row(name, frames[name], args.frames))
     return rows
