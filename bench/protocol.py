@@ -92,40 +92,29 @@ def _interleaved(cases: list[tuple[str, Callable[[], object]]], batches: int, ba
 
 
 @njit(cache=True)
-def _scan_swaps(buf, end, out):
-    pos = 0
-    n = 0
-    while pos < end:
-        size = k.frame_length(buf, pos, end)
-        if size < 0:
-            break
-        v, _ = k.find_tlv(buf, pos, size, k.TYPE_POOL_SWAP)
-        if v >= 0:
-            ilo, _ihi, olo, _ohi, _l0, _l1, block, tick, _s0, _s1 = k.read_pool_swap(buf, v)
-            out[n, 0] = ilo
-            out[n, 1] = olo
-            out[n, 2] = block
-            out[n, 3] = tick
-            n += 1
-        pos += size
-    return n
+def _swap_fields(buf, v, row):
+    ilo, _ihi, olo, _ohi, _l0, _l1, block, tick, _s0, _s1 = k.read_pool_swap(buf, v)
+    row[0], row[1], row[2], row[3] = ilo, olo, block, tick
 
 
 @njit(cache=True)
-def _scan_trades(buf, end, out):
+def _trade_fields(buf, v, row):
+    asset, price, volume, _ts, _venue, side = k.read_trade(buf, v)
+    row[0], row[1], row[2], row[3] = asset, price, volume, side
+
+
+@njit
+def _scan(buf, end, out, tlv_type, extract):
+    """Walk back-to-back frames; ``extract`` the first TLV of ``tlv_type`` of each into ``out``."""
     pos = 0
     n = 0
     while pos < end:
         size = k.frame_length(buf, pos, end)
         if size < 0:
             break
-        v, _ = k.find_tlv(buf, pos, size, k.TYPE_TRADE)
+        v, _ = k.find_tlv(buf, pos, size, tlv_type)
         if v >= 0:
-            asset, price, volume, _ts, _venue, side = k.read_trade(buf, v)
-            out[n, 0] = asset
-            out[n, 1] = price
-            out[n, 2] = volume
-            out[n, 3] = side
+            extract(buf, v, out[n])
             n += 1
         pos += size
     return n
@@ -140,10 +129,11 @@ def _numba_row(name: str, frame: bytes, frames: int) -> Row:
             return k.scan_pool_syncs(buf, buf.size, res, blocks, pools)[0]
     else:
         out = np.zeros((frames, 4), np.int64)
-        kernel = _scan_swaps if name == "PoolSwap" else _scan_trades
+        tlv_type, extract = ((k.TYPE_POOL_SWAP, _swap_fields) if name == "PoolSwap"
+                             else (k.TYPE_TRADE, _trade_fields))
 
         def scan() -> int:
-            return kernel(buf, buf.size, out)
+            return _scan(buf, buf.size, out, tlv_type, extract)
     assert scan() == frames
     times = []
     for _ in range(7):
