@@ -15,9 +15,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mesh.config import load_config
 from mesh.errors import ConfigError
+
+if TYPE_CHECKING:
+    from contracts.devnet import DevnetPaths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _devnet_up(args: argparse.Namespace) -> tuple[object, bool]:
+def _devnet_up(args: argparse.Namespace) -> tuple[DevnetPaths, bool]:
     from contracts import devnet
 
     paths = devnet.DevnetPaths.of(args.devnet_dir)
@@ -58,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ, ALPHAPULSE_RUN_DIR=str(run_dir), ALPHAPULSE_PYTHON=sys.executable)
     if args.config:
         env["ALPHAPULSE_CONFIG"] = str(Path(args.config).resolve())
-    paths, created = (None, False) if args.no_devnet else _devnet_up(args)
+    paths: DevnetPaths | None = None
+    created = False
+    if not args.no_devnet:
+        paths, created = _devnet_up(args)
     supervisord = Path(sys.executable).with_name("supervisord")
     proc = subprocess.Popen([str(supervisord), "-n", "-c", str(conf)], env=env)
     print(f"mesh: supervisord pid {proc.pid}, run dir {run_dir}, logs {run_dir / 'logs'}; "
@@ -86,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 proc.wait(5)
         for s, handler in previous.items():
             signal.signal(s, handler)
-        if created and not args.keep_devnet:
+        if created and paths is not None and not args.keep_devnet:
             from contracts import devnet
 
             devnet.down(paths)

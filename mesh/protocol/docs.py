@@ -10,7 +10,7 @@ import sys
 
 from mesh.protocol.constants import RelayDomain
 from mesh.protocol.layout import Record, Vec
-from mesh.protocol.registry import REGISTRY
+from mesh.protocol.registry import REGISTRY, Message
 
 _INTRO = """# AlphaPulse message types: byte tables
 
@@ -22,7 +22,7 @@ that name them. Versioning rules: `docs/protocol-versioning.md`.
 """
 
 
-def _table(cls: type) -> list[str]:
+def _table(cls: type[Message]) -> list[str]:
     layout = cls.LAYOUT
     size = f"{layout.size} bytes" + (" + variable tail" if layout.tail else "")
     lines = [f"### {cls.TLV_TYPE} {cls.__name__} ({RelayDomain(cls.DOMAIN).name}, {size}"

@@ -37,6 +37,7 @@ from typing import Any
 from mesh.protocol.errors import BadFieldValue
 
 M64 = (1 << 64) - 1
+_namedtuple: Any = namedtuple  # built from runtime names; type checkers read the .pyi stubs
 ZERO_ADDRESS = bytes(20)
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ class TypedEquality:
     __slots__ = ()
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+        return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[operator, arg-type]
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -459,8 +460,8 @@ class Layout:
         PoolSync decode budget (bench/protocol.py), so records are tuples; ``bases`` supply
         type-aware equality so two types with equal values never compare equal.
         """
-        base = namedtuple(self.name, [f.name for f in self.public],
-                          defaults=[f.kind.default for f in self.public])
+        base = _namedtuple(self.name, [f.name for f in self.public],
+                           defaults=[f.kind.default for f in self.public])
         ns = dict(namespace or {})
         ns.update(__doc__=doc, __slots__=())
         return type(self.name, (*bases, base), ns)

@@ -89,7 +89,7 @@ def message(number: int, name: str, fields: Sequence[Field], *, size: int, doc: 
     layout = Layout(name, fields, packed=packed, size=size)
     ns = {"TLV_TYPE": number, "DOMAIN": domain or domain_of_type(number), "LAYOUT": layout,
           "ORIGIN": origin}
-    cls = layout.make_class(doc, bases=(Message,), namespace=ns)
+    cls: Any = layout.make_class(doc, bases=(Message,), namespace=ns)
     cls._decode = staticmethod(layout.compile_decoder(cls))
     cls._encode = staticmethod(layout.compile_encoder())
     if layout.tail:

@@ -1,4 +1,4 @@
-"""The committed byte tables are the ones the layouts generate."""
+"""The committed byte tables and type stubs are the ones the layouts generate."""
 
 from pathlib import Path
 
@@ -18,3 +18,12 @@ def test_byte_tables_cover_every_extension_type():
                  "StrategyPerformance", "CrossChainArbitrageSignal", "Heartbeat", "OrderRequest",
                  "OrderStatus"):
         assert f" {name} (" in text
+
+
+def test_committed_type_stubs_match_the_layouts():
+    from mesh.protocol.stubs import HERE, MODULES, render
+
+    for module in MODULES:
+        path = HERE / (module.__name__.rsplit(".", 1)[1] + ".pyi")
+        assert path.read_text() == render(module), (
+            f"{path.name} is stale: run python -m mesh.protocol.stubs")
