@@ -4,9 +4,12 @@
 
 * latency (paced): the writer stamps ``CLOCK_MONOTONIC`` into each frame, one frame every
   ``--gap-us``; readers report ``now - stamp`` on receipt: one-way latency, p50..max.
-* throughput (unpaced): the writer writes as fast as it can; a reader's rate is frames it
-  received per second between its first and last frame (broadcast: ``lost_pct`` shows what
-  the writer lapped; lossless: back-pressure, nothing lost).
+* throughput (unpaced): the writer writes as fast as it can; a reader drains batches of up to
+  ``--batch`` frames with ``ring.drain_into`` (one clock read per batch) and reports frames
+  *delivered* per second (``per_s``) between its first and last batch. Broadcast rows also
+  give ``lapped_pct`` (frames the writer overwrote before the reader got to them, counted
+  exactly) and ``written_per_s`` (delivered + lapped over the same window); lossless rows
+  have back-pressure, nothing lapped. One row reads frame by frame (``ring.read_one``).
 
 Frames of 64, 194 and 512 bytes; one and three readers. The numba writer is pinned to one CPU
 and the numba readers to another (three readers share theirs, idling with ``yield``). pyzmq's
@@ -46,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="paced frames per zmq/Pipe case")
     parser.add_argument("--gap-us", type=float, default=5.0, help="pacing of ring frames")
     parser.add_argument("--seconds", type=float, default=0.5, help="length of throughput runs")
+    parser.add_argument("--batch", type=int, default=1024, help="drain_into batch (frames)")
 
 
 def _pin_thread(index: int) -> None:
@@ -105,24 +109,57 @@ def _latency_reader(words, data, rs, buf, samples, idle, deadline_ns):
 
 @njit(cache=True)
 def _rate_reader(words, data, rs, buf, idle, deadline_ns, quiet_ns):
+    """Frame by frame (read_one); returns (frames after the first, lapped after it, t0, t1)."""
     first = 0
     last = 0
-    got = 0
+    got = -1
+    lost0 = 0
     last_seen = monotonic_ns()
     while True:
         n = ring.read_one(words, data, rs, buf)
         if n > 0:
             last = monotonic_ns()
-            if got == 0:
+            if got < 0:
                 first = last
+                lost0 = rs[ring.RS_LOST]
             got += 1
             last_seen = last
             continue
         idle_step(idle, 0)
         now = monotonic_ns()
-        if now > deadline_ns or (got > 0 and now - last_seen > quiet_ns):
+        if now > deadline_ns or (got >= 0 and now - last_seen > quiet_ns):
             break
-    return got, first, last
+    return max(got, 0), rs[ring.RS_LOST] - lost0, first, last
+
+
+@njit(cache=True)
+def _drain_reader(words, data, rs, out, offsets, batch, idle, deadline_ns, quiet_ns):
+    """Batches (drain_into), one clock read per batch; same returns as ``_rate_reader``.
+
+    Frames of the first batch are not counted: the window opens when it ends.
+    """
+    first = 0
+    last = 0
+    got = -1
+    lost0 = 0
+    last_seen = monotonic_ns()
+    while True:
+        n = ring.drain_into(words, data, rs, out, offsets, batch)
+        if n > 0:
+            last = monotonic_ns()
+            if got < 0:
+                first = last
+                lost0 = rs[ring.RS_LOST]
+                got = 0
+            else:
+                got += n
+            last_seen = last
+            continue
+        idle_step(idle, 0)
+        now = monotonic_ns()
+        if now > deadline_ns or (got >= 0 and now - last_seen > quiet_ns):
+            break
+    return max(got, 0), rs[ring.RS_LOST] - lost0, first, last
 
 
 # --- ring children -----------------------------------------------------------------------------
@@ -145,7 +182,7 @@ def _ring_writer(ns: str, size: int, mode: str, count: int, gap_ns: int, seconds
 
 
 def _ring_reader(ns: str, size: int, mode: str, count: int, idle_kind: str, lossless: bool,
-                 ready, results) -> None:
+                 batch: int, ready, results) -> None:
     _pin_thread(1)
     r = RingReader.attach("bench", "w", namespace=ns, lossless=lossless)
     idle = IdleStrategy(idle_kind).state()
@@ -155,10 +192,16 @@ def _ring_reader(ns: str, size: int, mode: str, count: int, idle_kind: str, loss
         samples = np.zeros(count, np.int64)
         got = _latency_reader(r.words, r.data, r.state, r.buffer, samples, idle, deadline)
         results.put(("latency", samples[:got], r.frames_lost))
+    elif batch > 0:
+        out = np.empty(max(batch * size, r.max_frame), np.uint8)
+        offsets = np.empty(batch + 1, np.int64)
+        got, lost, first, last = _drain_reader(r.words, r.data, r.state, out, offsets, batch,
+                                               idle, deadline, 200_000_000)
+        results.put(("rate", got, (last - first) / 1e9, lost))
     else:
-        got, first, last = _rate_reader(r.words, r.data, r.state, r.buffer, idle, deadline,
-                                        200_000_000)
-        results.put(("rate", got, (last - first) / 1e9, r.frames_lost))
+        got, lost, first, last = _rate_reader(r.words, r.data, r.state, r.buffer, idle,
+                                              deadline, 200_000_000)
+        results.put(("rate", got, (last - first) / 1e9, lost))
     r.close()
 
 
@@ -173,12 +216,15 @@ def _warm_up() -> None:
     _latency_reader(r.words, r.data, r.state, r.buffer, np.zeros(1, np.int64), idle, 0)
     _flood_writer(w.words, w.data, w.state, frame, 64, 0)
     _rate_reader(r.words, r.data, r.state, r.buffer, idle, 0, 0)
+    out = np.empty(1 << 12, np.uint8)
+    _drain_reader(r.words, r.data, r.state, out, np.empty(9, np.int64), 8, idle, 0, 0)
     r.close()
     w.close()
     w.unlink()
 
 
-def _run_ring(size: int, readers: int, mode: str, args, lossless: bool = False) -> list:
+def _run_ring(size: int, readers: int, mode: str, args, lossless: bool = False,
+              batch: int = 0) -> list:
     ns = f"bench{os.getpid()}{size}{readers}{mode[0]}"
     ready_w, go, done = CTX.Event(), CTX.Event(), CTX.Event()
     results = CTX.Queue()
@@ -192,7 +238,7 @@ def _run_ring(size: int, readers: int, mode: str, args, lossless: bool = False) 
         for _ in range(readers):
             ready = CTX.Event()
             p = CTX.Process(target=_ring_reader, daemon=True, args=(
-                ns, size, mode, args.samples, idle_kind, lossless, ready, results))
+                ns, size, mode, args.samples, idle_kind, lossless, batch, ready, results))
             p.start()
             procs.append(p)
             _wait_ready(ready, p, "ring reader")
@@ -349,6 +395,17 @@ def _pipe(size: int, count: int, gap_ns: int) -> tuple:
 
 # --- the table ---------------------------------------------------------------------------------
 
+def _rate_row(case: str, res: list) -> Row:
+    """Delivered frames/s per reader, beside the lapped share and the writer's rate seen."""
+    got = sum(r[1] for r in res) // len(res)
+    lost = sum(r[3] for r in res) // len(res)
+    secs = max(r[2] for r in res)
+    row = rate_row(BENCH, case, got, secs, lapped_pct=round(100 * lost / max(got + lost, 1), 1))
+    if secs > 0:
+        row.extra["written_per_s"] = f"{(got + lost) / secs / 1e6:.2f}M"
+    return row
+
+
 def run(args: argparse.Namespace) -> list[Row]:
     """Run every case; return the rows (ring rows carry ``x_zmq_p50``: zmq p50 / ring p50)."""
     _warm_up()
@@ -373,15 +430,11 @@ def run(args: argparse.Namespace) -> list[Row]:
             rows.append(row)
     for size in SIZES:
         for readers in (1, 3):
-            res = _run_ring(size, readers, "rate", args)
-            got = sum(r[1] for r in res)
-            lost = sum(r[3] for r in res)
-            secs = max(r[2] for r in res)
-            rows.append(rate_row(BENCH, f"ring throughput {size}B {readers}r", got // readers,
-                                 secs, lost_pct=round(100 * lost / max(got + lost, 1), 1)))
-    res = _run_ring(64, 1, "rate", args, lossless=True)
-    rows.append(rate_row(BENCH, "ring throughput 64B 1r lossless", res[0][1], res[0][2],
-                         lost_pct=round(100 * res[0][3] / max(res[0][1], 1), 1)))
+            res = _run_ring(size, readers, "rate", args, batch=args.batch)
+            rows.append(_rate_row(f"ring delivered {size}B {readers}r broadcast", res))
+    for batch, how in ((args.batch, "drain_into"), (0, "read_one")):
+        res = _run_ring(64, 1, "rate", args, lossless=True, batch=batch)
+        rows.append(_rate_row(f"ring delivered 64B 1r lossless {how}", res))
     flood = 200_000
     _, got, secs = _zmq(64, flood, 0)
     rows.append(rate_row(BENCH, "zmq pub/sub ipc throughput 64B", got, secs))

@@ -173,6 +173,11 @@ def intent_step(capacity: int) -> int:
     return capacity // 8
 
 
+def publish_step(capacity: int) -> int:
+    """How far a reader moves between publications of its position (GATE, slot): capacity / 8."""
+    return capacity // 8
+
+
 def max_frame_length(capacity: int) -> int:
     """Largest frame a ring of ``capacity`` accepts (3/8 of it, less two headers).
 

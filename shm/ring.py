@@ -27,13 +27,13 @@ from shm.memcopy import copy_bytes
 
 # --- writer state (process-local) ------------------------------------------------------------
 WS_TAIL, WS_INTENT, WS_HEAD, WS_SEQ, WS_CAP, WS_MASK, WS_DATA, WS_MAX_FRAME = range(8)
-WS_LOSSLESS, WS_EPOCH, WS_FULL, WS_KEEP, WS_STEP = 8, 9, 10, 11, 12
+WS_LOSSLESS, WS_EPOCH, WS_FULL, WS_KEEP, WS_STEP, WS_GATE = 8, 9, 10, 11, 12, 13
 WS_SIZE = 16
 
 # --- reader state (process-local) ------------------------------------------------------------
 RS_CURSOR, RS_EXPECTED, RS_EPOCH, RS_READ, RS_LOST, RS_SLOT, RS_CAP, RS_MASK = range(8)
 RS_DATA, RS_MAX_FRAME, RS_LOSSLESS, RS_LAPS, RS_RESYNCS, RS_ANOMALIES, RS_RETRIES = range(8, 15)
-RS_KEEP, RS_TAIL = 15, 16
+RS_KEEP, RS_TAIL, RS_PUBLISHED, RS_STEP = 15, 16, 17, 18
 RS_SIZE = 20
 
 #: ``read_one`` / ``_next`` results besides a frame length.
@@ -112,8 +112,17 @@ def begin_epoch(words, data, ws, pid, start_ticks):
     ws[WS_MAX_FRAME] = 3 * cap // 8 - 2 * L.RECORD_HEADER
     ws[WS_STEP] = cap // 8
     ws[WS_LOSSLESS] = 1 if words[L.W_FLAGS] & L.FLAG_LOSSLESS else 0
+    ws[WS_GATE] = start
     ws[WS_EPOCH] = epoch
     return epoch
+
+
+@njit(cache=True, inline="always")
+def _reload_gate(words, ws):
+    """Refresh the writer's cached copy of GATE (acquire); return it."""
+    gate = load_acquire(words, L.W_GATE)
+    ws[WS_GATE] = gate
+    return gate
 
 
 @njit(cache=True, inline="always")
@@ -124,9 +133,12 @@ def write_frame(words, data, ws, frame, length):
 
     1. Size the record (``align8(16 + length)``); if it does not fit before the wrap, a padding
        record fills the rest. ``need`` = end of the record + one header (the next-seq slot).
-    2. Lossless ring only: if ``need - capacity`` passes the gate reader's position, return 0.
+    2. Lossless ring only: if ``need - capacity`` passes the writer's cached copy of the gate
+       reader's position, reload GATE (acquire) and, if it still passes, return 0. GATE only
+       grows, so a stale copy is conservative; the writer touches the gate line only when its
+       cached view says the ring is full (no per-frame cache-line traffic with the reader).
     3. Only if ``need`` passes the published ``TAIL_INTENT``: choose a new intent one intent
-       step (capacity / 8) ahead (never past gate + capacity on a lossless ring), walk
+       step (capacity / 8) ahead (never past cached gate + capacity on a lossless ring), walk
        ``HEAD`` past every record it will overwrite (the writer's own bytes), store
        ``TAIL_INTENT`` and ``HEAD``, then a release fence: no byte below is overwritten before
        readers can see that it is about to be. Publishing ahead keeps the intent line out of
@@ -159,14 +171,14 @@ def write_frame(words, data, ws, frame, length):
     written = 1
     if length < 1 or length > ws[WS_MAX_FRAME] or length > frame.shape[0]:
         written = MISUSE
-    elif ws[WS_LOSSLESS] != 0 and need - cap > load_acquire(words, L.W_GATE):
+    elif ws[WS_LOSSLESS] != 0 and need - cap > ws[WS_GATE] and need - cap > _reload_gate(words, ws):
         ws[WS_FULL] += 1
         written = 0
     else:
         if need > ws[WS_INTENT]:
             intent = need + ws[WS_STEP]
             if ws[WS_LOSSLESS] != 0:
-                intent = min(intent, load_acquire(words, L.W_GATE) + cap)
+                intent = min(intent, ws[WS_GATE] + cap)
             head = ws[WS_HEAD]
             while head + cap < intent:
                 head += _align(words[_hdr_word(doff, head & mask)] & _LOW32)
@@ -208,6 +220,7 @@ def init_reader(words, rs, slot, oldest, lossless):
     rs[RS_DATA] = words[L.W_DATA_OFFSET]
     rs[RS_MAX_FRAME] = 3 * cap // 8 - 2 * L.RECORD_HEADER
     rs[RS_LOSSLESS] = 1 if lossless else 0
+    rs[RS_STEP] = cap // 8  # layout.publish_step
     rs[RS_SLOT] = -1 if slot < 0 else L.W_SLOTS + slot * L.SLOT_WORDS
     epoch = load_acquire(words, L.W_EPOCH)
     if lossless:
@@ -221,6 +234,7 @@ def init_reader(words, rs, slot, oldest, lossless):
     if load_acquire(words, L.W_EPOCH) != epoch or load_acquire(words, L.W_TAIL_INTENT) > pos + cap:
         return False
     rs[RS_CURSOR] = pos
+    rs[RS_PUBLISHED] = pos
     rs[RS_EXPECTED] = seq
     rs[RS_EPOCH] = epoch
     _publish_slot(words, rs)
@@ -237,6 +251,21 @@ def _publish_slot(words, rs):
         store_release(words, s + L.SW_LOST, rs[RS_LOST])
         store_release(words, s + L.SW_NEXT_SEQ, rs[RS_EXPECTED])
     rs[RS_KEEP] = words.shape[0]  # see _keep
+
+
+@njit(cache=True, inline="always")
+def _publish(words, rs):
+    """Publish the reader's position: GATE (lossless reader, release) and its slot.
+
+    Called once per batch (``drain_into`` / ``drain_cb`` return, ``read_one`` finding nothing
+    new) and whenever the cursor has moved a publish step (capacity / 8) since the last
+    publication, never per frame. A GATE behind the real cursor only makes the writer more
+    careful: the writer waits at most until this reader crosses a step or catches up.
+    """
+    if rs[RS_LOSSLESS] != 0:
+        store_release(words, L.W_GATE, rs[RS_CURSOR])
+    rs[RS_PUBLISHED] = rs[RS_CURSOR]
+    _publish_slot(words, rs)
 
 
 @njit(cache=True)
@@ -273,7 +302,8 @@ def _next(words, data, rs, out, at):
     4. Epoch changed: the writer restarted; resync to its ``HEAD``, retry. ``TAIL_INTENT``
        beyond cursor + capacity: the writer lapped us while we copied, the copy may be torn;
        drop it, resync to ``HEAD``, retry.
-    5. Otherwise the copy is intact: count ``seq - expected`` frames lost, deliver.
+    5. Otherwise the copy is intact: count ``seq - expected`` frames lost, deliver. If the
+       cursor moved a publish step since the last publication, publish it (``_publish``).
 
     One exit and no raise, for the refcount pruning described in ``write_frame``.
     """
@@ -325,8 +355,8 @@ def _next(words, data, rs, out, at):
             rs[RS_EXPECTED] = seq + 1
             rs[RS_READ] += 1
             rs[RS_CURSOR] = cursor + _align(length)
-            if rs[RS_LOSSLESS] != 0:
-                store_release(words, L.W_GATE, rs[RS_CURSOR])
+            if rs[RS_CURSOR] - rs[RS_PUBLISHED] >= rs[RS_STEP]:
+                _publish(words, rs)  # a step behind at most: a lossless writer never stalls
             result = n
             tries = 0
             break
@@ -342,12 +372,15 @@ def read_one(words, data, rs, out):
 
     ``out`` should hold the ring's largest frame: a frame that does not fit is left in the
     ring and NO_ROOM (-1) returned (the Python facade checks ``out`` up front). Lost frames
-    (after a lap) are counted in ``rs[RS_LOST]`` and the reader's slot. Inlined into the
-    caller, without a raise, so that a call costs no refcount atomics.
+    (after a lap) are counted in ``rs[RS_LOST]``. The position (GATE of a lossless reader,
+    the slot's position and counters) is published when a call finds nothing new to read
+    and every publish step, not per frame. Inlined into the caller, without a raise, so that
+    a call costs no refcount atomics.
     Process safety: one thread per state array.
     """
     n = _next(words, data, rs, out, 0)
-    _publish_slot(words, rs)
+    if n == NOTHING and rs[RS_CURSOR] != rs[RS_PUBLISHED]:
+        _publish(words, rs)
     rs[RS_KEEP] = _keep(words, data, out)
     return n
 
@@ -358,6 +391,7 @@ def drain_into(words, data, rs, out, offsets, max_frames):
 
     Frame ``i`` is ``out[offsets[i]:offsets[i + 1]]``; ``offsets`` needs ``max_frames + 1``
     entries. Stops early when caught up or when the next frame does not fit in ``out``.
+    Publishes the position, slot counters and ``LAST_SEEN`` once, at the end of the batch.
     """
     count = 0
     at = 0
@@ -370,7 +404,7 @@ def drain_into(words, data, rs, out, offsets, max_frames):
         at += n
         count += 1
         offsets[count] = at
-    _publish_slot(words, rs)
+    _publish(words, rs)
     heartbeat(words, rs)
     return count
 
@@ -395,7 +429,7 @@ def drain_cb(words, data, rs, scratch, callback, ctx, max_frames):
         count += 1
         if callback(scratch[:n], ctx):
             break
-    _publish_slot(words, rs)
+    _publish(words, rs)
     heartbeat(words, rs)
     return count
 

@@ -115,6 +115,38 @@ def test_lossless_ring_returns_backpressure_and_never_loses(rings) -> None:
     assert r.frames_lost == 0
 
 
+def test_lossless_reader_publishes_gate_per_step_and_when_caught_up(rings) -> None:
+    w = rings("writer", capacity=1024, lossless=True)
+    r = rings("reader", lossless=True)
+    start = int(r.words[L.W_GATE])
+    while w.write(b"g" * 40):  # 56-byte records; the publish step is 1024 / 8 = 128 bytes
+        pass
+    assert r.read() == b"g" * 40
+    assert int(r.words[L.W_GATE]) == start, "GATE must not be stored per frame"
+    assert not w.write(b"g" * 40), "the writer only sees the published GATE"
+    r.read()
+    r.read()  # 168 bytes read: a step crossed
+    assert int(r.words[L.W_GATE]) == start + 3 * 56 == r.state[ring.RS_CURSOR]
+    assert w.write(b"g" * 40)
+    r.drain()
+    assert r.read() is None
+    assert int(r.words[L.W_GATE]) == r.state[ring.RS_CURSOR], "caught up: GATE published"
+
+
+def test_lossless_writer_rereads_gate_only_when_its_cached_view_is_full(rings) -> None:
+    w = rings("writer", capacity=1024, lossless=True)
+    r = rings("reader", lossless=True)
+    cached = int(w.state[ring.WS_GATE])
+    for _ in range(4):
+        assert w.write(b"c" * 40)
+    assert len(r.drain()) == 4 and int(r.words[L.W_GATE]) == cached + 4 * 56
+    assert w.write(b"c" * 40) and int(w.state[ring.WS_GATE]) == cached, "re-read while not full"
+    while w.write(b"c" * 40):
+        pass
+    assert int(w.state[ring.WS_GATE]) == int(w.words[L.W_GATE]), "full: GATE re-read (acquire)"
+    assert r.frames_lost == 0
+
+
 def test_writer_restart_bumps_epoch_and_reader_resyncs(rings, namespace) -> None:
     w = rings("writer", capacity=1024)
     r = rings("reader")

@@ -27,6 +27,27 @@ def test_slot_shows_pid_position_reads_and_losses(rings) -> None:
     assert slot.last_seen_s is not None and 0 <= slot.last_seen_s < 5
 
 
+def test_read_one_publishes_the_slot_per_step_and_when_caught_up(rings) -> None:
+    w = rings("writer", capacity=1024)
+    r = rings("reader")
+    for _ in range(5):
+        w.write(b"p" * 40)  # 56-byte records; the publish step is 1024 / 8 = 128 bytes
+
+    def slot_read() -> int:
+        (slot,) = ring_info(w.name).readers
+        return slot.frames_read
+
+    r.read()
+    r.read()
+    assert slot_read() == 0, "the slot is not stored per frame"
+    r.read()
+    assert slot_read() == 3, "a publish step crossed"
+    r.read()
+    r.read()
+    assert slot_read() == 3
+    assert r.read() is None and slot_read() == 5, "caught up: published"
+
+
 def test_closed_reader_frees_its_slot(rings) -> None:
     w = rings("writer", capacity=256, max_readers=1)
     r = rings("reader")
