@@ -9,6 +9,16 @@ recovers the missed frames from the publisher's service endpoint and delivers th
 frame that revealed the gap: every journaled frame exactly once and in order. Malformed input
 is counted by ``kind`` and skipped.
 
+The tail of a journaled stream (frames lost with no later frame to reveal the gap) and a late
+joiner's back-fill are covered by the publisher's heartbeats: a subscriber of journaled types
+also hears every publisher's heartbeats (subscribing to them itself if its prefixes do not,
+and then not delivering them). A heartbeat whose header sequence is more than one past the
+previous beat's says the publisher sent something in between; the subscriber then asks the
+publisher's service endpoint, without waiting, for a snapshot of its journaled streams' high
+-water marks below that heartbeat (RecoveryRequest request_type 2), and when the answer
+arrives (checked on every ``recv``), retransmits whatever it lacks of those streams and
+delivers it in stream order. See TRANSPORT.md ("Tails and late joiners").
+
 The hot path, per frame (see TRANSPORT.md for the measured costs):
 
 * publish: one dict lookup for the stream's topic prefix and counter, the encode (or, with
@@ -38,8 +48,10 @@ import zmq
 from mesh.config import MeshConfig
 from mesh.protocol import (
     HEADER_SIZE,
+    REGISTRY,
     Frame,
     Header,
+    Heartbeat,
     UnknownTLV,
     check_frame,
     decode_frame,
@@ -47,16 +59,23 @@ from mesh.protocol import (
     restamp,
 )
 from mesh.protocol.errors import FrameError, TruncatedHeader
-from mesh.recovery import JOURNALED_TYPES, Journal, RecoveryClient
+from mesh.recovery import JOURNALED_TYPES, SNAPSHOT, Journal, RecoveryClient
 from mesh.sequence import SequenceTracker, Verdict
 from mesh.stats import MeshStats
-from mesh.topics import BadTopic, Topic, key_of, split_topic, stream_prefix
+from mesh.topics import BadTopic, Topic, key_of, prefix, split_topic, stream_prefix
 
 _NOBLOCK = zmq.NOBLOCK
 _SNDMORE = zmq.SNDMORE
 _zmq_poll = zmq.zmq_poll
 _NEXT = Verdict.NEXT
 _COPY_ABOVE = 4096  # bytes: below this a copying send is cheaper than tracking a zero-copy one
+_HB_TYPE = int(Heartbeat.TLV_TYPE)
+_HB_PREFIX = prefix(int(Heartbeat.DOMAIN), _HB_TYPE)
+
+
+def _overlap(a: bytes, b: bytes) -> bool:
+    """True if some topic could start with both prefixes."""
+    return a.startswith(b) or b.startswith(a)
 
 
 def make_context(cfg: MeshConfig) -> zmq.Context:
@@ -190,7 +209,7 @@ class Publisher:
         st.frames_out += 1
         st.bytes_out += len(frame)
         if tlv_type in self.journal_types:
-            self.journal.append(seq, topic, frame)
+            self.journal.append(seq, topic, frame, stream[0])
 
     def close(self) -> None:
         """Close the socket (pending frames flushed within the linger) and unlink ipc files."""
@@ -280,21 +299,30 @@ class Subscriber:
         size and CRC32 are checked on arrival either way; what a lazy subscriber delivers that
         an eager one would skip is a frame whose TLVs are malformed under a valid CRC (a
         sender's bug or a newer layout): its decode raises, counted, when it is accessed.
+    backfill : bool
+        For journaled types (``recover_types``) its prefixes select: recover a stream's lost
+        tail when a heartbeat of its publisher shows it sent more, and back-fill what a stream
+        sent before this subscriber first heard it (from the publisher's journal). Recovered
+        frames come with ``recovered=True``; every journaled frame exactly once, in order.
     """
 
     def __init__(self, ctx: zmq.Context, cfg: MeshConfig, publishers: Iterable[str],
                  prefixes: Iterable[bytes] = (b"",), *, stats: MeshStats | None = None,
                  recover_types: Iterable[int] = JOURNALED_TYPES,
-                 endpoints: Iterable[str] = (), secure=None, lazy: bool = False) -> None:
+                 endpoints: Iterable[str] = (), secure=None, lazy: bool = False,
+                 backfill: bool = True) -> None:
         self.stats = stats if stats is not None else MeshStats()
         self.tracker = SequenceTracker()
         self.recover_types = frozenset(recover_types)
         self.lazy = lazy
+        self.backfill = backfill
         self.socket = ctx.socket(zmq.SUB)
         self.socket.rcvhwm = cfg.rcvhwm
         self.socket.linger = 0
+        self._prefixes: list[bytes] = []
         for p in prefixes:
             self.socket.setsockopt(zmq.SUBSCRIBE, p)
+            self._prefixes.append(p)
         names = list(publishers)
         services = {n: cfg.node(n).service for n in names}
         for n in names:
@@ -307,10 +335,34 @@ class Subscriber:
         self.recovery = RecoveryClient(ctx, services, cfg.recovery_timeout_ms, secure=secure)
         self._pending: deque[Delivery] = deque()
         self._poll_items = [(self.socket, zmq.POLLIN)]
+        # tail checks: publisher -> header sequence of its last heartbeat; publisher ->
+        # (request id, bound, deadline) of the snapshot asked; publishers to ask at next beat
+        self._beats: dict[str, int] = {}
+        self._asking: dict[str, tuple[int, int, float]] = {}
+        self._recheck: set[str] = set()
+        self._ask_timeout_s = cfg.recovery_timeout_ms / 1000
+        self._tail = False
+        self._own_beats = False
+        self._setup_tail()
 
     def subscribe(self, prefix: bytes) -> None:
         """Add a topic prefix."""
         self.socket.setsockopt(zmq.SUBSCRIBE, prefix)
+        self._prefixes.append(prefix)
+        self._setup_tail()
+
+    def _setup_tail(self) -> None:
+        """Turn tail checks on if a prefix selects a journaled type; hear heartbeats then."""
+        kinds = [prefix(int(REGISTRY[t].DOMAIN), t) for t in self.recover_types if t in REGISTRY]
+        self._tail = self.backfill and any(_overlap(p, k) for p in self._prefixes for k in kinds)
+        if self._tail and not self._own_beats and \
+                not any(_HB_PREFIX.startswith(p) for p in self._prefixes):
+            self.socket.setsockopt(zmq.SUBSCRIBE, _HB_PREFIX)
+            self._own_beats = True
+
+    def _wants(self, topic: bytes) -> bool:
+        """True if one of the application's prefixes selects ``topic``."""
+        return any(topic.startswith(p) for p in self._prefixes)
 
     def recv(self, timeout_ms: int = 0) -> Delivery | None:
         """The next delivery, waiting up to ``timeout_ms`` (0: do not wait; -1: forever).
@@ -320,11 +372,21 @@ class Subscriber:
         """
         if self._pending:
             return self._pending.popleft()
+        if self._asking:
+            self._check_tails()
+            if self._pending:
+                return self._pending.popleft()
         deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms > 0 else 0.0
         wait = timeout_ms
         items = self._poll_items
         while True:
-            if not _zmq_poll(items, wait):
+            # with snapshots outstanding, wake for their answers too and when they expire
+            if not _zmq_poll(items, self._ask_wait(wait) if self._asking else wait):
+                if self._asking:
+                    self._check_tails()
+                    items = self._poll_items
+                    if self._pending:
+                        return self._pending.popleft()
                 if timeout_ms <= 0:
                     if timeout_ms == 0:
                         return None
@@ -334,7 +396,13 @@ class Subscriber:
                     return None
                 wait = max(1, int(left * 1000))
                 continue
+            if self._asking:
+                self._check_tails()
+                if self._pending:
+                    items = self._poll_items
+                    return self._pending.popleft()
             delivery = self._read()
+            items = self._poll_items
             if delivery is not None:
                 if self._pending:
                     self._pending.append(delivery)
@@ -378,6 +446,10 @@ class Subscriber:
         except (BadTopic, FrameError) as exc:
             st.error(exc.kind)
             return None
+        if topic[1] == _HB_TYPE and self._tail:
+            self._beat(topic[3], header[2])
+            if self._own_beats and not self._wants(topic_bytes):
+                return None  # heard for the tail check only
         verdict, missed = self.tracker.observe(stream, topic[4], header[2], header[3])
         if verdict is not _NEXT:
             verdict = self._anomaly(verdict, missed, topic, stream, header)
@@ -392,6 +464,13 @@ class Subscriber:
         if verdict is Verdict.DUPLICATE:
             st.duplicates += 1
             return None
+        if verdict is Verdict.FIRST:
+            seq = topic.stream_seq
+            if seq > 1 and self.backfill and topic.tlv_type in self.recover_types:
+                # a late joiner: back-fill what the stream sent before, from the journal
+                st.missed += seq - 1
+                st.drops += seq - 1 - self._recover(topic, stream, 0, header.sequence, 1)
+            return verdict
         if verdict is Verdict.LATE:
             st.reordered += 1
             st.drops = max(0, st.drops - 1)
@@ -419,11 +498,23 @@ class Subscriber:
         each once (the tracker forgets them as missing, so a late original is a duplicate),
         checked like live frames (and decoded now unless the subscriber is lazy).
         """
+        got = self._fetch(topic.publisher, stream, last, current, first_missing,
+                          topic.stream_seq)
+        for d in got:
+            self.tracker.fill(stream, d.topic.stream_seq)
+        self.stats.recovered += len(got)
+        self._pending.extend(got)
+        return len(got)
+
+    def _fetch(self, publisher: str, stream: bytes, last: int, current: int, lo: int,
+               hi: int) -> list[Delivery]:
+        """Retransmit ``stream``'s frames with ``lo <= stream seq < hi`` (header sequences
+        between ``last`` and ``current``): checked, each once, in stream order."""
         st = self.stats
-        answer = self.recovery.request(topic.publisher, stream, last, current)
+        answer = self.recovery.request(publisher, stream, last, current)
         if answer is None:
             st.recovery_failures += 1
-            return 0
+            return []
         complete, pairs = answer
         if not complete:
             st.recovery_failures += 1
@@ -441,15 +532,98 @@ class Subscriber:
                 st.error(exc.kind)
                 continue
             seq = t.stream_seq
-            if t_stream == stream and first_missing <= seq < topic.stream_seq \
-                    and seq not in seen:
+            if t_stream == stream and lo <= seq < hi and seq not in seen:
                 seen.add(seq)
-                self.tracker.fill(t_stream, seq)
                 got.append(Delivery(t, f_raw, _NEXT, header, frame, st, recovered=True))
         got.sort(key=lambda d: d.topic.stream_seq)
-        st.recovered += len(got)
-        self._pending.extend(got)
-        return len(got)
+        return got
+
+    # -- tails and late joiners --------------------------------------------------------------
+
+    def _beat(self, publisher: str, header_seq: int) -> None:
+        """A heartbeat of ``publisher``: ask for a snapshot if it sent anything since the last.
+
+        Asked when this is the first beat heard (late join), when the publisher's header
+        sequence moved by more than the beat itself (it sent frames in between, some of which
+        this subscriber may lack) or went back (a restart), or when the last ask failed.
+        """
+        prev = self._beats.get(publisher)
+        self._beats[publisher] = header_seq
+        if publisher in self._asking or (prev is not None and header_seq == prev + 1
+                                         and publisher not in self._recheck):
+            return
+        try:
+            req_id = self.recovery.ask(publisher, b"", 0, header_seq, SNAPSHOT)
+        except zmq.ZMQError:  # its queue is full: the service has not answered for long
+            req_id = None
+            self.recovery.reset(publisher)
+        if req_id is None:
+            return
+        self._asking[publisher] = (req_id, header_seq,
+                                   time.monotonic() + self._ask_timeout_s)
+        self._rebuild_poll_items()
+
+    def _rebuild_poll_items(self) -> None:
+        socks = self.recovery.sockets
+        self._poll_items = [(self.socket, zmq.POLLIN)] + [
+            (socks[p], zmq.POLLIN) for p in self._asking if p in socks]
+
+    def _ask_wait(self, wait: int) -> int:
+        """``wait`` (ms, -1 forever) cut to when the first outstanding snapshot expires."""
+        left = min(d for _, _, d in self._asking.values()) - time.monotonic()
+        left_ms = max(0, int(left * 1000) + 1)
+        return left_ms if wait < 0 else min(wait, left_ms)
+
+    def _check_tails(self) -> None:
+        """Collect snapshot answers that arrived (never waits); expire those too late."""
+        now = time.monotonic()
+        for publisher, (req_id, bound, deadline) in list(self._asking.items()):
+            parts = self.recovery.take(publisher, req_id)
+            if parts is None:
+                if now < deadline:
+                    continue
+                self.recovery.forget(req_id)
+                self.recovery.reset(publisher)
+                self.stats.recovery_failures += 1
+                self._recheck.add(publisher)
+            else:
+                self._recheck.discard(publisher)
+            del self._asking[publisher]
+            if parts is not None:
+                self._catch_up(publisher, bound, parts)
+        self._rebuild_poll_items()
+
+    def _catch_up(self, publisher: str, bound: int, parts: list[bytes]) -> None:
+        """Compare a snapshot with what was seen; retransmit and queue what is lacking."""
+        st = self.stats
+        tracker = self.tracker
+        for i in range(1, len(parts) - 1, 2):
+            t_raw = parts[i]
+            try:
+                t, stream = split_topic(t_raw)
+            except BadTopic as exc:
+                st.error(exc.kind)
+                continue
+            if t.publisher != publisher or t.tlv_type not in self.recover_types \
+                    or not self._wants(t_raw):
+                continue
+            last = tracker.last_seq(stream)
+            if t.stream_seq <= last:
+                continue
+            missed = t.stream_seq - last
+            st.missed += missed
+            if last:
+                st.gaps += 1
+            got = self._fetch(publisher, stream, tracker.last_header_seq(stream), bound,
+                              last + 1, t.stream_seq + 1)
+            n = 0
+            for d in got:
+                h = d.header
+                if tracker.advance(stream, d.topic.stream_seq, h[2], h[3]):
+                    self._pending.append(d)
+                    n += 1
+            st.recovered += n
+            st.drops += missed - n
 
     def close(self) -> None:
         """Close the SUB socket and the recovery sockets."""

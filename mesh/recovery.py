@@ -9,9 +9,19 @@ Protocol (one request, one reply, on the publisher's *service* endpoint, a ROUTE
         stream                           topic prefix of the stream with the gap
     server (ROUTER) -> [b"OK <id>" | b"PARTIAL <id>", topic1, frame1, topic2, frame2, ...]
 
-The reply holds every journaled frame with ``last < header sequence < current`` whose topic
-starts with ``stream``, oldest first. ``PARTIAL`` says the journal no longer reaches back to
-``last``: some frames were evicted and are lost for good (the client counts them).
+``RecoveryRequest.request_type`` selects the answer (the numbering is upstream's):
+
+1. *Retransmit*: every journaled frame with ``last < header sequence < current`` whose topic
+   starts with ``stream``, oldest first. ``PARTIAL`` says the journal no longer reaches back
+   to ``last``: some frames were evicted and are lost for good (the client counts them).
+2. *Snapshot*: the high-water mark of every journaled stream whose topic starts with
+   ``stream``: ``[b"OK <id>", topic1, hseq1, topic2, hseq2, ...]`` where ``topic`` is the
+   newest journaled frame of the stream with header sequence below ``current`` (no bound if
+   ``current`` is 0; its tail is the stream sequence) and ``hseq`` that frame's header
+   sequence in ASCII decimal, ordered by header sequence. ``last`` is ignored. Subscribers
+   ask this when a heartbeat shows the publisher sent something since its previous beat,
+   compare it with what they have seen, and retransmit a tail they lack (see
+   :class:`mesh.pubsub.Subscriber`): no new frame on the stream is needed.
 
 Thread-safety: a :class:`Journal` and a :class:`RecoveryClient` belong to the thread that owns
 the publisher or subscriber they serve.
@@ -38,6 +48,15 @@ class BadRecoveryRequest(MeshError):
 #: TLV types journaled by default: ExecutionResult, RiskAlert, EmergencyStop.
 JOURNALED_TYPES: frozenset[int] = frozenset({50, 62, 114})
 
+#: ``RecoveryRequest.request_type`` values (upstream's numbering).
+RETRANSMIT = 1
+SNAPSHOT = 2
+
+
+def _stream_of(topic: bytes) -> bytes:
+    """A topic's stream key: everything up to and including the ``:`` before the sequence."""
+    return topic[: topic.rindex(b":") + 1]
+
 
 class Journal:
     """The last ``size`` journaled frames of one publisher, by header sequence.
@@ -51,12 +70,48 @@ class Journal:
     def __init__(self, size: int) -> None:
         self.entries: deque[tuple[int, bytes, bytes]] = deque(maxlen=size)
         self.evicted_upto = 0
+        # stream key -> (header sequence, topic) of its newest journaled frame still held
+        self.heads: dict[bytes, tuple[int, bytes]] = {}
 
-    def append(self, header_seq: int, topic: bytes, frame: bytes) -> None:
-        """Journal one frame just published."""
-        if len(self.entries) == self.entries.maxlen and self.entries:
-            self.evicted_upto = self.entries[0][0]
-        self.entries.append((header_seq, topic, frame))
+    def append(self, header_seq: int, topic: bytes, frame: bytes,
+               stream: bytes | None = None) -> None:
+        """Journal one frame just published (``stream``: its topic up to ``:``, if known)."""
+        entries = self.entries
+        if len(entries) == entries.maxlen and entries:
+            old_seq, old_topic, _ = entries[0]
+            self.evicted_upto = old_seq
+            key = _stream_of(old_topic)
+            head = self.heads.get(key)
+            if head is not None and head[0] == old_seq:
+                del self.heads[key]  # the stream's last frame leaves the journal
+        entries.append((header_seq, topic, frame))
+        self.heads[_stream_of(topic) if stream is None else stream] = (header_seq, topic)
+
+    def heads_before(self, bound: int, stream: bytes = b"") -> list[tuple[int, bytes]]:
+        """``[(header sequence, topic), ...]``: each stream's newest frame below ``bound``.
+
+        Only streams whose key starts with ``stream``; ``bound`` 0 means no bound. Streams
+        whose newest frame is at or past ``bound`` (published after the heartbeat the
+        subscriber saw) are looked up by a backward scan that stops once each is found.
+        """
+        out: dict[bytes, tuple[int, bytes]] = {}
+        late: set[bytes] = set()
+        for key, head in self.heads.items():
+            if key.startswith(stream):
+                if bound <= 0 or head[0] < bound:
+                    out[key] = head
+                else:
+                    late.add(key)
+        if late:
+            for seq, topic, _ in reversed(self.entries):
+                if seq < bound:
+                    key = _stream_of(topic)
+                    if key in late:
+                        out[key] = (seq, topic)
+                        late.discard(key)
+                        if not late:
+                            break
+        return sorted(out.values())
 
     def between(self, last: int, current: int, stream: bytes) -> tuple[bool, list[tuple[bytes, bytes]]]:
         """``(complete, [(topic, frame), ...])`` journaled strictly between the sequences."""
@@ -74,6 +129,14 @@ class Journal:
         req = frame.first(RecoveryRequest)
         if req is None:
             raise BadRecoveryRequest("recovery request frame has no RecoveryRequest TLV")
+        if req.request_type == SNAPSHOT:
+            out = [b"OK %d" % frame.header.sequence]
+            for seq, topic in self.heads_before(req.current_sequence, parts[1]):
+                out += [topic, b"%d" % seq]
+            return out
+        if req.request_type != RETRANSMIT:
+            raise BadRecoveryRequest(f"recovery request_type {req.request_type} is neither "
+                                     f"{RETRANSMIT} (retransmit) nor {SNAPSHOT} (snapshot)")
         complete, found = self.between(req.last_sequence, req.current_sequence, parts[1])
         status = b"OK" if complete else b"PARTIAL"
         out = [b"%s %d" % (status, frame.header.sequence)]
@@ -104,6 +167,7 @@ class RecoveryClient:
         self.timeout_ms = timeout_ms
         self.secure = secure
         self.sockets: dict[str, zmq.Socket] = {}
+        self.unclaimed: dict[int, list[bytes]] = {}
         self._next_id = 0
 
     def _socket(self, publisher: str) -> zmq.Socket | None:
@@ -120,12 +184,11 @@ class RecoveryClient:
             self.sockets[publisher] = sock
         return sock
 
-    def request(self, publisher: str, stream: bytes, last: int, current: int
-                ) -> tuple[bool, list[tuple[bytes, bytes]]] | None:
-        """Fetch journaled frames of ``stream`` between two header sequences.
+    def ask(self, publisher: str, stream: bytes, last: int, current: int,
+            request_type: int = RETRANSMIT) -> int | None:
+        """Send one request without waiting; return its id (None: no service endpoint).
 
-        Returns ``(complete, [(topic, frame), ...])``, or None if the publisher has no known
-        service endpoint or did not answer within the timeout.
+        Collect the answer with :meth:`take` (asynchronous use) or let :meth:`request` wait.
         """
         sock = self._socket(publisher)
         if sock is None:
@@ -133,19 +196,76 @@ class RecoveryClient:
         self._next_id += 1
         req_id = self._next_id
         req = RecoveryRequest(last_sequence=last, current_sequence=current,
-                              consumer_id=0, request_type=1)
+                              consumer_id=0, request_type=request_type)
         sock.send_multipart([encode_frame([req], source=SourceType.STATE_MANAGER,
-                                          sequence=req_id), stream])
+                                          sequence=req_id), stream], zmq.NOBLOCK)
+        return req_id
+
+    def reset(self, publisher: str) -> None:
+        """Close ``publisher``'s DEALER (queued requests and late replies go with it)."""
+        sock = self.sockets.pop(publisher, None)
+        if sock is not None:
+            sock.close(0)
+
+    def _read_reply(self, sock: zmq.Socket) -> tuple[int, list[bytes]]:
+        parts = sock.recv_multipart()
+        _, _, rid = parts[0].partition(b" ")
+        try:
+            return int(rid), parts
+        except ValueError:
+            return -1, parts
+
+    def take(self, publisher: str, req_id: int) -> list[bytes] | None:
+        """The reply to an :meth:`ask` if it has arrived (never waits); else None.
+
+        Replies to other outstanding asks read on the way are kept for their own ``take``.
+        """
+        parts = self.unclaimed.pop(req_id, None)
+        if parts is not None:
+            return parts
+        sock = self.sockets.get(publisher)
+        while sock is not None and sock.poll(0):
+            rid, parts = self._read_reply(sock)
+            if rid == req_id:
+                return parts
+            self.unclaimed[rid] = parts
+            if len(self.unclaimed) > 64:
+                self.unclaimed.pop(next(iter(self.unclaimed)))
+        return None
+
+    def forget(self, req_id: int) -> None:
+        """Give up on an :meth:`ask` (its late reply, if any, is then discarded)."""
+        self.unclaimed.pop(req_id, None)
+
+    def request(self, publisher: str, stream: bytes, last: int, current: int
+                ) -> tuple[bool, list[tuple[bytes, bytes]]] | None:
+        """Fetch journaled frames of ``stream`` between two header sequences (retransmit).
+
+        Returns ``(complete, [(topic, frame), ...])``, or None if the publisher has no known
+        service endpoint or did not answer within the timeout. Waits for the answer; replies
+        to earlier asks read meanwhile are kept for :meth:`take`.
+        """
+        try:
+            req_id = self.ask(publisher, stream, last, current, RETRANSMIT)
+        except zmq.ZMQError:  # its queue is full: the service has not answered for long
+            self.reset(publisher)
+            return None
+        if req_id is None:
+            return None
+        sock = self.sockets[publisher]
         deadline_polls = max(1, self.timeout_ms // 10)
         for _ in range(deadline_polls):
             if not sock.poll(10):
                 continue
-            parts = sock.recv_multipart()
-            status, _, rid = parts[0].partition(b" ")
-            if rid != b"%d" % req_id:
-                continue  # the answer to an earlier request that timed out
+            rid, parts = self._read_reply(sock)
+            if rid != req_id:
+                # an ask's answer, kept for take(); stale ones are bounded out
+                self.unclaimed[rid] = parts
+                if len(self.unclaimed) > 64:
+                    self.unclaimed.pop(next(iter(self.unclaimed)))
+                continue
             pairs = [(parts[i], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
-            return status == b"OK", pairs
+            return parts[0].startswith(b"OK"), pairs
         # Drop the socket: a late reply must not be read as the answer to a later request.
         sock.close(0)
         del self.sockets[publisher]

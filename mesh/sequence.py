@@ -138,6 +138,28 @@ class SequenceTracker:
         st.missing.discard(seq)
         return True
 
+    def advance(self, stream: bytes, seq: int, header_seq: int, timestamp_ns: int) -> bool:
+        """Accept a recovered ``seq`` past the stream's tail (or fill it if it was missing).
+
+        For tail recovery and late-join back-fill: the frame is recorded as if it had arrived
+        (a stream not seen yet starts there), so its original, should it still arrive, is a
+        DUPLICATE (same stamp, so never taken for a restart). False if ``seq`` was neither
+        past the tail nor missing (already seen).
+        """
+        st = self.streams.get(stream)
+        if st is None:
+            self.streams[stream] = StreamState(seq, header_seq, timestamp_ns)
+            return True
+        if seq > st.last:
+            st.last, st.last_header_seq, st.last_timestamp_ns = seq, header_seq, timestamp_ns
+            return True
+        return self.fill(stream, seq)
+
+    def last_seq(self, stream: bytes) -> int:
+        """Stream sequence of the newest message seen on ``stream`` (0 if none)."""
+        st = self.streams.get(stream)
+        return st.last if st else 0
+
     def last_header_seq(self, stream: bytes) -> int:
         """Header sequence of the newest message seen on ``stream`` (0 if none)."""
         st = self.streams.get(stream)
