@@ -1,0 +1,264 @@
+"""Tails and late joiners: journaled frames lost with no later frame, recovered from heartbeats.
+
+Accepted outcome in every case: each journaled frame delivered exactly once, in stream order,
+within a bounded time, although nothing more is ever published on that stream (only the
+publisher's heartbeats go on).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+import zmq
+
+from mesh.protocol import (
+    EmergencyStop,
+    Heartbeat,
+    RecoveryRequest,
+    RiskAlert,
+    decode_frame,
+    encode_frame,
+)
+from mesh.pubsub import Publisher, Subscriber
+from mesh.recovery import SNAPSHOT, BadRecoveryRequest, Journal
+from mesh.topics import prefix
+from nodes.runtime.testing import NodeHarness
+
+BOUND_S = 5.0  # heartbeat 100 ms + a snapshot and a retransmit round trip, with CI slack
+
+
+class _BeatingPublisher(threading.Thread):
+    """Owns a publisher and its service ROUTER: publishes ``before``, then on ``go`` a burst of
+    ``burst`` RiskAlerts (ids ``before+1...``), then nothing but a heartbeat every 100 ms."""
+
+    def __init__(self, cfg, ctx, *, before: int = 0, burst: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.cfg, self.ctx, self.before, self.burst = cfg, ctx, before, burst
+        self.go = threading.Event()
+        self.done = threading.Event()
+        self.ready = threading.Event()
+        self.snapshots = 0
+
+    def run(self) -> None:
+        pub = Publisher(self.ctx, self.cfg, "a", source=42)
+        router = self.ctx.socket(zmq.ROUTER)
+        router.linger = 0
+        router.bind(self.cfg.node("a").service)
+        try:
+            for i in range(1, self.before + 1):
+                pub.publish([RiskAlert(alert_id=i)], key=7)
+            self.ready.set()
+            next_beat = 0.0
+            burst_sent = False
+            while not self.done.is_set():
+                if not burst_sent and self.go.is_set():
+                    for i in range(self.before + 1, self.before + self.burst + 1):
+                        pub.publish([RiskAlert(alert_id=i)], key=7)
+                    burst_sent = True
+                now = time.monotonic()
+                if now >= next_beat:
+                    pub.publish([Heartbeat(node="a", frames_out=pub.stats.frames_out)], key=0)
+                    next_beat = now + 0.1
+                if router.poll(10):
+                    ident, *body = router.recv_multipart()
+                    self.snapshots += _is_snapshot(body)
+                    router.send_multipart([ident, *pub.journal.serve(body)])
+        finally:
+            router.close(0)
+            pub.close()
+
+
+def _is_snapshot(body: list[bytes]) -> bool:
+    return decode_frame(body[0]).first(RecoveryRequest).request_type == SNAPSHOT
+
+
+def _alert_ids(sub: Subscriber, want: int, seconds: float) -> tuple[list[int], float]:
+    """Receive RiskAlert ids until ``want`` is seen or ``seconds`` pass; also the time taken."""
+    ids: list[int] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds and (not ids or ids[-1] != want):
+        d = sub.recv(100)
+        if d is not None and d.topic.tlv_type == RiskAlert.TLV_TYPE:
+            ids.append(d.frame.tlvs[0].alert_id)
+    return ids, time.monotonic() - t0
+
+
+def test_lost_tail_is_recovered_from_the_next_heartbeat_exactly_once_in_order(mesh):
+    cfg, ctx = mesh
+    cfg = replace(cfg, sndhwm=5, rcvhwm=5, journal_size=50_000)
+    count = 20_000
+    p = _BeatingPublisher(cfg, ctx, burst=count)
+    p.start()
+    assert p.ready.wait(5)
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE)])
+    try:
+        deadline = time.monotonic() + 5
+        while not sub.socket.poll(0) and time.monotonic() < deadline:
+            sub.recv(50)  # heartbeats are heard (and swallowed): the SUB has joined
+        assert "a" in sub._beats, "never heard a heartbeat"
+        p.go.set()
+        time.sleep(0.5)  # the burst overflows both high-water marks while we do not read
+        ids, took = _alert_ids(sub, count, BOUND_S)
+        assert ids == list(range(1, count + 1)), \
+            f"exactly once, in order; got {len(ids)}, last {ids[-3:]}"
+        st = sub.stats
+        assert st.recovered >= 1, "the tail was lost and must have been recovered"
+        assert st.recovered == st.missed and st.drops == 0 and st.duplicates == 0
+        assert took < BOUND_S
+        # Nothing more arrives: no duplicate from a later heartbeat's snapshot.
+        more, _ = _alert_ids(sub, -1, 0.5)
+        assert more == []
+    finally:
+        p.done.set()
+        p.join(5)
+        sub.close()
+
+
+def test_late_joiner_back_fills_the_journal_without_a_new_frame(mesh):
+    cfg, ctx = mesh
+    p = _BeatingPublisher(cfg, ctx, before=30)
+    p.start()
+    assert p.ready.wait(5)
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE)], lazy=True)
+    try:
+        ids, took = _alert_ids(sub, 30, BOUND_S)
+        assert ids == list(range(1, 31))
+        assert took < BOUND_S
+        assert sub.stats.recovered == 30 and sub.stats.drops == 0
+        more, _ = _alert_ids(sub, -1, 0.5)
+        assert more == [], "a later heartbeat's snapshot must not deliver them again"
+    finally:
+        p.done.set()
+        p.join(5)
+        sub.close()
+
+
+def test_subscriber_without_journaled_types_asks_nothing(mesh):
+    cfg, ctx = mesh
+    p = _BeatingPublisher(cfg, ctx, before=3)
+    p.start()
+    assert p.ready.wait(5)
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(3, 33)])
+    try:
+        for _ in range(5):
+            sub.recv(100)
+        assert p.snapshots == 0 and not sub._asking
+    finally:
+        p.done.set()
+        p.join(5)
+        sub.close()
+
+
+def test_backfill_off_keeps_the_old_behaviour(mesh):
+    cfg, ctx = mesh
+    p = _BeatingPublisher(cfg, ctx, before=5)
+    p.start()
+    assert p.ready.wait(5)
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE)], backfill=False)
+    try:
+        ids, _ = _alert_ids(sub, -1, 0.5)
+        assert ids == [] and p.snapshots == 0
+    finally:
+        p.done.set()
+        p.join(5)
+        sub.close()
+
+
+def test_unanswered_snapshot_expires_without_blocking_recv(mesh):
+    cfg, ctx = mesh
+    cfg = replace(cfg, recovery_timeout_ms=200)
+    pub = Publisher(ctx, cfg, "a", source=42)  # no service ROUTER bound
+    sub = Subscriber(ctx, cfg, ["a"], [b""])
+    try:
+        deadline = time.monotonic() + 5
+        while "a" not in sub._asking and time.monotonic() < deadline:
+            pub.publish([Heartbeat(node="a")], key=0)
+            sub.recv(20)
+        assert "a" in sub._asking
+        t0 = time.monotonic()
+        assert sub.recv(0) is None and time.monotonic() - t0 < 0.05, "recv(0) never waits"
+        while sub._asking and time.monotonic() < deadline:
+            sub.recv(50)
+        assert not sub._asking and sub.stats.recovery_failures >= 1
+        assert "a" in sub._recheck, "the next heartbeat asks again"
+    finally:
+        sub.close()
+        pub.close()
+
+
+# -- the journal's snapshot --------------------------------------------------------------------
+
+def _topic(stream: bytes, seq: int) -> bytes:
+    return b"%s%x" % (stream, seq)
+
+
+def test_journal_heads_are_each_streams_newest_frame_below_the_bound():
+    j = Journal(8)
+    s1, s2 = b"2/062/0000000000000007/a:", b"3/050/0000000000000001/a:"
+    j.append(1, _topic(s1, 1), b"f1")
+    j.append(2, _topic(s2, 1), b"f2")
+    j.append(4, _topic(s1, 2), b"f4")
+    j.append(6, _topic(s2, 2), b"f6")
+    assert j.heads_before(0) == [(4, _topic(s1, 2)), (6, _topic(s2, 2))]
+    assert j.heads_before(5) == [(2, _topic(s2, 1)), (4, _topic(s1, 2))]
+    assert j.heads_before(3, b"2/") == [(1, _topic(s1, 1))]
+    assert j.heads_before(1) == []
+
+
+def test_journal_forgets_a_stream_whose_last_frame_is_evicted():
+    j = Journal(2)
+    s1, s2 = b"2/062/0000000000000007/a:", b"3/050/0000000000000001/a:"
+    j.append(1, _topic(s1, 1), b"x")
+    j.append(2, _topic(s2, 1), b"x")
+    j.append(3, _topic(s2, 2), b"x")
+    assert [t for _, t in j.heads_before(0)] == [_topic(s2, 2)]
+    assert len(j.heads) == 1
+
+
+def _request(request_type: int, current: int = 0) -> list[bytes]:
+    req = RecoveryRequest(last_sequence=0, current_sequence=current, consumer_id=0,
+                          request_type=request_type)
+    return [encode_frame([req], source=1, sequence=9), b""]
+
+
+def test_journal_serves_a_snapshot_as_topic_and_header_sequence_pairs():
+    j = Journal(8)
+    s1 = b"2/062/0000000000000007/a:"
+    j.append(3, _topic(s1, 1), b"f")
+    j.append(5, _topic(s1, 2), b"f")
+    assert j.serve(_request(SNAPSHOT)) == [b"OK 9", _topic(s1, 2), b"5"]
+    assert j.serve(_request(SNAPSHOT, current=5)) == [b"OK 9", _topic(s1, 1), b"3"]
+
+
+def test_journal_refuses_an_unknown_request_type():
+    with pytest.raises(BadRecoveryRequest):
+        Journal(4).serve(_request(7))
+
+
+# -- with the real node runtime ----------------------------------------------------------------
+
+def test_late_joiner_back_fills_the_risk_nodes_emergency_stop():
+    with NodeHarness("risk") as h:
+        assert h.control(EmergencyStop(latched=1, reason="tail test")).startswith(b"OK")
+        h.wait_for(EmergencyStop)
+        ctx = zmq.Context()
+        # Joins after the stop was published: the EmergencyStop frame (its own stream; the
+        # heartbeats carry the latch too, under the Heartbeat type) comes from the journal.
+        sub = Subscriber(ctx, h.cfg, [h.name], [prefix(4, EmergencyStop.TLV_TYPE)])
+        try:
+            got = []
+            deadline = time.monotonic() + BOUND_S
+            while not got and time.monotonic() < deadline:
+                d = sub.recv(100)
+                if d is not None:
+                    got.append(d)
+            assert len(got) == 1 and got[0].recovered
+            assert got[0].frame.first(EmergencyStop).reason == "tail test"
+            assert sub.recv(500) is None, "exactly once"
+        finally:
+            sub.close()
+            ctx.destroy(linger=0)
+
