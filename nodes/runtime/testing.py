@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from mesh.config import MeshConfig, load_config
 from mesh.protocol import EmergencyStop, Message, decode_frame
 from mesh.protocol.constants import SourceType
 from mesh.pubsub import Delivery, Publisher, Subscriber
+from mesh.security import Security, generate_keys
 from nodes.runtime.catalog import load_node
 from nodes.runtime.contract import Contract
 from nodes.runtime.runtime import encode_control_stop
@@ -112,11 +114,17 @@ class NodeHarness:
         More node names to declare (other subprocesses a test starts itself).
     start_timeout : float
         Seconds to wait for the node's first heartbeat.
+    curve : bool
+        Run the node with ``curve = true`` on tcp endpoints (free loopback ports): key pairs
+        for the node and ``feeder`` are generated in ``<run_dir>/keys``; the harness speaks
+        as ``feeder`` (the feeder is a CURVE server with its own ZAP authenticator, the
+        collector and :meth:`control` are CURVE clients pinned to the node's key).
     """
 
     def __init__(self, kind: str, *, settings: dict[str, Any] | None = None,
                  mesh: dict[str, Any] | None = None, extra_nodes: Iterable[str] = (),
-                 name: str | None = None, start_timeout: float = 15.0) -> None:
+                 name: str | None = None, start_timeout: float = 15.0,
+                 curve: bool = False) -> None:
         self.node_cls = load_node(kind)
         self.contract: Contract = self.node_cls.CONTRACT
         self.kind = kind
@@ -125,6 +133,8 @@ class NodeHarness:
         self.mesh_keys = dict(mesh or {})
         self.extra_nodes = list(extra_nodes)
         self.start_timeout = start_timeout
+        self.curve = curve
+        self.security: Security | None = None
         self.deliveries: list[Delivery] = []
         self.proc: subprocess.Popen[bytes] | None = None
         self._stack = contextlib.ExitStack()
@@ -149,20 +159,40 @@ class NodeHarness:
         keys = {"run_dir": str(self.run_dir), "default_nodes": False, "metrics_base_port": 0,
                 "heartbeat_ms": 100, "deadline_ms": 1000, "idle": "backoff",
                 "ring_namespace": "ap" + self.run_dir.name[3:].replace("_", "")}
-        keys.update(self.mesh_keys)
         nodes = {self.name: {"metrics_port": self.metrics_port, **self.settings},
                  "feeder": {}, **{n: {} for n in self.extra_nodes}}
+        if self.curve:
+            keys["curve"] = True
+            for name in (self.name, "feeder"):
+                nodes[name] = {"pub": f"tcp://127.0.0.1:{free_port()}",
+                               "service": f"tcp://127.0.0.1:{free_port()}", **nodes[name]}
+        keys.update(self.mesh_keys)
         self.config_path = write_config(self.run_dir / "mesh.toml", keys, nodes)
         self.cfg = load_config(self.config_path, env={})
+        if self.cfg.curve:
+            for name in (self.name, "feeder"):
+                generate_keys(self.cfg.keys_path, name)
         self.ctx = zmq.Context()
-        self.feeder = Publisher(self.ctx, self.cfg, "feeder", source=SourceType.DASHBOARD)
+        client = None
+        if self.cfg.curve:
+            self.security = Security(self.cfg, "feeder")
+            self.security.start_authenticator(self.ctx)
+            client = self.security.client
+        # The PUB binds a scratch ipc path: its tcp port is left free for the XPUB below.
+        scratch = replace(self.cfg.node("feeder"), pub=f"ipc://{self.run_dir}/feeder0.pub")
+        self.feeder = Publisher(self.ctx, replace(self.cfg, nodes={**self.cfg.nodes,
+                                                                   "feeder": scratch}),
+                                "feeder", source=SourceType.DASHBOARD)
         # Swap in an XPUB so we can see the node's subscriptions arrive (no slow joiner).
         self.feeder.socket.close(0)
+        self.feeder.endpoint = self.cfg.node("feeder").pub
         self.feeder.socket = self.ctx.socket(zmq.XPUB)
         self.feeder.socket.linger = 0
+        if self.security is not None:
+            self.security.server(self.feeder.socket)
         self.feeder.socket.bind(self.feeder.endpoint)
         self._subscriptions: set[bytes] = set()
-        self.collector = Subscriber(self.ctx, self.cfg, [self.name], [b""])
+        self.collector = Subscriber(self.ctx, self.cfg, [self.name], [b""], secure=client)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
         self.log_path = self.run_dir / f"{self.name}.log"
         log = self._stack.enter_context(self.log_path.open("wb"))
@@ -182,6 +212,9 @@ class NodeHarness:
                 obj.socket.close(0)
                 if attr == "collector":
                     obj.recovery.close()
+        if self.security is not None:
+            self.security.stop_authenticator()
+            self.security = None
         if getattr(self, "ctx", None) is not None:
             self.ctx.term()
             self.ctx = None
@@ -292,7 +325,10 @@ class NodeHarness:
         sock = self.ctx.socket(zmq.DEALER)
         sock.linger = 0
         try:
-            sock.connect(self.cfg.node(self.name).service)
+            service = self.cfg.node(self.name).service
+            if self.security is not None:
+                self.security.client(sock, self.name, service)
+            sock.connect(service)
             sock.send(encode_control_stop(stop))
             if not sock.poll(int(timeout * 1000)):
                 raise HarnessError(f"{self.name} did not answer a control request")
