@@ -14,8 +14,8 @@ joiner's back-fill are covered by the publisher's heartbeats: a subscriber of jo
 also hears every publisher's heartbeats (subscribing to them itself if its prefixes do not,
 and then not delivering them). A heartbeat whose header sequence is more than one past the
 previous beat's says the publisher sent something in between; the subscriber then asks the
-publisher's service endpoint, without waiting, for a snapshot of its journaled streams' high
--water marks below that heartbeat (RecoveryRequest request_type 2), and when the answer
+publisher's service endpoint, without waiting, for a snapshot of its journaled streams'
+high-water marks below that heartbeat (RecoveryRequest request_type 2), and when the answer
 arrives (checked on every ``recv``), retransmits whatever it lacks of those streams and
 delivers it in stream order. See TRANSPORT.md ("Tails and late joiners").
 
