@@ -25,21 +25,39 @@ from contracts.npm import own_artifact
 from contracts.pools import read_v2
 from contracts.v3math import v2_amount_out
 from mesh.errors import ChainError
+from mesh.protocol.constants import FlashSource as ProtocolFlashSource
+from mesh.protocol.constants import PoolKind
 
 
 class HopKind(IntEnum):
-    """Pool kind of one hop."""
+    """Pool kind of one hop, as the contract's ``kind`` byte encodes it.
+
+    Not :class:`mesh.protocol.constants.PoolKind`, which has a NONE slot (0) for unused route
+    entries; :data:`HOP_KIND_OF` translates an ArbitrageOpportunity's kinds.
+    """
 
     V2 = 0
     V3 = 1
 
 
 class FlashSource(IntEnum):
-    """Where the flash loan comes from."""
+    """Where the flash loan comes from, as the contract's ``source`` byte encodes it.
+
+    Not :class:`mesh.protocol.constants.FlashSource` (0 = none there);
+    :data:`FLASH_SOURCE_OF` translates an ArbitrageOpportunity's source.
+    """
 
     AAVE = 0
     V2 = 1
     V3 = 2
+
+
+#: Protocol PoolKind -> contract hop kind (the one place the two numberings meet).
+HOP_KIND_OF = {PoolKind.UNISWAP_V2: HopKind.V2, PoolKind.UNISWAP_V3: HopKind.V3}
+#: Protocol FlashSource -> contract flash source.
+FLASH_SOURCE_OF = {ProtocolFlashSource.AAVE_V3: FlashSource.AAVE,
+                   ProtocolFlashSource.UNISWAP_V2: FlashSource.V2,
+                   ProtocolFlashSource.UNISWAP_V3: FlashSource.V3}
 
 
 class BadTrade(ChainError):

@@ -46,3 +46,14 @@ def test_a_changed_artifact_is_reported_stale(compiled, tmp_path, monkeypatch):
     tampered = dict(compiled["FlashArbitrage"], bytecode=compiled["FlashArbitrage"]["bytecode"][:-2] + "00")
     (tmp_path / "FlashArbitrage.json").write_text(render(tampered))
     assert comp.stale_artifacts(compiled) == ["FlashArbitrage"]
+
+
+def test_every_protocol_pool_kind_and_flash_source_maps_to_a_contract_code():
+    from contracts.arbitrage import FLASH_SOURCE_OF, HOP_KIND_OF, FlashSource, HopKind
+    from mesh.protocol.constants import FlashSource as ProtocolFlashSource
+    from mesh.protocol.constants import PoolKind
+
+    assert set(HOP_KIND_OF) == set(PoolKind) - {PoolKind.NONE}
+    assert set(HOP_KIND_OF.values()) == set(HopKind)
+    assert set(FLASH_SOURCE_OF) == set(ProtocolFlashSource) - {ProtocolFlashSource.NONE}
+    assert set(FLASH_SOURCE_OF.values()) == set(FlashSource)
