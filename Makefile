@@ -41,6 +41,7 @@ run: install
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check mesh shm nodes contracts bench tests
+	$(BIN)/mypy mesh shm nodes contracts
 
 test: install lint
 	$(BIN)/pytest -n auto

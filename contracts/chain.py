@@ -23,6 +23,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
@@ -181,7 +182,7 @@ class Chain:
             raise AnvilFailed(f"no JSON-RPC node answers at {url}") from exc
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         """Checksummed address of the signing account."""
         return self.account.address
 
@@ -246,7 +247,7 @@ class Chain:
 
     def deploy(self, abi: list[dict], bytecode: str, *args: Any) -> str:
         """Deploy a contract; returns its checksummed address."""
-        ctor = next((i for i in abi if i["type"] == "constructor"), {"inputs": []})
+        ctor: dict[str, Any] = next((i for i in abi if i["type"] == "constructor"), {"inputs": []})
         code = bytes.fromhex(bytecode[2:] if bytecode.startswith("0x") else bytecode)
         if "__" in bytecode:
             raise ChainError("bytecode has unlinked library placeholders")

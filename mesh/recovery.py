@@ -127,7 +127,7 @@ class Journal:
         except FrameError as exc:
             raise BadRecoveryRequest(f"recovery request frame: {exc}") from exc
         req = frame.first(RecoveryRequest)
-        if req is None:
+        if not isinstance(req, RecoveryRequest):  # None; first() returns only this exact type
             raise BadRecoveryRequest("recovery request frame has no RecoveryRequest TLV")
         if req.request_type == SNAPSHOT:
             out = [b"OK %d" % frame.header.sequence]

@@ -23,7 +23,7 @@ All functions are pure and thread-safe.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from mesh.errors import MeshError
 
@@ -87,13 +87,13 @@ def prefix(domain: int | None = None, tlv_type: int | None = None, key: int | No
                 raise BadTopic("a topic prefix field needs every field before it")
             break
         if i == 0:
-            out += b"%d/" % value
+            out += b"%d/" % cast(int, value)
         elif i == 1:
-            out += b"%03d/" % value
+            out += b"%03d/" % cast(int, value)
         elif i == 2:
-            out += b"%016x/" % value
+            out += b"%016x/" % cast(int, value)
         else:
-            out += value.encode() + b":"  # type: ignore[union-attr]
+            out += cast(str, value).encode() + b":"
     return out
 
 

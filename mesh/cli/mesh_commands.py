@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 import zmq
@@ -128,7 +128,7 @@ def collect_heartbeats(cfg: MeshConfig, seconds: float) -> dict[str, dict[str, A
             if d is None:
                 continue
             hb = d.frame.first(Heartbeat)
-            if hb is None:
+            if not isinstance(hb, Heartbeat):  # None; first() returns only this exact type
                 continue
             seen[hb.node or d.topic.publisher] = {"hb": hb, "received_ns": time.time_ns(),
                                                   "gaps_seen": 0}
@@ -142,13 +142,31 @@ def collect_heartbeats(cfg: MeshConfig, seconds: float) -> dict[str, dict[str, A
     return seen
 
 
+class StatusRow(TypedDict, total=False):
+    """One ``status`` row; a silent node has only ``node`` and ``state``."""
+
+    node: str
+    state: str
+    pid: int
+    age_ms: float
+    versions: str
+    version_mismatch: bool
+    frames_in: int
+    frames_out: int
+    gaps: int
+    drops: int
+    errors: int
+    stop: int
+    uptime_s: float
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print one row per configured node from its latest heartbeat."""
     cfg = load_config(args.config)
     seconds = args.seconds if args.seconds is not None else 3 * cfg.heartbeat_ms / 1000 + 0.2
     seen = collect_heartbeats(cfg, seconds)
     now = time.time_ns()
-    rows = []
+    rows: list[StatusRow] = []
     for name in sorted(set(cfg.nodes) | set(seen)):
         entry = seen.get(name)
         if entry is None:

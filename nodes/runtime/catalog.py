@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from mesh.config import BadConfig
+
+if TYPE_CHECKING:
+    from nodes.runtime.node import Node
 
 NODE_KINDS: dict[str, str] = {
     "risk": "nodes.risk:RiskNode",
@@ -12,7 +16,7 @@ NODE_KINDS: dict[str, str] = {
 }
 
 
-def load_node(spec: str) -> type:
+def load_node(spec: str) -> type[Node]:
     """The node class for a kind (``risk``) or a ``module:Class`` path."""
     target = NODE_KINDS.get(spec, spec)
     module, _, cls = target.partition(":")

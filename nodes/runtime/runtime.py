@@ -334,7 +334,7 @@ class NodeRuntime:
         if frame.first(RecoveryRequest) is not None:
             return self.pub.journal.serve(body)
         stop = frame.first(EmergencyStop)
-        if stop is None:
+        if not isinstance(stop, EmergencyStop):  # None; first() returns only this exact type
             raise BadRecoveryRequest("control frame holds neither RecoveryRequest nor "
                                      "EmergencyStop")
         if stop.latched:

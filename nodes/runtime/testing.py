@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -94,7 +94,7 @@ def private_mesh(run_dir: Path, nodes: Iterable[str], **mesh: Any) -> tuple[Path
             "heartbeat_ms": 100, "deadline_ms": 1000, "idle": "backoff",
             "ring_namespace": f"ap{run_dir.name.replace('-', '').replace('_', '')}"}
     keys.update(mesh)
-    node_tables = {n: {} for n in nodes}
+    node_tables: dict[str, dict[str, Any]] = {n: {} for n in nodes}
     path = write_config(run_dir / "mesh.toml", keys, node_tables)
     return path, load_config(path, env={})
 
@@ -172,27 +172,28 @@ class NodeHarness:
         if self.cfg.curve:
             for name in (self.name, "feeder"):
                 generate_keys(self.cfg.keys_path, name)
-        self.ctx = zmq.Context()
+        ctx = zmq.Context()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] | None = ctx  # None once closed
         client = None
         if self.cfg.curve:
             self.security = Security(self.cfg, "feeder")
-            self.security.start_authenticator(self.ctx)
+            self.security.start_authenticator(ctx)
             client = self.security.client
         # The PUB binds a scratch ipc path: its tcp port is left free for the XPUB below.
         scratch = replace(self.cfg.node("feeder"), pub=f"ipc://{self.run_dir}/feeder0.pub")
-        self.feeder = Publisher(self.ctx, replace(self.cfg, nodes={**self.cfg.nodes,
-                                                                   "feeder": scratch}),
+        self.feeder = Publisher(ctx, replace(self.cfg, nodes={**self.cfg.nodes,
+                                                              "feeder": scratch}),
                                 "feeder", source=SourceType.DASHBOARD)
         # Swap in an XPUB so we can see the node's subscriptions arrive (no slow joiner).
         self.feeder.socket.close(0)
         self.feeder.endpoint = self.cfg.node("feeder").pub
-        self.feeder.socket = self.ctx.socket(zmq.XPUB)
+        self.feeder.socket = ctx.socket(zmq.XPUB)
         self.feeder.socket.linger = 0
         if self.security is not None:
             self.security.server(self.feeder.socket)
         self.feeder.socket.bind(self.feeder.endpoint)
         self._subscriptions: set[bytes] = set()
-        self.collector = Subscriber(self.ctx, self.cfg, [self.name], [b""], secure=client)
+        self.collector = Subscriber(ctx, self.cfg, [self.name], [b""], secure=client)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
         self.log_path = self.run_dir / f"{self.name}.log"
         log = self._stack.enter_context(self.log_path.open("wb"))
@@ -215,8 +216,9 @@ class NodeHarness:
         if self.security is not None:
             self.security.stop_authenticator()
             self.security = None
-        if getattr(self, "ctx", None) is not None:
-            self.ctx.term()
+        ctx = getattr(self, "ctx", None)
+        if ctx is not None:
+            ctx.term()
             self.ctx = None
         with contextlib.suppress(Exception):
             from nodes.runtime.kill_flag import KillFlag
@@ -322,7 +324,8 @@ class NodeHarness:
 
     def control(self, stop: EmergencyStop, timeout: float = 5.0) -> bytes:
         """Send a stop/resume to the node's service endpoint; return its reply status."""
-        sock = self.ctx.socket(zmq.DEALER)
+        # cast, not a None check: after close() this still fails as before (AttributeError)
+        sock = cast("zmq.Context[zmq.Socket[bytes]]", self.ctx).socket(zmq.DEALER)
         sock.linger = 0
         try:
             service = self.cfg.node(self.name).service
