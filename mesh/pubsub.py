@@ -56,6 +56,7 @@ from mesh.protocol import (
     Message,
     UnknownTLV,
     check_frame,
+    decode_checked,
     decode_frame,
     encode_frame,
     restamp,
@@ -264,7 +265,7 @@ class Delivery:
         if self.error is not None:
             raise self.error
         try:
-            frame = decode_frame(self.raw, verify_checksum=False)  # checked on arrival
+            frame = decode_checked(self.raw, self.header)  # checked on arrival
         except FrameError as exc:
             self.error = exc
             if self._stats is not None:

@@ -43,6 +43,7 @@ from mesh.protocol.frame import (
     Frame,
     UnknownTLV,
     check_frame,
+    decode_checked,
     decode_frame,
     decode_header,
     encode_frame,
@@ -61,7 +62,7 @@ from mesh.protocol.tlv import tlv_bytes, tlv_header
 __all__ = [
     "BY_NAME", "HEADER_SIZE", "MAGIC", "MAX_MESSAGE_SIZE", "MAX_TLV_VALUE", "PROTOCOL_VERSION",
     "REGISTRY", "SUPPORTED_VERSIONS", "AssetType", "BadChecksum", "BadExtendedTLV",
-    "BadFieldValue", "BadMagic", "BadTLVSize", "check_frame", "FlashSource", "Frame", "FrameError", "Header",
+    "BadFieldValue", "BadMagic", "BadTLVSize", "check_frame", "decode_checked", "FlashSource", "Frame", "FrameError", "Header",
     "InstrumentId", "Message", "Oversize", "PoolKind", "RelayDomain", "SourceType", "TLVOverrun",
     "TrailingBytes", "TruncatedFrame", "TruncatedHeader", "TruncatedTLV", "UnknownDomain",
     "UnknownTLV", "VenueId", "decode_frame", "decode_header", "domain_of_type", "encode_frame",

@@ -40,7 +40,7 @@ from mesh.protocol.errors import (
     TruncatedTLV,
     UnknownDomain,
 )
-from mesh.protocol.header import CHECKSUM_OFFSET, HEADER, SEQUENCE_OFFSET, Header
+from mesh.protocol.header import CHECKSUM_OFFSET, HEADER, SEQUENCE_OFFSET, Header, frame_checksum
 from mesh.protocol.registry import REGISTRY, Message
 from mesh.protocol.tlv import tlv_bytes
 
@@ -150,9 +150,7 @@ def restamp(frame: bytes | bytearray, *, sequence: int, timestamp_ns: int | None
     _SEQ_TS.pack_into(out, SEQUENCE_OFFSET, sequence,
                       timestamp_ns if timestamp_ns is not None else time.time_ns())
     if frame[CHECKSUM_OFFSET:HEADER_SIZE] != b"\0\0\0\0":
-        view = memoryview(out)
-        _U32.pack_into(out, CHECKSUM_OFFSET,
-                       zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET])))
+        _U32.pack_into(out, CHECKSUM_OFFSET, frame_checksum(out))
     return bytes(out)
 
 
@@ -213,7 +211,7 @@ def check_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool =
 
     Checked: the header (:func:`decode_header`), that ``data`` is exactly ``32 + payload_size``
     bytes, and the CRC32. What :func:`decode_frame` adds is the TLV structure and values, so a
-    transport can check on arrival and decode later (``decode_frame(data, verify_checksum=False)``).
+    transport can check on arrival and decode later (:func:`decode_checked`).
 
     Raises
     ------
@@ -227,11 +225,7 @@ def check_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool =
             raise TruncatedFrame(f"frame has {len(data)} bytes, header says {end}", len(data))
         raise TrailingBytes(f"{len(data) - end} bytes after the {end}-byte frame", end)
     if verify_checksum and not (allow_zero_checksum and header.checksum == 0):
-        if type(data) is bytes:  # slicing bytes is cheaper than two memoryview slices
-            crc = zlib.crc32(data[HEADER_SIZE:], zlib.crc32(data[:CHECKSUM_OFFSET]))
-        else:
-            view = memoryview(data)
-            crc = zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET]))
+        crc = frame_checksum(data)
         if crc != header.checksum:
             raise BadChecksum(f"checksum 0x{header.checksum:08x}, computed 0x{crc:08x}",
                               CHECKSUM_OFFSET)
@@ -256,6 +250,14 @@ def decode_frame(data: bytes | bytearray | memoryview, *, verify_checksum: bool 
     """
     header = check_frame(data, verify_checksum=verify_checksum,
                          allow_zero_checksum=allow_zero_checksum)
+    return decode_checked(data, header)
+
+
+def decode_checked(data: bytes | bytearray | memoryview, header: Header) -> Frame:
+    """Decode the TLVs of a frame whose ``header`` :func:`check_frame` already returned.
+
+    For transports that check on arrival and decode later: the header is not parsed again.
+    """
     return _new(Frame, (header, _decode_tlvs(data, HEADER_SIZE + header.payload_size)))
 
 

@@ -58,5 +58,7 @@ class Header(NamedTuple):
 
 def frame_checksum(frame: bytes | bytearray | memoryview) -> int:
     """CRC32 over ``frame[0:28]`` then ``frame[32:]`` (upstream ``crc32fast``, §1.2)."""
+    if type(frame) is bytes:  # slicing bytes is cheaper than two memoryview slices
+        return zlib.crc32(frame[HEADER_SIZE:], zlib.crc32(frame[:CHECKSUM_OFFSET]))
     view = memoryview(frame)
     return zlib.crc32(view[HEADER_SIZE:], zlib.crc32(view[:CHECKSUM_OFFSET]))
