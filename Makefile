@@ -40,8 +40,8 @@ run: install
 	$(BIN)/alphapulse run
 
 lint: $(PY_STAMP)
-	$(BIN)/ruff check mesh shm nodes contracts bench tests
-	$(BIN)/mypy mesh shm nodes contracts
+	$(BIN)/ruff check alphapulse mesh shm nodes contracts bench tests
+	$(BIN)/mypy alphapulse mesh shm nodes contracts
 
 test: install lint
 	$(BIN)/pytest -n auto

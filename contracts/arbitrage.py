@@ -20,11 +20,11 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
+from alphapulse.errors import ChainError
 from contracts.chain import Chain, Reverted
 from contracts.npm import own_artifact
 from contracts.pools import read_v2
 from contracts.v3math import v2_amount_out
-from mesh.errors import ChainError
 from mesh.protocol.constants import FlashSource as ProtocolFlashSource
 from mesh.protocol.constants import PoolKind
 

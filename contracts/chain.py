@@ -28,8 +28,8 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 
+from alphapulse.errors import ChainError
 from contracts.compile import NODE_MODULES, require_npm
-from mesh.errors import ChainError
 
 #: anvil's default development mnemonic (public knowledge; devnet only).
 DEV_MNEMONIC = "test test test test test test test test test test test junk"

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mesh.errors import ChainError
+from alphapulse.errors import ChainError
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "src"

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alphapulse.errors import ChainError
 from contracts.chain import Chain, start_anvil, stop_anvil
 from contracts.compile import require_npm
 from contracts.deploy import deploy_market
-from mesh.errors import ChainError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8545

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mesh.errors import ConfigError
+from alphapulse.errors import ConfigError
 
 #: Node kinds a single host runs by default, in start order.
 DEFAULT_NODES: tuple[str, ...] = (
@@ -56,12 +56,6 @@ DEFAULT_NODES: tuple[str, ...] = (
 )
 _NODE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _IDLE = ("spin", "backoff", "block")
-
-
-class BadConfig(ConfigError):
-    """A configuration file, key or value that cannot be used."""
-
-    kind = "bad_config"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +105,11 @@ class MeshConfig:
     nodes: Mapping[str, NodeConfig] = field(default_factory=dict)
 
     def node(self, name: str) -> NodeConfig:
-        """The configuration of node ``name``; raises :class:`BadConfig` if it is not declared."""
+        """The configuration of node ``name``; raises :class:`ConfigError` if it is not declared."""
         try:
             return self.nodes[name]
         except KeyError:
-            raise BadConfig(f"node {name!r} is not in the mesh configuration "
+            raise ConfigError(f"node {name!r} is not in the mesh configuration "
                             f"(known: {', '.join(sorted(self.nodes)) or 'none'})") from None
 
     @property
@@ -140,8 +134,8 @@ def default_run_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"alphapulse-{getpass.getuser()}")
 
 
-def _bad(key: str, value: Any, like: Any) -> BadConfig:
-    return BadConfig(f"{key}: {value!r} is not a valid {type(like).__name__}")
+def _bad(key: str, value: Any, like: Any) -> ConfigError:
+    return ConfigError(f"{key}: {value!r} is not a valid {type(like).__name__}")
 
 
 def _coerce(key: str, value: Any, like: Any) -> Any:
@@ -197,7 +191,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
 
     Raises
     ------
-    BadConfig
+    ConfigError
         Unreadable file, bad TOML, unknown ``[mesh]`` key, bad value or node name.
     """
     env = os.environ if env is None else env
@@ -208,13 +202,13 @@ def load_config(path: str | os.PathLike[str] | None = None,
             with open(path, "rb") as fh:
                 doc = tomllib.load(fh)
         except OSError as exc:
-            raise BadConfig(f"cannot read {path}: {exc.strerror}") from exc
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise BadConfig(f"{path}: {exc}") from exc
+            raise ConfigError(f"{path}: {exc}") from exc
     mesh_doc = dict(doc.get("mesh", {}))
     unknown = set(mesh_doc) - set(_MESH_KEYS)
     if unknown:
-        raise BadConfig(f"unknown [mesh] keys: {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown [mesh] keys: {', '.join(sorted(unknown))}")
     for key in _MESH_KEYS:
         if f"ALPHAPULSE_{key.upper()}" in env:
             mesh_doc[key] = env[f"ALPHAPULSE_{key.upper()}"]
@@ -223,22 +217,22 @@ def load_config(path: str | os.PathLike[str] | None = None,
     for key, value in mesh_doc.items():
         values[key] = _coerce(key, value, getattr(probe, key))
     if values.get("idle", "backoff") not in _IDLE:
-        raise BadConfig(f"idle: {values['idle']!r} is not one of {', '.join(_IDLE)}")
+        raise ConfigError(f"idle: {values['idle']!r} is not one of {', '.join(_IDLE)}")
     for key in ("sndhwm", "rcvhwm", "io_threads", "heartbeat_ms", "deadline_ms",
                 "journal_size", "recovery_timeout_ms"):
         if key in values and values[key] < (0 if key.endswith("hwm") else 1):
-            raise BadConfig(f"{key}: {values[key]} is out of range")
+            raise ConfigError(f"{key}: {values[key]} is out of range")
     cfg = MeshConfig(**values)
     node_docs: dict[str, dict[str, Any]] = {n: {} for n in DEFAULT_NODES} \
         if cfg.default_nodes else {}
     for name, body in dict(doc.get("nodes", {})).items():
         if not isinstance(body, dict):
-            raise BadConfig(f"[nodes.{name}] must be a table")
+            raise ConfigError(f"[nodes.{name}] must be a table")
         node_docs[name] = dict(body)
     nodes: dict[str, NodeConfig] = {}
     for index, (name, body) in enumerate(node_docs.items()):
         if not _NODE_NAME.match(name):
-            raise BadConfig(f"node name {name!r} must match {_NODE_NAME.pattern}")
+            raise ConfigError(f"node name {name!r} must match {_NODE_NAME.pattern}")
         prefix = f"ALPHAPULSE_NODE_{_env_name(name)}_"
         for key, value in env.items():
             if key.startswith(prefix):
@@ -248,7 +242,7 @@ def load_config(path: str | os.PathLike[str] | None = None,
         service = _coerce(f"{name}.service", body.pop("service", base.service), "")
         port = _coerce(f"{name}.metrics_port", body.pop("metrics_port", base.metrics_port), 0)
         if not 0 <= port <= 65535:
-            raise BadConfig(f"{name}.metrics_port: {port} is out of range")
+            raise ConfigError(f"{name}.metrics_port: {port} is out of range")
         nodes[name] = NodeConfig(name, pub, service, port, dict(body))
     return replace(cfg, nodes=nodes)
 

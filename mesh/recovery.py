@@ -33,7 +33,7 @@ from collections import deque
 
 import zmq
 
-from mesh.errors import MeshError
+from alphapulse.errors import MeshError
 from mesh.protocol import RecoveryRequest, decode_frame, encode_frame
 from mesh.protocol.constants import SourceType
 from mesh.protocol.errors import FrameError

@@ -25,8 +25,8 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from alphapulse.errors import MeshError
 from mesh.config import MeshConfig
-from mesh.errors import MeshError
 
 
 class KeyError_(MeshError):

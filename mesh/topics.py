@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, cast
 
-from mesh.errors import MeshError
+from alphapulse.errors import MeshError
 
 
 class BadTopic(MeshError):

@@ -1,8 +1,8 @@
-"""Errors of the shared-memory rings, all under :class:`mesh.errors.RingError`."""
+"""Errors of the shared-memory rings, all under :class:`alphapulse.errors.RingError`."""
 
 from __future__ import annotations
 
-from mesh.errors import RingError
+from alphapulse.errors import RingError
 
 __all__ = [
     "BadRingName", "FrameTooLarge", "LayoutVersionMismatch", "NoFreeSlot", "NotARing",

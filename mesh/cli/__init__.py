@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mesh.errors import AlphaPulseError
+from alphapulse.errors import AlphaPulseError
 
 #: Subcommand modules, in the order ``alphapulse --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import orjson
 
-from mesh.errors import AlphaPulseError
+from alphapulse.errors import AlphaPulseError
 from mesh.protocol.constants import MAGIC_BYTES, RelayDomain
 from mesh.protocol.errors import BadFieldValue, BadMagic, TruncatedFrame
 from mesh.protocol.frame import decode_frame, split_frames

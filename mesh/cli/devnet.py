@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mesh.errors import ChainError
+from alphapulse.errors import ChainError
 
 
 def _paths(args: argparse.Namespace):

@@ -17,9 +17,9 @@ from typing import Any, TypedDict
 import orjson
 import zmq
 
+from alphapulse.errors import ConfigError, MeshError
 from mesh.cli import tap
-from mesh.config import BadConfig, MeshConfig, load_config
-from mesh.errors import MeshError
+from mesh.config import MeshConfig, load_config
 from mesh.protocol import EmergencyStop, Heartbeat, encode_frame
 from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState, SourceType, StopReason
 from mesh.pubsub import Subscriber
@@ -233,7 +233,7 @@ def _kill_flag(cfg: MeshConfig):
 def cmd_stop(args: argparse.Namespace) -> int:
     """Kill flag first (same host, nanoseconds), then the latch on the risk node."""
     if len(args.reason.encode()) > 64:
-        raise BadConfig("--reason is longer than 64 bytes")
+        raise ConfigError("--reason is longer than 64 bytes")
     cfg = load_config(args.config)
     stop_id = new_stop_id()
     flag = _kill_flag(cfg)
@@ -289,7 +289,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
     d = _keys_dir(args)
     if not os.path.isdir(d):
-        raise BadConfig(f"no keys directory at {d}")
+        raise ConfigError(f"no keys directory at {d}")
     for name in sorted(os.listdir(d)):
         if name.endswith(".key"):
             public, _ = zmq.auth.load_certificate(os.path.join(d, name))

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alphapulse.errors import ConfigError
 from mesh.config import load_config
-from mesh.errors import ConfigError
 
 if TYPE_CHECKING:
     from contracts.devnet import DevnetPaths

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 import zmq
 
-from mesh.config import BadConfig, load_config
+from alphapulse.errors import ConfigError
+from mesh.config import load_config
 from mesh.protocol import BY_NAME, REGISTRY, UnknownTLV
 from mesh.protocol.constants import RelayDomain
 from mesh.pubsub import Delivery, Subscriber
@@ -49,7 +50,7 @@ def parse_domain(text: str | None) -> int | None:
     try:
         return int(RelayDomain[text.upper()])
     except KeyError:
-        raise BadConfig(f"unknown domain {text!r}") from None
+        raise ConfigError(f"unknown domain {text!r}") from None
 
 
 def parse_type(text: str | None) -> int | None:
@@ -60,7 +61,7 @@ def parse_type(text: str | None) -> int | None:
         return int(text)
     cls = BY_NAME.get(text)
     if cls is None:
-        raise BadConfig(f"unknown message type {text!r}")
+        raise ConfigError(f"unknown message type {text!r}")
     return cls.TLV_TYPE
 
 
@@ -97,7 +98,7 @@ def cmd_tap(args: argparse.Namespace) -> int:
         domain = int(cls.DOMAIN) if cls else None
     key = args.strategy
     if key is not None and (domain is None or tlv_type is None):
-        raise BadConfig("--strategy needs --type (the key follows the type in topics)")
+        raise ConfigError("--strategy needs --type (the key follows the type in topics)")
     source = args.source
     pfx = prefix(domain, tlv_type, key, source if key is not None else None)
     publishers = [source] if source in cfg.nodes else list(cfg.nodes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesh.errors import ProtocolError
+from alphapulse.errors import ProtocolError
 
 __all__ = [
     "BadChecksum", "BadExtendedTLV", "BadFieldValue", "BadMagic", "BadTLVSize",

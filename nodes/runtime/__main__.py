@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
+from alphapulse.errors import AlphaPulseError
 from mesh.config import load_config
-from mesh.errors import AlphaPulseError
 from nodes.runtime.catalog import load_node
 from nodes.runtime.runtime import NodeRuntime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from mesh.config import BadConfig
+from alphapulse.errors import ConfigError
 
 if TYPE_CHECKING:
     from nodes.runtime.node import Node
@@ -21,8 +21,8 @@ def load_node(spec: str) -> type[Node]:
     target = NODE_KINDS.get(spec, spec)
     module, _, cls = target.partition(":")
     if not cls:
-        raise BadConfig(f"unknown node kind {spec!r} (known: {', '.join(sorted(NODE_KINDS))})")
+        raise ConfigError(f"unknown node kind {spec!r} (known: {', '.join(sorted(NODE_KINDS))})")
     try:
         return getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as exc:
-        raise BadConfig(f"cannot load node {target}: {exc}") from exc
+        raise ConfigError(f"cannot load node {target}: {exc}") from exc

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from mesh.config import BadConfig
+from alphapulse.errors import ConfigError
 
 
 class IdleStrategy:
@@ -84,4 +84,4 @@ def make_idle(name: str) -> IdleStrategy:
         return BackoffIdle()
     if name == "block":
         return BlockIdle()
-    raise BadConfig(f"unknown idle strategy {name!r}")
+    raise ConfigError(f"unknown idle strategy {name!r}")

@@ -28,7 +28,7 @@ import struct
 
 import posix_ipc
 
-from mesh.errors import MeshError
+from alphapulse.errors import MeshError
 
 MAGIC = 0x4B494C4C  # "KILL"
 VERSION = 1

@@ -30,8 +30,8 @@ from typing import Any
 
 import zmq
 
-from mesh.config import BadConfig, MeshConfig
-from mesh.errors import AlphaPulseError
+from alphapulse.errors import AlphaPulseError, ConfigError
+from mesh.config import MeshConfig
 from mesh.protocol import (
     EmergencyStop,
     Heartbeat,
@@ -99,7 +99,7 @@ class NodeRuntime:
         given = dict(self.node_cfg.settings)
         unknown = set(given) - set(declared) - {"idle"}
         if unknown:
-            raise BadConfig(f"node {self.name}: unknown configuration keys "
+            raise ConfigError(f"node {self.name}: unknown configuration keys "
                             f"{', '.join(sorted(unknown))}")
         out: dict[str, Any] = {k: v.default for k, v in declared.items()}
         for key, value in given.items():
@@ -108,7 +108,7 @@ class NodeRuntime:
                 out[key] = type(like)(value) if not isinstance(like, bool) else \
                     str(value).lower() in ("1", "true", "yes", "on")
             except (TypeError, ValueError):
-                raise BadConfig(f"node {self.name}: {key}={value!r} is not a "
+                raise ConfigError(f"node {self.name}: {key}={value!r} is not a "
                                 f"{type(like).__name__}") from None
         return out
 

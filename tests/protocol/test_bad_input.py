@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from mesh.errors import AlphaPulseError, ProtocolError
+from alphapulse.errors import AlphaPulseError, ProtocolError
 from mesh.protocol import (
     BadChecksum,
     BadExtendedTLV,

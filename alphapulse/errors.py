@@ -1,8 +1,8 @@
-"""The one error tree of AlphaPulse.
+"""The one error tree of AlphaPulse, at the floor of the house (imports nothing).
 
 Every error the project raises on purpose derives from :class:`AlphaPulseError`, with one
 subclass per subsystem and specific leaves defined beside the code that raises them
-(``mesh.protocol.errors``, ``shm.errors``, ...). Foreign errors are translated with
+(``mesh.protocol.errors``, ``shm.errors``, ``contracts.client``, ...). Foreign errors are translated with
 ``raise ... from exc``. Nodes log, count and carry on; the command line prints the message and
 exits with status 2.
 """
@@ -44,6 +44,6 @@ class ChainError(AlphaPulseError):
 
 
 class ConfigError(AlphaPulseError):
-    """Configuration that cannot be used (a bad key, value or file)."""
+    """Configuration or a command-line argument that cannot be used (a bad key, value or file)."""
 
     kind = "config"
