@@ -350,7 +350,7 @@ def bench_throughput(run_dir: Path, config: Path, cfg, count: int) -> list[Row]:
 
 def bench_stop(config: Path, cfg, stops: int) -> list[Row]:
     """Stop-to-halted latency through the risk node, by its call and by the CLI."""
-    from mesh.cli.mesh_commands import send_control
+    from mesh.cli.control import send_control
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
     risk = subprocess.Popen([sys.executable, "-m", "nodes.runtime", "risk", "--config",
@@ -399,7 +399,7 @@ def bench_stop(config: Path, cfg, stops: int) -> list[Row]:
         risk.wait(10)
         sub.close()
         ctx.destroy(0)
-        from nodes.runtime.kill_flag import KillFlag
+        from shm.kill_flag import KillFlag
         KillFlag(cfg.kill_flag_name).unlink()
     return rows
 

@@ -8,6 +8,7 @@ overrides any of it::
     [mesh]
     run_dir = "/run/alphapulse"        # ipc sockets, key files, stop latch
     ring_namespace = "ap"              # prefix of shm segment names (rings, kill flag)
+    ring_capacity = 4194304            # bytes of each ring a node writes (a power of two)
     sndhwm = 10000                     # ZMQ_SNDHWM of every publisher
     rcvhwm = 10000                     # ZMQ_RCVHWM of every subscriber
     io_threads = 1                     # libzmq I/O threads per process
@@ -16,7 +17,7 @@ overrides any of it::
     deadline_ms = 2000                 # a risk heartbeat older than this is a stop
     journal_size = 4096                # frames journaled per must-not-lose stream publisher
     recovery_timeout_ms = 500          # how long a subscriber waits for recovered frames
-    idle = "backoff"                   # run-loop idle strategy: spin | backoff | block
+    idle = "backoff"                   # run-loop idle strategy: spin | yield | backoff | sleep | block
     curve = false                      # CURVE on every endpoint
     keys_dir = ""                      # default: <run_dir>/keys
     metrics_base_port = 9100           # default metrics ports count up from here (0: none)
@@ -55,7 +56,9 @@ DEFAULT_NODES: tuple[str, ...] = (
     "archiver", "monitor",
 )
 _NODE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_IDLE = ("spin", "backoff", "block")
+_RING_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: The kinds of :class:`shm.idle.IdleStrategy` (not imported here: it pulls in numba).
+_IDLE = ("spin", "yield", "backoff", "sleep", "block")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class MeshConfig:
 
     run_dir: str
     ring_namespace: str = "ap"
+    ring_capacity: int = 1 << 22
     sndhwm: int = 10_000
     rcvhwm: int = 10_000
     io_threads: int = 1
@@ -222,6 +226,12 @@ def load_config(path: str | os.PathLike[str] | None = None,
                 "journal_size", "recovery_timeout_ms"):
         if key in values and values[key] < (0 if key.endswith("hwm") else 1):
             raise ConfigError(f"{key}: {values[key]} is out of range")
+    if not _RING_NAMESPACE.match(str(values.get("ring_namespace", "ap"))):
+        raise ConfigError(f"ring_namespace: {values['ring_namespace']!r} must be 1-64 characters "
+                          "of [A-Za-z0-9_-]")
+    capacity = values.get("ring_capacity", 1 << 22)
+    if capacity < 1 << 12 or capacity > 1 << 30 or capacity & (capacity - 1):
+        raise ConfigError(f"ring_capacity: {capacity} is not a power of two in [4096, 2^30]")
     cfg = MeshConfig(**values)
     node_docs: dict[str, dict[str, Any]] = {n: {} for n in DEFAULT_NODES} \
         if cfg.default_nodes else {}

@@ -1,11 +1,11 @@
-"""Errors of the shared-memory rings, all under :class:`alphapulse.errors.RingError`."""
+"""Errors of the shared-memory segments (rings, kill flag), all under :class:`alphapulse.errors.RingError`."""
 
 from __future__ import annotations
 
 from alphapulse.errors import RingError
 
 __all__ = [
-    "BadRingName", "FrameTooLarge", "LayoutVersionMismatch", "NoFreeSlot", "NotARing",
+    "BadRingName", "FrameTooLarge", "KillFlagError", "LayoutVersionMismatch", "NoFreeSlot", "NotARing",
     "RingError", "RingExists", "RingLapped", "RingNotFound", "WriterAlive",
 ]
 
@@ -62,3 +62,9 @@ class RingLapped(RingError):
     """A strict reader lost frames because the writer lapped it (loss is counted first)."""
 
     kind = "ring_lapped"
+
+
+class KillFlagError(RingError):
+    """The kill-flag segment cannot be opened or holds a foreign layout."""
+
+    kind = "kill_flag"

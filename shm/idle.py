@@ -9,6 +9,9 @@ function, so a numba node can idle inside its own loop without returning to Pyth
 ``backoff``    spin ``spins`` times, then yield ``yields`` times, then sleep from
                ``min_sleep_ns`` doubling up to ``max_sleep_ns`` (the default; tests use it)
 ``sleep``      sleep ``max_sleep_ns`` every time
+``block``      the poller blocks in its own wait primitive (``zmq_poll`` in a node's run loop)
+               for up to ``max_sleep_ns``; lowest CPU, adds a wake-up per message;
+               :func:`idle_step` sleeps ``max_sleep_ns`` for a poller that has none
 =============  ==============================================================================
 
 ``idle_step(state, work)`` resets the strategy when ``work > 0`` and idles one step otherwise.
@@ -26,8 +29,8 @@ from shm.clock import sleep_ns, yield_cpu
 
 __all__ = ["IdleStrategy", "idle_step"]
 
-SPIN, YIELD, BACKOFF, SLEEP = 0, 1, 2, 3
-KINDS = {"spin": SPIN, "yield": YIELD, "backoff": BACKOFF, "sleep": SLEEP}
+SPIN, YIELD, BACKOFF, SLEEP, BLOCK = 0, 1, 2, 3, 4
+KINDS = {"spin": SPIN, "yield": YIELD, "backoff": BACKOFF, "sleep": SLEEP, "block": BLOCK}
 IS_KIND, IS_SPINS, IS_YIELDS, IS_MIN_NS, IS_MAX_NS, IS_COUNT, IS_SLEEP_NS = range(7)
 IS_SIZE = 8
 
@@ -45,7 +48,7 @@ def idle_step(state, work):
     if kind == YIELD:
         yield_cpu()
         return
-    if kind == SLEEP:
+    if kind in (SLEEP, BLOCK):
         sleep_ns(state[IS_MAX_NS])
         return
     n = state[IS_COUNT]
@@ -66,7 +69,7 @@ class IdleStrategy:
 
     Parameters
     ----------
-    kind : {"spin", "yield", "backoff", "sleep"}
+    kind : {"spin", "yield", "backoff", "sleep", "block"}
     spins, yields : int
         Back-off phases.
     min_sleep_ns, max_sleep_ns : int

@@ -1,4 +1,4 @@
-"""A node's contract: what it consumes and produces, and its configuration keys.
+"""A node's contract: what it consumes and produces, the rings it uses, its configuration keys.
 
 The contract is data, declared once on the node class (``CONTRACT``); the runtime subscribes
 from it, validates configuration against it, ``alphapulse nodes`` prints the graph from it, and
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mesh.domains import ring_domain
 from mesh.protocol import EmergencyStop, Heartbeat, Message
 from mesh.protocol.constants import RelayDomain, SourceType
 
@@ -48,6 +49,12 @@ class Contract:
     obeys_stop : bool
         The node halts on an emergency stop, the kill flag and the dead man's switch
         (executors, strategies): its heartbeat then reports ``HALTED``.
+    writes : tuple of RelayDomain
+        Domains whose frames the node writes to a shared-memory ring of its own (one ring
+        per writer: ``/ap.<ring_namespace>.<domain>.<node name>``), instead of ZeroMQ.
+    reads : tuple of RelayDomain
+        Domains whose rings the node reads: every writer's ring of the domain on the host,
+        also writers that appear later or restart.
     """
 
     kind: str
@@ -57,6 +64,8 @@ class Contract:
     produces: tuple[type[Message], ...] = ()
     config: Mapping[str, ConfigKey] = field(default_factory=dict)
     obeys_stop: bool = False
+    writes: tuple[RelayDomain, ...] = ()
+    reads: tuple[RelayDomain, ...] = ()
 
     @property
     def all_consumes(self) -> tuple[type[Message], ...]:
@@ -83,4 +92,6 @@ class Contract:
             "consumes": names(self.all_consumes), "produces": names(self.all_produces),
             "config": {k: {"default": v.default, "doc": v.doc} for k, v in self.config.items()},
             "obeys_stop": self.obeys_stop,
+            "writes_rings": [ring_domain(d) for d in self.writes],
+            "reads_rings": [ring_domain(d) for d in self.reads],
         }

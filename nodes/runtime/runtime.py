@@ -5,19 +5,26 @@ Lifecycle of :meth:`NodeRuntime.run`:
 1. validate the node's settings against its contract; open a context (I/O threads and their
    affinity from configuration), the PUB, the SUB (to every other configured node, filtered
    to the contract's consumed types plus heartbeats and stops), the service ROUTER (recovery
-   and stop/resume control), the Prometheus endpoint, and for nodes that obey stops the kill
-   flag and the dead man's switch;
-2. loop: drain the SUB (each frame to the stop guard and to ``on_frame``), serve the ROUTER,
-   ``on_tick``, heartbeat when due; when a pass did nothing, the idle strategy waits;
+   and stop/resume control), the rings the contract writes and readers on every writer of the
+   domains it reads (:mod:`nodes.runtime.rings`), the offload facility for blocking and async
+   work (:mod:`nodes.runtime.offload`), the Prometheus endpoint, and for nodes that obey
+   stops the kill flag and the dead man's switch; ``on_start``; compile ``RING_KERNEL``;
+2. loop: drain the SUB (each frame to the stop guard and to ``on_frame``), drain the rings
+   (batches to ``RING_KERNEL`` or ``on_ring_batch``), run finished offloaded work's
+   callbacks, serve the ROUTER, ``on_tick``, heartbeat when due; when a pass did nothing, the
+   idle strategy waits (``block`` waits in ``zmq_poll`` on the sockets and the offload's
+   wake-up pipe);
 3. on SIGTERM or SIGINT (or :meth:`request_stop`): state STOPPING, ``on_stop``, a last
    heartbeat, close the sockets (pending frames flushed within the linger), unlink the ipc
-   files, stop the metrics server.
+   files, close the readers and unlink the node's rings, stop the offload threads and the
+   metrics server.
 
 A node never dies on bad input: every error from the project's tree is counted by ``kind``;
 any other exception from a node hook is counted as ``node_exception`` and logged.
 
 Thread-safety: everything runs on the thread that called :meth:`run`, except the metrics
-server thread, which only reads counters. Signal handlers only set a flag.
+server thread, which only reads counters, and offloaded work, whose results come back to the
+loop thread. Signal handlers only set a flag.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import signal
 import time
 from typing import Any
 
+import numpy as np
 import zmq
 
 from alphapulse.errors import AlphaPulseError, ConfigError
@@ -51,16 +59,23 @@ from mesh.pubsub import (
     unlink_endpoint,
 )
 from mesh.recovery import BadRecoveryRequest
+from mesh.rings import RingBatch
 from mesh.security import Security
 from mesh.stats import MeshStats
 from mesh.stop import StopGuard, StopLatch
 from mesh.topics import prefix
-from nodes.runtime.idle import make_idle
-from nodes.runtime.kill_flag import KillFlag
 from nodes.runtime.metrics import MetricsServer
 from nodes.runtime.node import Node
+from nodes.runtime.offload import Offload
+from nodes.runtime.rings import NodeRings
+from shm.idle import IdleStrategy, idle_step
+from shm.kill_flag import KillFlag
 
 _DRAIN = 256
+#: Longest ``zmq_poll`` wait of the ``block`` idle strategy, and of a node that reads rings
+#: (rings have no file descriptor to wake a poll).
+_BLOCK_MS = 50
+_RING_BLOCK_MS = 1
 
 
 class NodeRuntime:
@@ -85,7 +100,12 @@ class NodeRuntime:
         self.state = NodeState.STARTING
         self.latch = StopLatch(self.name)
         self.log = logging.getLogger(f"alphapulse.{self.name}")
-        self.idle = make_idle(str(self.settings.get("idle") or cfg.idle))
+        self.idle = loop_idle(str(self.settings.get("idle") or cfg.idle))
+        self._idle_state = self.idle.state()
+        c = self.contract
+        self.rings = NodeRings(cfg.ring_namespace, self.name, c.writes, c.reads,
+                               cfg.ring_capacity, int(c.source), self.stats)
+        self.offload = Offload(self.name)
         self.started_ns = time.time_ns()
         self.guard: StopGuard | None = None
         self.kill_flag: KillFlag | None = None
@@ -142,10 +162,16 @@ class NodeRuntime:
         if self.contract.obeys_stop:
             self.kill_flag = KillFlag(cfg.kill_flag_name)
             self.guard = StopGuard(cfg.deadline_ms * 1_000_000, "risk", self.kill_flag)
+        self.rings.open()
         if self.node_cfg.metrics_port:
             self.metrics = MetricsServer(self.name, self.stats, self._gauges,
-                                         self.node_cfg.metrics_port)
+                                         self.node_cfg.metrics_port, rings=self.rings.counters)
         self.node.on_start()
+        kernel = self.node.RING_KERNEL
+        if kernel is not None and self.contract.reads:
+            # compile now, not on the first batch in the middle of trading
+            kernel(np.zeros(0, np.uint8), np.zeros(1, np.int64), 0, self.node.ring_context)
+        self.rings.discover_now(self._deliver_batch)
         self.state = NodeState.RUNNING
         self.heartbeat()
         self.log.info("started: pub %s service %s metrics %s", self.pub.endpoint,
@@ -169,6 +195,9 @@ class NodeRuntime:
         poller = zmq.Poller()
         poller.register(self.sub.socket, zmq.POLLIN)
         poller.register(self.router, zmq.POLLIN)
+        poller.register(self.offload.wakeup_fd, zmq.POLLIN)
+        block_ms = (_RING_BLOCK_MS if self.contract.reads else _BLOCK_MS) \
+            if self.idle.kind == "block" else 0
         while not self._stop_requested:
             work = 0
             for _ in range(_DRAIN):
@@ -177,8 +206,11 @@ class NodeRuntime:
                     break
                 work += 1
                 self._dispatch(delivery)
-            work += self._serve_control()
             now = time.monotonic_ns()
+            if self.rings:
+                work += self.rings.poll(now, self._deliver_batch)
+            work += self.offload.run_completions(self._run_callback)
+            work += self._serve_control()
             try:
                 work += self.node.on_tick(now)
             except AlphaPulseError as exc:
@@ -196,14 +228,13 @@ class NodeRuntime:
                 self.heartbeat()
                 next_beat = now + interval_ns
             if work:
-                self.idle.reset()
+                idle_step(self._idle_state, work)
                 continue
-            timeout = self.idle.poll_timeout_ms()
-            if timeout:
+            if block_ms:
                 left_ms = max(0, (next_beat - time.monotonic_ns()) // 1_000_000)
-                poller.poll(min(timeout, left_ms))
+                poller.poll(min(block_ms, left_ms))
             else:
-                self.idle.idle(0)
+                idle_step(self._idle_state, 0)
 
     def shutdown(self) -> None:
         """Graceful stop: ``on_stop``, last heartbeat, close and unlink everything."""
@@ -221,6 +252,8 @@ class NodeRuntime:
         if hasattr(self, "router"):
             self.router.close(0)
             unlink_endpoint(self.node_cfg.service)
+        self.offload.close()
+        self.rings.close()
         if self.metrics is not None:
             self.metrics.close()
         if self.kill_flag is not None:
@@ -253,6 +286,38 @@ class NodeRuntime:
         except Exception:  # a node never dies on one bad frame
             self.stats.error("node_exception")
             self.log.exception("on_frame failed")
+
+    def _deliver_batch(self, batch: RingBatch) -> None:
+        """Hand one ring batch to the node's ``RING_KERNEL`` or ``on_ring_batch``."""
+        node = self.node
+        try:
+            if node.RING_KERNEL is not None:
+                rejected = int(node.RING_KERNEL(batch.data, batch.offsets, batch.count,
+                                                node.ring_context))
+                if rejected:
+                    self.stats.errors["ring_frame_rejected"] += rejected
+            else:
+                node.on_ring_batch(batch)
+        except AlphaPulseError as exc:
+            self.stats.error(exc.kind)
+        except Exception:  # a node never dies on one bad batch
+            self.stats.error("node_exception")
+            self.log.exception("ring batch from %s failed", batch.ring)
+
+    def _run_callback(self, fn: Any, args: tuple[Any, ...]) -> None:
+        """Run an offload completion or posted callable with the hooks' error isolation."""
+        try:
+            fn(*args)
+        except AlphaPulseError as exc:
+            self.stats.error(exc.kind)
+        except Exception:  # a node never dies on one failed job
+            self.stats.error("node_exception")
+            self.log.exception("offloaded work failed")
+
+    def write_ring(self, tlvs: Any) -> bool:
+        """Write one frame of ``tlvs`` to this node's ring of their domain (see
+        :meth:`nodes.runtime.rings.NodeRings.write`); False on a full lossless ring."""
+        return self.rings.write(tlvs)
 
     def publish(self, tlvs: Any, *, key: int | None = None) -> int:
         """Publish one frame of ``tlvs`` (a message or a list); return its header sequence."""
@@ -344,6 +409,16 @@ class NodeRuntime:
             return [b"OK %d" % raised.stop_id]
         resume = self.release_stop()
         return [b"OK %d" % (resume.stop_id if resume else 0)]
+
+
+def loop_idle(name: str) -> IdleStrategy:
+    """The run loop's idle strategy called ``name``: back-off sleeps from 50 µs up to 1 ms,
+    ``block`` polls up to 50 ms; raises :class:`ConfigError` for an unknown kind."""
+    try:
+        return IdleStrategy(kind=name, spins=100, yields=20, min_sleep_ns=50_000,
+                            max_sleep_ns=_BLOCK_MS * 1_000_000 if name == "block" else 1_000_000)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def encode_control_stop(stop: EmergencyStop) -> bytes:

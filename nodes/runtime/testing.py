@@ -221,7 +221,7 @@ class NodeHarness:
             ctx.term()
             self.ctx = None
         with contextlib.suppress(Exception):
-            from nodes.runtime.kill_flag import KillFlag
+            from shm.kill_flag import KillFlag
             KillFlag(self.cfg.kill_flag_name).unlink()
         self._stack.close()
 

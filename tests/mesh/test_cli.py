@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 
 from mesh.protocol import ExecutionResult, Heartbeat
-from nodes.runtime.kill_flag import KillFlag
+from shm.kill_flag import KillFlag
 from nodes.runtime.testing import NodeHarness, short_dir
 
 CLI = str(Path(sys.executable).parent / "alphapulse")

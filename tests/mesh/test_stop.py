@@ -12,7 +12,6 @@ from mesh.pubsub import Subscriber
 from mesh.stop import StopGuard
 from mesh.topics import prefix
 from nodes.risk import RiskNode
-from nodes.runtime.kill_flag import FLAG_OFFSET, KillFlag
 from nodes.runtime.runtime import encode_control_stop
 
 SYSTEM = [prefix(4)]
@@ -103,50 +102,3 @@ def test_dead_mans_switch_trips_when_the_risk_heartbeat_stops(mesh, runtime_thre
         assert guard.switch.trips == 1
     finally:
         sub.close()
-
-
-def test_kill_flag_is_shared_between_mappings(unique_name):
-    a = KillFlag(f"/{unique_name}-kill")
-    b = KillFlag(f"/{unique_name}-kill")
-    try:
-        assert not b.is_set()
-        a.set(1234)
-        assert b.is_set() and b.stop_id == 1234
-        assert b.array[FLAG_OFFSET] == 1
-        guard = StopGuard(deadline_ns=0, kill_flag=b)
-        assert guard.halted() and guard.reason() == "kill flag set"
-        a.clear()
-        assert not b.is_set() and not guard.halted()
-    finally:
-        b.close()
-        a.unlink()
-
-
-def test_kill_flag_check_costs_nanoseconds(unique_name):
-    flag = KillFlag(f"/{unique_name}-kill")
-    try:
-        n = 200_000
-        t0 = time.perf_counter_ns()
-        for _ in range(n):
-            flag.is_set()
-        per = (time.perf_counter_ns() - t0) / n
-        assert per < 2_000, f"{per:.0f} ns per check"
-    finally:
-        flag.unlink()
-
-
-def test_kill_flag_refuses_foreign_segment(unique_name):
-    import posix_ipc
-
-    from nodes.runtime.kill_flag import KillFlagError
-    shm = posix_ipc.SharedMemory(f"/{unique_name}-x", posix_ipc.O_CREX, size=64)
-    try:
-        import mmap
-        m = mmap.mmap(shm.fd, 64)
-        m[0:4] = b"ABCD"
-        m.close()
-        with pytest.raises(KillFlagError):
-            KillFlag(f"/{unique_name}-x")
-    finally:
-        shm.close_fd()
-        shm.unlink()

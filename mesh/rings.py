@@ -1,0 +1,225 @@
+"""Reading every ring of a domain: the readers a node or a tap holds on the host's writers.
+
+Rings are per writer (``/ap.<namespace>.<domain>.<writer>``, see :mod:`shm.segment`); a
+consumer of a domain wants every writer of it, also writers that appear later or restart. A
+:class:`DomainReaders` keeps one broadcast :class:`shm.reader.RingReader` per writer:
+
+1. :meth:`DomainReaders.discover` lists the namespace's segments; it attaches to each new
+   writer's ring of the domain, and re-attaches when a name now points to a new segment (a
+   writer that unlinked its ring and created a fresh one: another inode). A writer restarting
+   on the same segment needs nothing: the reader follows its new epoch by itself.
+2. :meth:`DomainReaders.drain` drains every reader into one shared buffer, a batch per ring,
+   and hands each batch to a callback. Draining also refreshes each reader slot's heartbeat.
+3. A ring whose name is gone (or now names another segment) is drained one last time at the
+   next discovery, then its reader is closed; its counters are kept.
+
+Loss is not an error: a reader lapped by its writer counts the frames it lost (exactly) and
+goes on; :meth:`DomainReaders.counters` reports frames read and lost per ring.
+
+Ring domains are the protocol's relay domains, named ``market-data``, ``signal``,
+``execution`` and ``system`` (:func:`mesh.domains.ring_domain`).
+
+Not thread-safe: one DomainReaders per polling thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from mesh.domains import ring_domain
+from mesh.protocol.constants import RelayDomain
+from shm import ring
+from shm.errors import RingError
+from shm.reader import RingReader
+from shm.segment import SHM_DIR, RingName, list_ring_names
+
+__all__ = ["DomainReaders", "RingBatch", "RingCounters"]
+
+#: Frames per batch handed to a consumer.
+BATCH_FRAMES = 256
+#: Bytes of the shared drain buffer (a batch stops early when the next frame does not fit).
+BATCH_BYTES = 1 << 20
+
+
+@dataclass(slots=True)
+class RingBatch:
+    """Frames drained from one ring, back to back in ``data``; valid until the next drain.
+
+    Frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``. Iterating yields ``memoryview``\\ s
+    of the frames (copy with ``bytes()`` to keep one).
+    """
+
+    ring: RingName
+    data: np.ndarray
+    offsets: np.ndarray
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[memoryview]:
+        view = self.data.data
+        offs = self.offsets
+        for i in range(self.count):
+            yield view[int(offs[i]):int(offs[i + 1])]
+
+    def frames(self) -> list[bytes]:
+        """Copies of the batch's frames."""
+        return [bytes(f) for f in self]
+
+
+@dataclass(slots=True, frozen=True)
+class RingCounters:
+    """One reader's counters on one ring (exact, from the reader's own state)."""
+
+    ring: str
+    frames_read: int
+    frames_lost: int
+    epoch: int
+
+
+class DomainReaders:
+    """Broadcast readers on every writer's ring of one domain in a namespace.
+
+    Parameters
+    ----------
+    namespace : str
+        Ring namespace (the mesh configuration's ``ring_namespace``).
+    domain : RelayDomain or str
+        The domain to read (``market-data``...).
+    exclude : str, optional
+        A writer name to leave out (a node does not read its own ring).
+    start : {"oldest", "latest"}
+        Where a new reader starts: the oldest intact frame, or frames written from now on.
+    writers : collection of str, optional
+        Only these writers (all when None).
+    on_error : callable, optional
+        Called with each :class:`shm.errors.RingError` met while attaching (a foreign segment,
+        no free slot); the segment is skipped and retried at the next discovery.
+    """
+
+    def __init__(self, namespace: str, domain: RelayDomain | str, *, exclude: str | None = None,
+                 start: str = "oldest", writers: frozenset[str] | None = None,
+                 on_error: Callable[[RingError], None] | None = None) -> None:
+        self.namespace = namespace
+        self.domain = domain if isinstance(domain, str) else ring_domain(domain)
+        self.exclude = exclude
+        self.start = start
+        self.writers = writers
+        self.on_error = on_error
+        self.readers: dict[RingName, RingReader] = {}
+        self._inodes: dict[RingName, int] = {}
+        self._retired: dict[str, RingCounters] = {}
+        self._out = np.empty(BATCH_BYTES, np.uint8)
+        self._offsets = np.empty(BATCH_FRAMES + 1, np.int64)
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    def discover(self, deliver: Callable[[RingBatch], None] | None = None) -> int:
+        """Attach to new writers' rings, re-attach replaced ones, drop vanished ones.
+
+        A ring that vanished or was replaced is first drained to ``deliver`` (when given), so
+        nothing its writer wrote before leaving is lost. Returns the readers attached.
+        """
+        present: dict[RingName, int] = {}
+        for name in list_ring_names(self.namespace):
+            if name.domain != self.domain or name.writer == self.exclude:
+                continue
+            if self.writers is not None and name.writer not in self.writers:
+                continue
+            inode = _inode(name)
+            if inode:
+                present[name] = inode
+        attached = 0
+        for name in list(self.readers):
+            if present.get(name) != self._inodes.get(name):
+                self._retire(name, deliver)
+        for name, inode in present.items():
+            if name in self.readers:
+                continue
+            try:
+                reader = RingReader.attach(name.domain, name.writer, namespace=name.namespace,
+                                           start=self.start)
+            except RingError as exc:
+                if self.on_error is not None:
+                    self.on_error(exc)
+                continue
+            if _inode(name) != inode:  # replaced while we attached: next discovery retries
+                reader.close()
+                continue
+            self.readers[name] = reader
+            self._inodes[name] = inode
+            attached += 1
+        return attached
+
+    def _retire(self, name: RingName, deliver: Callable[[RingBatch], None] | None = None) -> None:
+        reader = self.readers.pop(name)
+        self._inodes.pop(name, None)
+        if deliver is not None:
+            self._drain_one(name, reader, deliver, 1 << 30)
+        c = self._counters(name, reader)
+        old = self._retired.get(str(name))
+        if old is not None:
+            c = RingCounters(c.ring, c.frames_read + old.frames_read,
+                             c.frames_lost + old.frames_lost, c.epoch)
+        self._retired[str(name)] = c
+        reader.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def drain(self, deliver: Callable[[RingBatch], None], budget: int = 4 * BATCH_FRAMES) -> int:
+        """Hand every ring's new frames, in batches, to ``deliver``; return how many frames.
+
+        Reads at most ``budget`` frames per ring per call, so one busy writer cannot starve
+        the others or the caller's loop.
+        """
+        total = 0
+        for name, reader in self.readers.items():
+            total += self._drain_one(name, reader, deliver, budget)
+        return total
+
+    def _drain_one(self, name: RingName, reader: RingReader,
+                   deliver: Callable[[RingBatch], None], budget: int) -> int:
+        total = 0
+        out, offsets = self._out, self._offsets
+        while total < budget:
+            n = int(ring.drain_into(reader.words, reader.data, reader.state, out, offsets,
+                                    min(BATCH_FRAMES, budget - total)))
+            if n == 0:
+                break
+            total += n
+            deliver(RingBatch(name, out, offsets, n))
+        return total
+
+    def counters(self) -> list[RingCounters]:
+        """Frames read and lost per ring, including rings this set has since left."""
+        live = {str(n): self._counters(n, r) for n, r in self.readers.items()}
+        out = dict(self._retired)
+        for key, c in live.items():
+            old = out.get(key)
+            out[key] = c if old is None else RingCounters(
+                key, c.frames_read + old.frames_read, c.frames_lost + old.frames_lost, c.epoch)
+        return sorted(out.values(), key=lambda c: c.ring)
+
+    @staticmethod
+    def _counters(name: RingName, reader: RingReader) -> RingCounters:
+        return RingCounters(str(name), reader.frames_read, reader.frames_lost, reader.epoch)
+
+    def close(self) -> None:
+        """Close every reader (frees their slots); idempotent."""
+        for name in list(self.readers):
+            with contextlib.suppress(RingError):
+                self._retire(name)
+
+
+def _inode(name: RingName) -> int:
+    """Inode of the ring's segment file (0 if gone): a re-created ring gets another one."""
+    try:
+        return os.stat(os.path.join(SHM_DIR, name.shm_name.lstrip("/"))).st_ino
+    except OSError:
+        return 0
