@@ -14,6 +14,8 @@ import argparse
 from dataclasses import replace
 
 from bench.report import Row
+from contracts.accounts import dev_account
+from contracts.anvil import port_is_free, start_anvil, stop_anvil
 from contracts.arbitrage import (
     FlashSource,
     HopKind,
@@ -24,7 +26,7 @@ from contracts.arbitrage import (
     quote,
     with_v2_amounts,
 )
-from contracts.chain import Chain, dev_account, port_is_free, start_anvil, stop_anvil
+from contracts.client import Chain
 from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
 from contracts.pools import erc20, read_v2, swap_v2, swap_v3, v2_pair

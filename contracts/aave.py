@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.chain import Chain
+from contracts.client import Chain
 from contracts.npm import AAVE, libraries_of, link, npm_artifact, own_artifact
 
 #: Aave V3 Ethereum's flash-loan premium: 0.05 % (5 bps), all to suppliers (none to the protocol).

@@ -21,9 +21,10 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
 from alphapulse.errors import ChainError
-from contracts.chain import Chain, Reverted
+from contracts.client import Chain, Receipt
 from contracts.npm import own_artifact
 from contracts.pools import read_v2
+from contracts.reverts import Reverted
 from contracts.v3math import v2_amount_out
 from mesh.protocol.constants import FlashSource as ProtocolFlashSource
 from mesh.protocol.constants import PoolKind
@@ -229,7 +230,7 @@ def arbitrage_contract(chain: Chain, address: str) -> Any:
     return chain.contract(address, own_artifact("FlashArbitrage")["abi"])
 
 
-def execute(chain: Chain, arb: Any, trade: Trade, *, gas: int | None = None, check: bool = True) -> dict:
+def execute(chain: Chain, arb: Any, trade: Trade, *, gas: int | None = None, check: bool = True) -> Receipt:
     """Send ``execute(trade.encode())`` from the chain's account; returns the receipt."""
     return chain.transact(arb, "execute", trade.encode(), gas=gas, check=check)
 

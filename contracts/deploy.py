@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from contracts import aave
-from contracts.chain import Chain
+from contracts.client import Chain
 from contracts.npm import V2, V3, npm_artifact, own_artifact
 from contracts.v3math import MAX_TICK, MIN_TICK, sqrt_price_x96, tick_at_price
 

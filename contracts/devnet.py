@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from alphapulse.errors import ChainError
-from contracts.chain import Chain, start_anvil, stop_anvil
+from contracts.anvil import start_anvil, stop_anvil
+from contracts.client import Chain
 from contracts.compile import require_npm
 from contracts.deploy import deploy_market
 

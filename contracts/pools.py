@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alphapulse.errors import ChainError
-from contracts.chain import Chain
+from contracts.client import Chain
 from contracts.npm import V2, V3, npm_artifact, own_artifact
 from contracts.v3math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, v2_amount_out
 

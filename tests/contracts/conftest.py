@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from contracts.accounts import dev_account
+from contracts.anvil import PortInUse, port_is_free, start_anvil, stop_anvil
 from contracts.arbitrage import arbitrage_contract
-from contracts.chain import Chain, PortInUse, dev_account, port_is_free, start_anvil, stop_anvil
+from contracts.client import Chain
 from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
 from contracts.pools import erc20, swap_v2

@@ -8,9 +8,9 @@ import pytest
 from eth_abi import encode as abi_encode
 
 from contracts.arbitrage import BadTrade, FlashSource, HopKind, Trade, execute, hops_along
-from contracts.chain import Reverted
 from contracts.npm import AAVE, npm_artifact, own_artifact
 from contracts.pools import erc20, v2_pair
+from contracts.reverts import Reverted
 from tests.contracts import routes
 
 pytestmark = pytest.mark.chain

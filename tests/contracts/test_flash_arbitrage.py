@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from contracts.arbitrage import BadTrade, HopKind, arbitrage_events, execute
-from contracts.chain import Reverted
 from contracts.pools import erc20, read_v2, read_v3
+from contracts.reverts import Reverted
 from tests.contracts import routes
 
 pytestmark = pytest.mark.chain
