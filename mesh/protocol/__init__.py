@@ -1,7 +1,7 @@
 """The AlphaPulse binary protocol: a 32-byte header plus TLV records.
 
-Byte-compatible with upstream AlphaPulse v2 (``../shared/PROTOCOL.md``) for the upstream types,
-extended with this project's DeFi types (``docs/protocol-extension.md``). Knows nothing of
+Byte-compatible with upstream AlphaPulse v2 (``docs/wire-format.md``) for the upstream types,
+extended with this project's DeFi types (``docs/protocol-types.md``). Knows nothing of
 transports. The public API::
 
     frame = encode_frame([PoolSync(...)], source=SourceType.POLYGON_COLLECTOR, sequence=1)

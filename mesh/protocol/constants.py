@@ -1,7 +1,7 @@
 """Protocol constants and the enumerations carried in headers and values.
 
-Values follow upstream AlphaPulse v2 (PROTOCOL.md §1.3, §2, §5): relay domains are 1-based and
-source types follow the codec table, as PROTOCOL.md §7 #1 and #2 choose.
+Values follow upstream AlphaPulse v2 (docs/wire-format.md §1.3, §2, §5): relay domains are
+1-based and source types follow the codec table, as docs/wire-format.md §7 #1 and #2 choose.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ EXTENDED_TLV_MARKER = 255
 
 
 class RelayDomain(IntEnum):
-    """Routing domain in header byte 4 (PROTOCOL.md §2.1)."""
+    """Routing domain in header byte 4 (docs/wire-format.md §2.1)."""
 
     MARKET_DATA = 1
     SIGNAL = 2
@@ -43,7 +43,7 @@ def domain_of_type(tlv_type: int) -> RelayDomain:
 
 
 class SourceType(IntEnum):
-    """The producing service, header byte 6 (codec table, PROTOCOL.md §2.2)."""
+    """The producing service, header byte 6 (codec table, docs/wire-format.md §2.2)."""
 
     BINANCE_COLLECTOR = 1
     KRAKEN_COLLECTOR = 2
@@ -66,7 +66,7 @@ class SourceType(IntEnum):
 
 
 class VenueId(IntEnum):
-    """Trading venues and chains (PROTOCOL.md §5.2)."""
+    """Trading venues and chains (docs/wire-format.md §5.2)."""
 
     GENERIC = 0
     NYSE = 1
@@ -129,7 +129,7 @@ class VenueId(IntEnum):
 
 
 class AssetType(IntEnum):
-    """Asset classes of an InstrumentId (PROTOCOL.md §5.3)."""
+    """Asset classes of an InstrumentId (docs/wire-format.md §5.3)."""
 
     STOCK = 1
     BOND = 2
@@ -160,7 +160,7 @@ class AssetType(IntEnum):
 
 
 class InvalidationReason(IntEnum):
-    """Why market state was invalidated (PROTOCOL.md §4.10)."""
+    """Why market state was invalidated (docs/wire-format.md §4.10)."""
 
     DISCONNECTION = 0
     AUTHENTICATION_FAILURE = 1
@@ -171,7 +171,7 @@ class InvalidationReason(IntEnum):
 
 
 class DEXProtocol(IntEnum):
-    """``PoolStateTLV.pool_type`` (the types-crate enum, PROTOCOL.md §4.9 and §7 #9)."""
+    """``PoolStateTLV.pool_type`` (the types-crate enum, docs/wire-format.md §4.9 and §7 #9)."""
 
     UNISWAP_V2 = 0
     UNISWAP_V3 = 1

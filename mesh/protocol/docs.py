@@ -18,7 +18,8 @@ Generated from the layouts in `mesh/protocol/messages/` by `python -m mesh.proto
 do not edit by hand. All integers little-endian; u128/i128 are two u64 halves, low first;
 `address+pad12` is a 20-byte address followed by 12 zero bytes. Padding is written as zeros
 and ignored when read. "count" fields are not set by hand: they are the length of the vectors
-that name them. Versioning rules: `docs/protocol-versioning.md`.
+that name them. Section numbers (§) refer to `docs/wire-format.md`, the upstream wire format;
+versioning rules are in `docs/protocol-versioning.md`.
 """
 
 

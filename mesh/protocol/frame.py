@@ -1,6 +1,6 @@
 """Frames: a header plus TLV records, encoded and decoded strictly.
 
-TLV framing (PROTOCOL.md §3): a value of at most 255 bytes takes the standard form
+TLV framing (docs/wire-format.md §3): a value of at most 255 bytes takes the standard form
 ``[type u8][len u8][value]``; a longer one the extended form
 ``[255][0][type u8][len u16 LE][value]``. TLVs are packed back to back with no alignment.
 Decoding accepts both forms for any type, skips and counts types it does not know, and raises

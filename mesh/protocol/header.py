@@ -1,4 +1,4 @@
-"""The 32-byte message header (upstream v2 field order, PROTOCOL.md §1.1) and its CRC32.
+"""The 32-byte message header (upstream v2 field order, docs/wire-format.md §1.1) and its CRC32.
 
 ::
 

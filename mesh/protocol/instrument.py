@@ -1,4 +1,4 @@
-"""The 12-byte InstrumentId, its derivations and packings (PROTOCOL.md §5.1).
+"""The 12-byte InstrumentId, its derivations and packings (docs/wire-format.md §5.1).
 
 ::
 

@@ -2,7 +2,7 @@
 
 Offsets come from the one layout definition of each type (``Type.LAYOUT.offsets``); numba
 freezes these module constants at compile time, so the Python codec and the kernels cannot
-drift apart. TLV values sit at unaligned offsets (PROTOCOL.md §3), so loads go through
+drift apart. TLV values sit at unaligned offsets (docs/wire-format.md §3), so loads go through
 :func:`load_u64` and friends, intrinsics that emit one unaligned little-endian load. u128
 fields come back as two u64 halves (``lo``, ``hi``); addresses as three words
 (:func:`read_address`: bytes 0-7 and 8-15 as little-endian u64, 16-19 as u32).

@@ -6,7 +6,7 @@ offsets (checked against the size the wire requires), a ``struct`` format, a fro
 dataclass, generated encode and decode functions, the JSON conversion used by the command line,
 the byte tables in the docs, and the offset constants the numba kernels read.
 
-Field kinds (all little-endian, PROTOCOL.md "Global conventions"):
+Field kinds (all little-endian, docs/wire-format.md "Conventions that hold everywhere"):
 
 ==========  ======  =============================================================
 kind        bytes   Python value

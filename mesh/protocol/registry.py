@@ -2,7 +2,7 @@
 
 :func:`message` declares a type once (number, name, domain, fields) and registers the class
 generated from it. The Python codec, the numba kernels (offset constants), the command line
-(``alphapulse types``, JSON) and the byte tables in ``docs/protocol-extension.md`` all read
+(``alphapulse types``, JSON) and the byte tables in ``docs/protocol-types.md`` all read
 this registry.
 """
 

@@ -1,4 +1,4 @@
-"""TLV headers (PROTOCOL.md §3): standard ``[type][len u8]`` or extended
+"""TLV headers (docs/wire-format.md §3): standard ``[type][len u8]`` or extended
 ``[255][0][type][len u16 LE]``, chosen by the value's length."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PROTOCOL.md §8 worked examples, byte for byte, built from field values and decoded back."""
+"""docs/wire-format.md §8 worked examples, byte for byte, built from field values and decoded back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The AlphaPulse DeFi extension: types upstream leaves unspecified (docs/protocol-extension.md).
+"""The AlphaPulse DeFi extension: types upstream leaves unspecified (docs/protocol-types.md).
 
 Numbers are free slots inside each domain's upstream range: Signal 33-35 and 62 (upstream's
 registry names 62 RiskAlert with a 24-256 byte bound but no layout; this one fits it),

@@ -1,4 +1,4 @@
-"""Market-data types 1-19, byte-compatible with upstream v2 (PROTOCOL.md §4.3-§4.10).
+"""Market-data types 1-19, byte-compatible with upstream v2 (docs/wire-format.md §4.3-§4.10).
 
 Offsets are the ``#[repr(C)]`` layouts of upstream's Rust structs with every implicit hole
 written out as padding; each declaration states the size the wire requires.
@@ -19,7 +19,7 @@ Trade = message(1, "Trade", [
     u8("reserved", "InstrumentId.reserved"),
     u8("side", "taker side: 0 buy, 1 sell"),
     pad(3),
-], size=40, doc="A CEX trade (upstream TradeTLV, PROTOCOL.md §4.3).")
+], size=40, doc="A CEX trade (upstream TradeTLV, §4.3).")
 
 Quote = message(2, "Quote", [
     u64("asset_id"), i64("bid_price", "× 1e8"), i64("bid_size", "× 1e8"),

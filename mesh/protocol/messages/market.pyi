@@ -6,7 +6,7 @@ from mesh.protocol.layout import Record
 from mesh.protocol.registry import Message
 
 class Trade(Message):
-    """A CEX trade (upstream TradeTLV, PROTOCOL.md §4.3)."""
+    """A CEX trade (upstream TradeTLV, §4.3)."""
 
     asset_id: int
     price: int

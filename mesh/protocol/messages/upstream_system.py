@@ -1,4 +1,4 @@
-"""Upstream signal and system types with a layout (PROTOCOL.md §4.11, §4.13, §6.3, §4.10)."""
+"""Upstream signal and system types with a layout (docs/wire-format.md §4.10-§4.13, §6.3)."""
 
 from __future__ import annotations
 
