@@ -1,75 +1,134 @@
-"""The ``alphapulse`` command line.
+"""The ``alphapulse`` command line: one entry point, subcommands contributed by each package.
 
-Each subcommand lives in its own module of this package and exposes
-``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the
-parsed arguments and returning an exit status. Errors from the project's error tree and bad
-arguments print one clear line on stderr and exit with status 2; nothing prints a traceback
-unless ``ALPHAPULSE_DEBUG=1`` is set.
+Every package registers its subcommands in the ``alphapulse.commands`` entry-point group
+(pyproject.toml): the entry's name is the command, its value a ``register(subparsers)`` function
+that adds that command's parser with ``func`` set to a callable taking the parsed arguments
+and returning an exit status. So this module imports nothing above ``mesh``: ``contracts``
+and ``nodes`` contribute ``devnet`` and ``run``/``status``/``nodes`` themselves.
+
+Promises, for every command:
+
+* errors from the project's error tree, bad arguments and unreadable files print one line on
+  stderr and exit with status 2; nothing prints a traceback unless ``ALPHAPULSE_DEBUG=1``;
+* Ctrl-C at any moment, while the command's modules are still being imported included, exits
+  with status 130 and no traceback;
+* a reader that goes away (``| head``) ends the command quietly.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from alphapulse.errors import AlphaPulseError
+if TYPE_CHECKING:
+    import argparse
 
-#: Subcommand modules, in the order ``alphapulse --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "mesh.cli.codec",
-    "mesh.cli.rings",
-    "mesh.cli.devnet",
-    "mesh.cli.mesh_commands",
-    "mesh.cli.run",
+#: Entry-point group in which packages register subcommands.
+GROUP = "alphapulse.commands"
+#: The order in which ``alphapulse --help`` lists commands; others follow alphabetically.
+HELP_ORDER: tuple[str, ...] = (
+    "run", "status", "nodes", "tap", "rings", "stop", "resume", "devnet", "keys",
+    "decode", "encode", "types",
 )
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 1
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose usage errors exit 2 with one line, as argparse does."""
+def _parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """Usage errors print one line (``PROG: error: ...``) and exit 2."""
+
+        def error(self, message: str) -> NoReturn:
+            self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    return Parser
+
+
+def registered() -> list[tuple[str, Any]]:
+    """``(name, entry point)`` for every registered subcommand, in ``--help`` order."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    order = {name: i for i, name in enumerate(HELP_ORDER)}
+    return sorted(found.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every available subcommand registered."""
-    parser = _Parser(prog="alphapulse", description="AlphaPulse arbitrage mesh tools.")
+    """The top-level parser with every registered subcommand."""
+    parser = _parser_class()(prog="alphapulse", description="AlphaPulse arbitrage mesh tools.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # a subcommand not built yet
-            raise
-        module.register(subparsers)
+    for _, ep in registered():
+        ep.load()(subparsers)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _say(command: str, message: str) -> None:
     try:
-        status = args.func(args)
+        sys.stderr.write(f"alphapulse {command}: error: {message}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass  # nobody is listening any more
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    from alphapulse.errors import AlphaPulseError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
     except AlphaPulseError as exc:
-        print(f"alphapulse {args.command}: error: {exc}", file=sys.stderr)
+        _say(args.command, str(exc))
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
-        # The reader of our stdout went away (``| head``): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader of our output went away (``| head``): not an error of ours. Later writes
+        # (and the flush at exit) go nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 0
-    except OSError as exc:
+    except OSError as exc:  # a file or socket the user named
         if os.environ.get("ALPHAPULSE_DEBUG") == "1":
             raise
-        print(f"alphapulse {args.command}: error: {exc}", file=sys.stderr)
+        _say(args.command, f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return EXIT_BAD_INPUT
-    return int(status or 0)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        if os.environ.get("ALPHAPULSE_DEBUG") == "1":
+            raise
+        _say(args.command, f"internal error {type(exc).__name__}: {exc} "
+             "(ALPHAPULSE_DEBUG=1 shows where)")
+        return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status.
+
+    Everything that can take time (loading the subcommands, their imports, the command) runs
+    inside the handler of Ctrl-C, so an interrupt during the imports ends like one during the
+    command: status 130, no traceback. (Python turns SIGINT into ``KeyboardInterrupt`` from
+    its start, unless the parent ignored it; this module imports nothing slow before here.)
+    """
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        if argv is None and _is_main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while exiting
+        return EXIT_INTERRUPTED
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

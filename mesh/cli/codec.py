@@ -1,4 +1,7 @@
-"""``alphapulse decode``, ``encode`` and ``types``: the wire protocol at the command line."""
+"""``alphapulse decode``, ``encode`` and ``types``: the wire protocol at the command line.
+
+The parsers are in :mod:`mesh.cli.commands`.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +17,6 @@ from mesh.protocol.errors import BadFieldValue, BadMagic, TruncatedFrame
 from mesh.protocol.frame import decode_frame, split_frames
 from mesh.protocol.jsonform import frame_from_json, frame_to_json
 from mesh.protocol.registry import BY_NAME, REGISTRY
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``decode``, ``encode`` and ``types`` subcommands."""
-    p = subparsers.add_parser("decode", help="frames (hex or raw bytes) -> JSON lines",
-                              description="Decode frames given as hex arguments, or as raw "
-                              "bytes or hex lines on stdin; print one JSON object per frame.")
-    p.add_argument("hex", nargs="*", help="frames as hex; read stdin when none are given")
-    p.add_argument("--allow-zero-checksum", action="store_true",
-                   help="accept checksum 0 (upstream hot-path producers)")
-    p.add_argument("--no-verify", action="store_true", help="do not check checksums")
-    p.set_defaults(func=run_decode)
-
-    p = subparsers.add_parser("encode", help="JSON lines -> frames as hex",
-                              description="Encode what `alphapulse decode` prints (one JSON "
-                              "object per argument or per stdin line) back into hex frames.")
-    p.add_argument("json", nargs="*", help="frames as JSON; read stdin lines when none are given")
-    p.set_defaults(func=run_encode)
-
-    p = subparsers.add_parser("types", help="print the TLV type registry")
-    p.add_argument("--json", action="store_true", help="one JSON object per type")
-    p.add_argument("--layout", metavar="NAME", help="print the byte layout of one type")
-    p.set_defaults(func=run_types)
 
 
 def _report(where: str, exc: AlphaPulseError) -> None:

@@ -1,16 +1,4 @@
-"""``alphapulse rings``: list a namespace's shared-memory rings, their readers' lag and losses.
-
-Examples::
-
-    alphapulse rings                      # rings of $ALPHAPULSE_NAMESPACE (or "default")
-    alphapulse rings --namespace mesh1 --json
-    alphapulse rings --all --watch 1      # every namespace, refreshed each second
-    alphapulse rings /ap.mesh1.md.evm     # one segment (a bad one exits 2 naming it)
-    alphapulse rings --all --leftovers [--remove]
-
-A segment that is not a ring, or of another layout version, is an error naming the segment
-(exit status 2).
-"""
+"""``alphapulse rings``: the listing, the watch loop and leftovers (parser in :mod:`mesh.cli.commands`)."""
 
 from __future__ import annotations
 
@@ -23,26 +11,6 @@ import orjson
 from shm.errors import NotARing
 from shm.inspect import RingInfo, find_leftovers, list_rings, remove_leftovers, ring_info
 from shm.segment import RingName, default_namespace
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``rings`` subcommand."""
-    p = subparsers.add_parser("rings", help="list shared-memory rings, readers' lag and losses",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("segment", nargs="?", help="one segment name (/ap.NS.DOMAIN.WRITER)")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("--namespace", "-n", help="mesh namespace (default: $ALPHAPULSE_NAMESPACE"
-                       " or 'default')")
-    scope.add_argument("--all", action="store_true", help="every namespace on this host")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.add_argument("--watch", nargs="?", type=float, const=1.0, metavar="SECONDS",
-                   help="refresh every SECONDS (default 1) until interrupted")
-    p.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--leftovers", action="store_true",
-                   help="list rings nobody uses any more (dead writer and readers)")
-    p.add_argument("--remove", action="store_true", help="with --leftovers: unlink them")
-    p.set_defaults(func=run)
 
 
 def _collect(args: argparse.Namespace) -> list[RingInfo]:

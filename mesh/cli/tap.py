@@ -3,7 +3,8 @@
 Filters by domain, message type, strategy (topic key) and source (publisher node) through the
 topic prefix where it can, then prints each decoded frame as one JSON line (orjson) or a
 compact table row, with its age (now minus the header timestamp) and any gap before it.
-Ctrl-C exits cleanly with status 0.
+Ctrl-C exits cleanly with status 0. The parser (and the checks of each option's value) is in
+:mod:`mesh.cli.commands`.
 """
 
 from __future__ import annotations
@@ -18,51 +19,11 @@ import zmq
 
 from alphapulse.errors import ConfigError
 from mesh.config import load_config
-from mesh.protocol import BY_NAME, REGISTRY, UnknownTLV
+from mesh.protocol import REGISTRY, UnknownTLV
 from mesh.protocol.constants import RelayDomain
 from mesh.pubsub import Delivery, Subscriber
 from mesh.sequence import Verdict
 from mesh.topics import prefix
-
-
-def register(subparsers: Any) -> None:
-    """Add ``tap``."""
-    p = subparsers.add_parser("tap", help="print frames flowing through the mesh")
-    p.add_argument("--config", help="mesh TOML file (default: $ALPHAPULSE_CONFIG or defaults)")
-    p.add_argument("--domain", help="market_data | signal | execution | system, or 1-4")
-    p.add_argument("--type", dest="tlv_type", help="message type name or number")
-    p.add_argument("--strategy", type=int, help="strategy id (topic key)")
-    p.add_argument("--source", help="publisher node name")
-    p.add_argument("--endpoint", action="append", default=[],
-                   help="connect to this raw endpoint too (repeatable)")
-    p.add_argument("--format", choices=("json", "table"), default="json")
-    p.add_argument("--count", type=int, default=0, help="exit after N frames (0: never)")
-    p.add_argument("--seconds", type=float, default=0, help="exit after S seconds (0: never)")
-    p.set_defaults(func=cmd_tap)
-
-
-def parse_domain(text: str | None) -> int | None:
-    """A domain name or number to its number."""
-    if text is None:
-        return None
-    if text.isdigit() and int(text) in RelayDomain._value2member_map_:
-        return int(text)
-    try:
-        return int(RelayDomain[text.upper()])
-    except KeyError:
-        raise ConfigError(f"unknown domain {text!r}") from None
-
-
-def parse_type(text: str | None) -> int | None:
-    """A message type name or number to its number."""
-    if text is None:
-        return None
-    if text.isdigit():
-        return int(text)
-    cls = BY_NAME.get(text)
-    if cls is None:
-        raise ConfigError(f"unknown message type {text!r}")
-    return cls.TLV_TYPE
 
 
 def _tlv_json(t: Any) -> dict[str, Any]:
@@ -92,10 +53,13 @@ def render(d: Delivery, fmt: str, missed: int) -> str:
 def cmd_tap(args: argparse.Namespace) -> int:
     """Subscribe with the narrowest prefix the filters allow; print until Ctrl-C/count/time."""
     cfg = load_config(args.config)
-    domain, tlv_type = parse_domain(args.domain), parse_type(args.tlv_type)
-    if tlv_type is not None and domain is None:
-        cls = REGISTRY.get(tlv_type)
-        domain = int(cls.DOMAIN) if cls else None
+    domain, tlv_type = args.domain, args.tlv_type
+    if tlv_type is not None:  # a registered type (checked by the parser) fixes the domain
+        type_domain = int(REGISTRY[tlv_type].DOMAIN)
+        if domain is not None and domain != type_domain:
+            raise ConfigError(f"type {tlv_type} is in the {RelayDomain(type_domain).name.lower()}"
+                              f" domain, not {RelayDomain(domain).name.lower()}")
+        domain = type_domain
     key = args.strategy
     if key is not None and (domain is None or tlv_type is None):
         raise ConfigError("--strategy needs --type (the key follows the type in topics)")

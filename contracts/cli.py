@@ -1,0 +1,32 @@
+"""The subcommand ``contracts`` contributes to ``alphapulse``: ``devnet up|down|status``.
+
+``register`` is named in the ``alphapulse.commands`` entry-point group (pyproject.toml); the
+actions, in :mod:`contracts.devnet_cli`, are imported only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mesh.cli import args as a
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``devnet`` command and its ``up``/``down``/``status`` actions."""
+    parser = subparsers.add_parser(
+        "devnet", help="local anvil chain with Uniswap V2/V3, Aave V3 and FlashArbitrage")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--run-dir", help="pid file, log and manifest directory (default run/devnet)")
+    common.add_argument("--manifest", help="manifest path (default RUN_DIR/manifest.json)")
+    p_up = actions.add_parser("up", parents=[common], help="start anvil and deploy (idempotent)")
+    p_up.add_argument("--port", type=a.port, default=8545, help="JSON-RPC port (default 8545)")
+    p_up.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    a.defaults(p_up, "contracts.devnet_cli:up", waits=True)
+    p_down = actions.add_parser("down", parents=[common], help="stop the devnet")
+    a.defaults(p_down, "contracts.devnet_cli:down")
+    p_status = actions.add_parser("status", parents=[common],
+                                  help="is the devnet up? (exit 1 if not)")
+    p_status.add_argument("--json", action="store_true", help="print the whole manifest")
+    a.defaults(p_status, "contracts.devnet_cli:status")
