@@ -23,23 +23,6 @@ from mesh.config import load_config
 if TYPE_CHECKING:
     from contracts.devnet import DevnetPaths
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``run`` subcommand."""
-    p = subparsers.add_parser("run", help="run the mesh (devnet + nodes under supervisord)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="mesh TOML file (default: $ALPHAPULSE_CONFIG or defaults)")
-    p.add_argument("--supervisor-conf", default=str(ROOT / "supervisord.conf"))
-    p.add_argument("--no-devnet", action="store_true", help="do not start the local chain")
-    p.add_argument("--keep-devnet", action="store_true", help="leave the devnet running on exit")
-    p.add_argument("--devnet-port", type=int, default=None, help="anvil port (default 8545)")
-    p.add_argument("--devnet-dir", default=None, help="devnet run directory (default run/devnet)")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    p.set_defaults(func=run)
-
-
 def _devnet_up(args: argparse.Namespace) -> tuple[DevnetPaths, bool]:
     from contracts import devnet
 
