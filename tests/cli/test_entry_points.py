@@ -1,0 +1,60 @@
+"""One ``alphapulse`` entry point: subcommands come from each package, layers point down."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from mesh.cli import HELP_ORDER, build_parser, registered
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _subcommands(parser) -> dict:
+    (action,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return action.choices
+
+
+def test_every_registered_entry_adds_the_command_it_is_named_for():
+    names = [name for name, _ in registered()]
+    assert set(names) >= {"run", "status", "nodes", "tap", "rings", "stop", "resume", "devnet",
+                          "keys", "decode", "encode", "types"}
+    assert set(_subcommands(build_parser())) == set(names)
+
+
+def test_help_lists_commands_in_the_declared_order():
+    out = subprocess.run([sys.executable, "-m", "mesh", "--help"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    listed = [line.split()[0] for line in out.split("COMMAND\n", 1)[1].splitlines()
+              if line.startswith("    ")]
+    assert listed[:len(HELP_ORDER)] == list(HELP_ORDER)
+
+
+def test_building_the_parser_imports_no_heavy_or_upper_layer_module():
+    code = ("import sys; from mesh.cli import build_parser; build_parser(); "
+            "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                timeout=60, check=True).stdout.split())
+    assert not loaded & {"numba", "web3", "zmq", "contracts.devnet", "nodes.runtime.runtime"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_mesh_imports_neither_nodes_nor_contracts():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in _imports(path)
+                                            if m.split(".")[0] in ("nodes", "contracts"))
+        for path in (ROOT / "mesh").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
