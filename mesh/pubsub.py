@@ -9,15 +9,13 @@ recovers the missed frames from the publisher's service endpoint and delivers th
 frame that revealed the gap: every journaled frame exactly once and in order. Malformed input
 is counted by ``kind`` and skipped.
 
-The tail of a journaled stream (frames lost with no later frame to reveal the gap) and a late
-joiner's back-fill are covered by the publisher's heartbeats: a subscriber of journaled types
-also hears every publisher's heartbeats (subscribing to them itself if its prefixes do not,
-and then not delivering them). A heartbeat whose header sequence is more than one past the
-previous beat's says the publisher sent something in between; the subscriber then asks the
-publisher's service endpoint, without waiting, for a snapshot of its journaled streams'
-high-water marks below that heartbeat (RecoveryRequest request_type 2), and when the answer
-arrives (checked on every ``recv``), retransmits whatever it lacks of those streams and
-delivers it in stream order. See TRANSPORT.md ("Tails and late joiners").
+Every topic carries the publisher's *run* (its start time, see :mod:`mesh.topics`), so a
+restarted publisher is told from a gap whatever sequence it is first seen at, and recovery
+asks for the run it recovers. The tail of a journaled stream (frames lost with no later frame
+to reveal the gap) and a late joiner's back-fill are recovered from the publishers'
+heartbeats by a :class:`mesh.tail.TailCheck`; a subscriber of journaled types hears every
+publisher's heartbeats (subscribing to them itself if its prefixes do not, and then not
+delivering them). See TRANSPORT.md ("Tails and late joiners", "Restarts").
 
 The hot path, per frame (see TRANSPORT.md for the measured costs):
 
@@ -47,25 +45,28 @@ from typing import cast
 import zmq
 
 from mesh.config import MeshConfig
+from mesh.delivery import Delivery
 from mesh.protocol import (
     HEADER_SIZE,
     REGISTRY,
-    Frame,
     Header,
     Heartbeat,
     Message,
     UnknownTLV,
     check_frame,
-    decode_checked,
     decode_frame,
     encode_frame,
     restamp,
 )
 from mesh.protocol.errors import FrameError, TruncatedHeader
-from mesh.recovery import JOURNALED_TYPES, SNAPSHOT, Journal, RecoveryClient
+from mesh.recovery import JOURNALED_TYPES, Journal, RecoveryClient, Retransmitter
 from mesh.sequence import SequenceTracker, Verdict
 from mesh.stats import MeshStats
-from mesh.topics import BadTopic, Topic, key_of, prefix, split_topic, stream_prefix
+from mesh.tail import TailCheck
+from mesh.topics import BadTopic, Topic, key_of, prefix, run_prefix, split_topic, stream_prefix
+
+__all__ = ["Delivery", "Publisher", "Subscriber", "make_context", "prepare_endpoint",
+           "unlink_endpoint"]
 
 _NOBLOCK = zmq.NOBLOCK
 _SNDMORE = zmq.SNDMORE
@@ -85,7 +86,7 @@ def make_context(cfg: MeshConfig) -> zmq.Context:
     """A ZeroMQ context with the configured I/O threads and their CPU affinity.
 
     The I/O threads are kept off a pinned hot loop's CPU by listing other CPUs in
-    ``io_thread_cpus`` (``ZMQ_THREAD_AFFINITY_CPU_ADD``), see ENGINEERING_NOTES.md.
+    ``io_thread_cpus`` (``ZMQ_THREAD_AFFINITY_CPU_ADD``), see docs/engineering-notes.md §4.
     """
     ctx = zmq.Context(io_threads=cfg.io_threads)
     for cpu in cfg.io_thread_cpus:
@@ -126,6 +127,11 @@ class Publisher:
         TLV types to journal for recovery.
     secure : callable, optional
         ``secure(socket)`` applies CURVE server settings before binding.
+
+    Attributes
+    ----------
+    run : int
+        This run of the publisher: its start time in ns since the epoch, in every topic.
     """
 
     def __init__(self, ctx: zmq.Context, cfg: MeshConfig, name: str, *, source: int,
@@ -135,10 +141,11 @@ class Publisher:
         self.source = int(source)
         self.endpoint = cfg.node(name).pub
         self.stats = stats if stats is not None else MeshStats()
-        self.journal = Journal(cfg.journal_size)
+        self.run = time.time_ns()
+        self.journal = Journal(cfg.journal_size, self.run)
         self.journal_types = frozenset(journal_types)
         self.sequence = 0
-        # (domain, type, key) -> [topic prefix up to ":", stream sequence of the last frame]
+        # (domain, type, key) -> [topic up to the run's ":", stream sequence of the last frame]
         self._streams: dict[tuple[int, int, int], list] = {}
         # message class -> (type, domain): read once per class, not per frame
         self._routes: dict[type, tuple[int, int]] = {}
@@ -203,7 +210,7 @@ class Publisher:
         stream = self._streams.get((domain, tlv_type, key))
         if stream is None:
             stream = self._streams[(domain, tlv_type, key)] = [
-                stream_prefix(domain, tlv_type, key, self.name), 0]
+                run_prefix(stream_prefix(domain, tlv_type, key, self.name), self.run), 0]
         stream[1] = n = stream[1] + 1
         topic = b"%s%x" % (stream[0], n)
         sock = self.socket
@@ -219,65 +226,6 @@ class Publisher:
         """Close the socket (pending frames flushed within the linger) and unlink ipc files."""
         self.socket.close(linger=1000)
         unlink_endpoint(self.endpoint)
-
-
-class Delivery:
-    """One frame handed to the application: topic, header and raw bytes; TLVs on demand.
-
-    ``header`` was checked (and the CRC32 over ``raw``) before the delivery was made.
-    :attr:`frame` is the decoded :class:`~mesh.protocol.Frame`: decoded when the subscriber
-    was made with ``lazy=False`` (the default), else on first access and then kept. A lazy
-    decode that fails counts the error's ``kind`` in the subscriber's stats once and raises
-    the typed :class:`~mesh.protocol.errors.FrameError` (also on later accesses; the error
-    is kept in :attr:`error` so that a caller that counts errors can tell it was counted).
-
-    Not thread-safe (the lazy decode writes the object); hand a delivery to one thread.
-    """
-
-    __slots__ = ("_frame", "_stats", "error", "header", "raw", "recovered", "topic", "verdict")
-
-    def __init__(self, topic: Topic, raw: bytes, verdict: Verdict, header: Header,
-                 frame: Frame | None = None, stats: MeshStats | None = None,
-                 recovered: bool = False) -> None:
-        self.topic = topic
-        self.raw = raw
-        self.verdict = verdict
-        self.header = header
-        self.recovered = recovered
-        self._frame = frame
-        self._stats = stats
-        self.error: FrameError | None = None
-
-    @property
-    def frame(self) -> Frame:
-        """The decoded frame (decoded now if it was not yet)."""
-        frame = self._frame
-        if frame is None:
-            frame = self._decode()
-        return frame
-
-    @property
-    def decoded(self) -> bool:
-        """True once the TLVs have been decoded."""
-        return self._frame is not None
-
-    def _decode(self) -> Frame:
-        if self.error is not None:
-            raise self.error
-        try:
-            frame = decode_checked(self.raw, self.header)  # checked on arrival
-        except FrameError as exc:
-            self.error = exc
-            if self._stats is not None:
-                self._stats.error(exc.kind)
-            raise
-        self._frame = frame
-        return frame
-
-    def __repr__(self) -> str:
-        return (f"Delivery(topic={self.topic!r}, verdict={self.verdict}, "
-                f"sequence={self.header.sequence}, recovered={self.recovered}, "
-                f"{len(self.raw)} bytes{', decoded' if self._frame is not None else ''})")
 
 
 class Subscriber:
@@ -308,6 +256,14 @@ class Subscriber:
         tail when a heartbeat of its publisher shows it sent more, and back-fill what a stream
         sent before this subscriber first heard it (from the publisher's journal). Recovered
         frames come with ``recovered=True``; every journaled frame exactly once, in order.
+
+    Attributes
+    ----------
+    tracker : SequenceTracker
+        Every stream's sequence state.
+    tail : TailCheck
+        The heartbeat-driven tail checks (active when ``backfill`` and a prefix selects a
+        journaled type).
     """
 
     def __init__(self, ctx: zmq.Context, cfg: MeshConfig, publishers: Iterable[str],
@@ -337,14 +293,11 @@ class Subscriber:
         for ep in endpoints:
             self.socket.connect(ep)
         self.recovery = RecoveryClient(ctx, services, cfg.recovery_timeout_ms, secure=secure)
+        self.fetcher = Retransmitter(self.recovery, self.stats, lazy)
+        self.tail = TailCheck(self.socket, self.fetcher, self.tracker, self.stats, self._wants,
+                              self.recover_types, cfg.recovery_timeout_ms)
         self._pending: deque[Delivery] = deque()
-        self._poll_items = [(self.socket, zmq.POLLIN)]
-        # tail checks: publisher -> header sequence of its last heartbeat; publisher ->
-        # (request id, bound, deadline) of the snapshot asked; publishers to ask at next beat
-        self._beats: dict[str, int] = {}
-        self._asking: dict[str, tuple[int, int, float]] = {}
-        self._recheck: set[str] = set()
-        self._ask_timeout_s = cfg.recovery_timeout_ms / 1000
+        self._asking = self.tail.asking  # the same dict: its truth value is read per recv
         self._tail = False
         self._own_beats = False
         self._setup_tail()
@@ -372,25 +325,26 @@ class Subscriber:
         """The next delivery, waiting up to ``timeout_ms`` (0: do not wait; -1: forever).
 
         Duplicates and malformed messages are counted and skipped, never returned. Waiting
-        blocks in ``zmq_poll`` (no spinning).
+        blocks in ``zmq_poll`` (no spinning), on the SUB socket and on the recovery sockets
+        of outstanding tail checks.
         """
-        if self._pending:
-            return self._pending.popleft()
+        pending = self._pending
+        if pending:
+            return pending.popleft()
+        tail = self.tail
         if self._asking:
-            self._check_tails()
-            if self._pending:
-                return self._pending.popleft()
+            tail.collect(pending)
+            if pending:
+                return pending.popleft()
         deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms > 0 else 0.0
         wait = timeout_ms
-        items = self._poll_items
         while True:
             # with snapshots outstanding, wake for their answers too and when they expire
-            if not _zmq_poll(items, self._ask_wait(wait) if self._asking else wait):
+            if not _zmq_poll(tail.poll_items, tail.wait_ms(wait) if self._asking else wait):
                 if self._asking:
-                    self._check_tails()
-                    items = self._poll_items
-                    if self._pending:
-                        return self._pending.popleft()
+                    tail.collect(pending)
+                    if pending:
+                        return pending.popleft()
                 if timeout_ms <= 0:
                     if timeout_ms == 0:
                         return None
@@ -401,16 +355,14 @@ class Subscriber:
                 wait = max(1, int(left * 1000))
                 continue
             if self._asking:
-                self._check_tails()
-                if self._pending:
-                    items = self._poll_items
-                    return self._pending.popleft()
+                tail.collect(pending)
+                if pending:
+                    return pending.popleft()
             delivery = self._read()
-            items = self._poll_items
             if delivery is not None:
-                if self._pending:
-                    self._pending.append(delivery)
-                    return self._pending.popleft()
+                if pending:
+                    pending.append(delivery)
+                    return pending.popleft()
                 return delivery
             if timeout_ms > 0:
                 wait = max(0, int((deadline - time.monotonic()) * 1000))
@@ -451,11 +403,11 @@ class Subscriber:
             st.error(exc.kind)
             return None
         if topic[1] == _HB_TYPE and self._tail:
-            self._beat(topic[3], header[2])
+            self.tail.beat(topic[3], topic[4], header[2])
             if self._own_beats and not self._wants(topic_bytes):
                 return None  # heard for the tail check only
         verdict: Verdict | None  # None: _anomaly says skip
-        verdict, missed = self.tracker.observe(stream, topic[4], header[2], header[3])
+        verdict, missed = self.tracker.observe(stream, topic[5], header[2], topic[4])
         if verdict is not _NEXT:
             verdict = self._anomaly(verdict, missed, topic, stream, header)
             if verdict is None:
@@ -482,7 +434,7 @@ class Subscriber:
         elif verdict is Verdict.RESTART or verdict is Verdict.GAP:
             if verdict is Verdict.RESTART:
                 st.restarts += 1
-                last = 0
+                last = 0  # the new run's header sequences start at 1
             else:
                 st.gaps += 1
                 last = self.tracker.gap_from_header
@@ -497,138 +449,19 @@ class Subscriber:
 
     def _recover(self, topic: Topic, stream: bytes, last: int, current: int,
                  first_missing: int) -> int:
-        """Fetch what a gap skipped, queue it in stream order; return how many were found.
+        """Fetch what a gap skipped in ``topic``'s run, queue it in stream order; how many.
 
-        Accepted: frames of the gap's stream with ``first_missing <= seq < topic.stream_seq``,
-        each once (the tracker forgets them as missing, so a late original is a duplicate),
-        checked like live frames (and decoded now unless the subscriber is lazy).
+        Accepted: frames of the gap's stream and run with ``first_missing <= seq <
+        topic.stream_seq``, each once (the tracker forgets them as missing, so a late
+        original is a duplicate), checked like live frames (decoded now unless lazy).
         """
-        got = self._fetch(topic.publisher, stream, last, current, first_missing,
-                          topic.stream_seq)
+        got = self.fetcher.fetch(topic.publisher, stream, topic.run, last, current,
+                                 first_missing, topic.stream_seq)
         for d in got:
             self.tracker.fill(stream, d.topic.stream_seq)
         self.stats.recovered += len(got)
         self._pending.extend(got)
         return len(got)
-
-    def _fetch(self, publisher: str, stream: bytes, last: int, current: int, lo: int,
-               hi: int) -> list[Delivery]:
-        """Retransmit ``stream``'s frames with ``lo <= stream seq < hi`` (header sequences
-        between ``last`` and ``current``): checked, each once, in stream order."""
-        st = self.stats
-        answer = self.recovery.request(publisher, stream, last, current)
-        if answer is None:
-            st.recovery_failures += 1
-            return []
-        complete, pairs = answer
-        if not complete:
-            st.recovery_failures += 1
-        got: list[Delivery] = []
-        seen: set[int] = set()
-        for t_raw, f_raw in pairs:
-            try:
-                t, t_stream = split_topic(t_raw)
-                if self.lazy:
-                    header, frame = check_frame(f_raw), None
-                else:
-                    frame = decode_frame(f_raw)
-                    header = frame.header
-            except (BadTopic, FrameError) as exc:
-                st.error(exc.kind)
-                continue
-            seq = t.stream_seq
-            if t_stream == stream and lo <= seq < hi and seq not in seen:
-                seen.add(seq)
-                got.append(Delivery(t, f_raw, _NEXT, header, frame, st, recovered=True))
-        got.sort(key=lambda d: d.topic.stream_seq)
-        return got
-
-    # -- tails and late joiners --------------------------------------------------------------
-
-    def _beat(self, publisher: str, header_seq: int) -> None:
-        """A heartbeat of ``publisher``: ask for a snapshot if it sent anything since the last.
-
-        Asked when this is the first beat heard (late join), when the publisher's header
-        sequence moved by more than the beat itself (it sent frames in between, some of which
-        this subscriber may lack) or went back (a restart), or when the last ask failed.
-        """
-        prev = self._beats.get(publisher)
-        self._beats[publisher] = header_seq
-        if publisher in self._asking or (prev is not None and header_seq == prev + 1
-                                         and publisher not in self._recheck):
-            return
-        try:
-            req_id = self.recovery.ask(publisher, b"", 0, header_seq, SNAPSHOT)
-        except zmq.ZMQError:  # its queue is full: the service has not answered for long
-            req_id = None
-            self.recovery.reset(publisher)
-        if req_id is None:
-            return
-        self._asking[publisher] = (req_id, header_seq,
-                                   time.monotonic() + self._ask_timeout_s)
-        self._rebuild_poll_items()
-
-    def _rebuild_poll_items(self) -> None:
-        socks = self.recovery.sockets
-        self._poll_items = [(self.socket, zmq.POLLIN)] + [
-            (socks[p], zmq.POLLIN) for p in self._asking if p in socks]
-
-    def _ask_wait(self, wait: int) -> int:
-        """``wait`` (ms, -1 forever) cut to when the first outstanding snapshot expires."""
-        left = min(d for _, _, d in self._asking.values()) - time.monotonic()
-        left_ms = max(0, int(left * 1000) + 1)
-        return left_ms if wait < 0 else min(wait, left_ms)
-
-    def _check_tails(self) -> None:
-        """Collect snapshot answers that arrived (never waits); expire those too late."""
-        now = time.monotonic()
-        for publisher, (req_id, bound, deadline) in list(self._asking.items()):
-            parts = self.recovery.take(publisher, req_id)
-            if parts is None:
-                if now < deadline:
-                    continue
-                self.recovery.forget(req_id)
-                self.recovery.reset(publisher)
-                self.stats.recovery_failures += 1
-                self._recheck.add(publisher)
-            else:
-                self._recheck.discard(publisher)
-            del self._asking[publisher]
-            if parts is not None:
-                self._catch_up(publisher, bound, parts)
-        self._rebuild_poll_items()
-
-    def _catch_up(self, publisher: str, bound: int, parts: list[bytes]) -> None:
-        """Compare a snapshot with what was seen; retransmit and queue what is lacking."""
-        st = self.stats
-        tracker = self.tracker
-        for i in range(1, len(parts) - 1, 2):
-            t_raw = parts[i]
-            try:
-                t, stream = split_topic(t_raw)
-            except BadTopic as exc:
-                st.error(exc.kind)
-                continue
-            if t.publisher != publisher or t.tlv_type not in self.recover_types \
-                    or not self._wants(t_raw):
-                continue
-            last = tracker.last_seq(stream)
-            if t.stream_seq <= last:
-                continue
-            missed = t.stream_seq - last
-            st.missed += missed
-            if last:
-                st.gaps += 1
-            got = self._fetch(publisher, stream, tracker.last_header_seq(stream), bound,
-                              last + 1, t.stream_seq + 1)
-            n = 0
-            for d in got:
-                h = d.header
-                if tracker.advance(stream, d.topic.stream_seq, h[2], h[3]):
-                    self._pending.append(d)
-                    n += 1
-            st.recovered += n
-            st.drops += missed - n
 
     def close(self) -> None:
         """Close the SUB socket and the recovery sockets."""

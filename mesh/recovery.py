@@ -6,14 +6,19 @@ Protocol (one request, one reply, on the publisher's *service* endpoint, a ROUTE
         RecoveryRequest.last_sequence    header sequence of the last frame the client has
         RecoveryRequest.current_sequence header sequence of the frame that revealed the gap
         frame header sequence            request id, echoed in the reply
-        stream                           topic prefix of the stream with the gap
+        stream                           topic prefix of the stream with the gap, naming
+                                         the run it recovers (``...<publisher>:<run>:``,
+                                         :func:`mesh.topics.run_prefix`)
     server (ROUTER) -> [b"OK <id>" | b"PARTIAL <id>", topic1, frame1, topic2, frame2, ...]
 
 ``RecoveryRequest.request_type`` selects the answer (the numbering is upstream's):
 
 1. *Retransmit*: every journaled frame with ``last < header sequence < current`` whose topic
    starts with ``stream``, oldest first. ``PARTIAL`` says the journal no longer reaches back
-   to ``last``: some frames were evicted and are lost for good (the client counts them).
+   to ``last`` or ``stream`` names another run than the journal's (the publisher restarted
+   since): some frames are lost for good (the client counts them). Header sequences are
+   numbered per run, so a request that did not name its run could be answered with another
+   run's frames.
 2. *Snapshot*: the high-water mark of every journaled stream whose topic starts with
    ``stream``: ``[b"OK <id>", topic1, hseq1, topic2, hseq2, ...]`` where ``topic`` is the
    newest journaled frame of the stream with header sequence below ``current`` (no bound if
@@ -21,10 +26,10 @@ Protocol (one request, one reply, on the publisher's *service* endpoint, a ROUTE
    sequence in ASCII decimal, ordered by header sequence. ``last`` is ignored. Subscribers
    ask this when a heartbeat shows the publisher sent something since its previous beat,
    compare it with what they have seen, and retransmit a tail they lack (see
-   :class:`mesh.pubsub.Subscriber`): no new frame on the stream is needed.
+   :class:`mesh.tail.TailCheck`): no new frame on the stream is needed.
 
-Thread-safety: a :class:`Journal` and a :class:`RecoveryClient` belong to the thread that owns
-the publisher or subscriber they serve.
+Thread-safety: a :class:`Journal`, a :class:`RecoveryClient` and a :class:`Retransmitter`
+belong to the thread that owns the publisher or subscriber they serve.
 """
 
 from __future__ import annotations
@@ -34,9 +39,13 @@ from collections import deque
 import zmq
 
 from alphapulse.errors import MeshError
-from mesh.protocol import RecoveryRequest, decode_frame, encode_frame
+from mesh.delivery import Delivery
+from mesh.protocol import RecoveryRequest, check_frame, decode_frame, encode_frame
 from mesh.protocol.constants import SourceType
 from mesh.protocol.errors import FrameError
+from mesh.sequence import Verdict
+from mesh.stats import MeshStats
+from mesh.topics import BadTopic, run_of_prefix, run_prefix, split_topic
 
 
 class BadRecoveryRequest(MeshError):
@@ -59,15 +68,18 @@ def _stream_of(topic: bytes) -> bytes:
 
 
 class Journal:
-    """The last ``size`` journaled frames of one publisher, by header sequence.
+    """The last ``size`` journaled frames of one publisher run, by header sequence.
 
     Parameters
     ----------
     size : int
         Capacity; the oldest frame is evicted when it is full.
+    run : int, optional
+        The publisher's run: a retransmit naming another run is answered ``PARTIAL``.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, run: int | None = None) -> None:
+        self.run = run
         self.entries: deque[tuple[int, bytes, bytes]] = deque(maxlen=size)
         self.evicted_upto = 0
         # stream key -> (header sequence, topic) of its newest journaled frame still held
@@ -114,9 +126,15 @@ class Journal:
         return sorted(out.values())
 
     def between(self, last: int, current: int, stream: bytes) -> tuple[bool, list[tuple[bytes, bytes]]]:
-        """``(complete, [(topic, frame), ...])`` journaled strictly between the sequences."""
+        """``(complete, [(topic, frame), ...])`` journaled strictly between the sequences.
+
+        Not complete if frames past ``last`` were evicted, or if ``stream`` names a run other
+        than this journal's (nothing of that run is here).
+        """
         found = [(t, f) for s, t, f in self.entries if last < s < current and t.startswith(stream)]
-        return self.evicted_upto <= last, found
+        named = run_of_prefix(stream)
+        other_run = named is not None and self.run is not None and named != self.run
+        return self.evicted_upto <= last and not other_run, found
 
     def serve(self, parts: list[bytes]) -> list[bytes]:
         """Answer one request (``parts`` without the ROUTER identity); raise on a bad one."""
@@ -276,3 +294,57 @@ class RecoveryClient:
         for sock in self.sockets.values():
             sock.close(0)
         self.sockets.clear()
+
+
+class Retransmitter:
+    """Fetch what a subscriber lacks of one stream and run, checked like live frames.
+
+    Parameters
+    ----------
+    client : RecoveryClient
+        Asks the publishers' service endpoints.
+    stats : MeshStats
+        Counts failed requests (no answer, ``PARTIAL``) and malformed answers by ``kind``.
+    lazy : bool
+        Check header, size and CRC32 only (TLVs decoded on access), as the subscriber does.
+    """
+
+    def __init__(self, client: RecoveryClient, stats: MeshStats, lazy: bool) -> None:
+        self.client = client
+        self.stats = stats
+        self.lazy = lazy
+
+    def fetch(self, publisher: str, stream: bytes, run: int, last: int, current: int,
+              lo: int, hi: int) -> list[Delivery]:
+        """Frames of ``stream`` in ``run`` with ``lo <= stream seq < hi``, in stream order.
+
+        Asks for header sequences strictly between ``last`` and ``current`` of that run
+        (waiting up to the client's timeout); each frame once, marked ``recovered``.
+        """
+        st = self.stats
+        answer = self.client.request(publisher, run_prefix(stream, run), last, current)
+        if answer is None:
+            st.recovery_failures += 1
+            return []
+        complete, pairs = answer
+        if not complete:
+            st.recovery_failures += 1
+        got: list[Delivery] = []
+        seen: set[int] = set()
+        for t_raw, f_raw in pairs:
+            try:
+                t, t_stream = split_topic(t_raw)
+                if self.lazy:
+                    header, frame = check_frame(f_raw), None
+                else:
+                    frame = decode_frame(f_raw)
+                    header = frame.header
+            except (BadTopic, FrameError) as exc:
+                st.error(exc.kind)
+                continue
+            seq = t.stream_seq
+            if t_stream == stream and t.run == run and lo <= seq < hi and seq not in seen:
+                seen.add(seq)
+                got.append(Delivery(t, f_raw, Verdict.NEXT, header, frame, st, recovered=True))
+        got.sort(key=lambda d: d.topic.stream_seq)
+        return got

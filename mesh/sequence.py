@@ -1,22 +1,23 @@
 """Per-publisher sequence tracking: gaps, duplicates, reordering and restarts, counted.
 
 A stream is one (publisher, domain/type/key) topic; its stream sequence starts at 1 and grows
-by one per message (see :mod:`mesh.topics`). For every arriving message the tracker returns
-one verdict:
+by one per message within one *run* of the publisher (its start time, carried in every topic,
+see :mod:`mesh.topics`). For every arriving message the tracker returns one verdict:
 
 1. ``FIRST``: the first message seen from this stream (a late joiner starts anywhere).
-2. ``NEXT``: exactly the expected sequence.
-3. ``GAP``: ahead of the expected sequence; the skipped sequences are remembered as missing
-   (at most ``window`` of them) and ``missed`` is how many were skipped.
-4. ``LATE``: behind, and one of the missing sequences: reordered, delivered late.
-5. ``DUPLICATE``: behind and not missing: seen before.
-6. ``RESTART``: behind and not missing, but sequence 1 or stamped later than anything seen on
-   the stream: the publisher restarted (its counters start again at 1, and a subscriber that
-   reconnects after the restart may first see any sequence of the new run); tracking
-   restarts there, and ``missed`` counts the new run's sequences before it (``seq - 1``).
-   Duplicates and late frames carry the stamp of their original, never a newer one; a wall
-   clock stepped back across a restart makes the new run look like duplicates until it
-   passes the old one, and a new run first seen *ahead* of the old one looks like a gap.
+2. ``NEXT``: exactly the expected sequence of the run tracked.
+3. ``GAP``: ahead of the expected sequence, same run; the skipped sequences are remembered as
+   missing (at most ``window`` of them) and ``missed`` is how many were skipped.
+4. ``LATE``: behind, same run, and one of the missing sequences: reordered, delivered late.
+5. ``DUPLICATE``: behind, same run, and not missing: seen before.
+6. ``RESTART``: a run other than the one tracked, whatever its sequence: the publisher
+   restarted (its counters start again at 1, and a subscriber that reconnects after the
+   restart may first see any sequence of the new run, behind or ahead of the old run's).
+   Tracking restarts there, and ``missed`` counts the new run's sequences before it
+   (``seq - 1``). A run is a name, not an order: any run not tracked is a new one, so a wall
+   clock stepped back across a restart changes nothing. ZeroMQ keeps one connection's order
+   across reconnects (the SUB side's queue outlives the peer), so every frame of the old run
+   that arrives at all arrives before the first of the new run.
 
 Not thread-safe: one tracker per subscriber socket, used by the thread that reads it.
 """
@@ -44,7 +45,7 @@ class StreamState:
 
     last: int = 0
     last_header_seq: int = 0
-    last_timestamp_ns: int = 0
+    run: int = 0
     missing: set[int] = field(default_factory=set)
 
 
@@ -89,23 +90,27 @@ class SequenceTracker:
         self.counters = SequenceCounters()
         self.gap_from_header = 0
 
-    def observe(self, stream: bytes, seq: int, header_seq: int = 0, timestamp_ns: int = 0
+    def observe(self, stream: bytes, seq: int, header_seq: int = 0, run: int = 0
                 ) -> tuple[Verdict, int]:
-        """Record ``seq`` on ``stream``; return the verdict and how many were skipped (GAP).
+        """Record ``seq`` of ``run`` on ``stream``; return the verdict and how many were skipped.
 
-        The expected case (``NEXT``) is one dict lookup, one compare and two stores.
+        The expected case (``NEXT``) is one dict lookup, two compares and two stores.
         """
         st = self.streams.get(stream)
         if st is None:
-            self.streams[stream] = StreamState(seq, header_seq, timestamp_ns)
+            self.streams[stream] = StreamState(seq, header_seq, run)
             return _FIRST
         expected = st.last + 1
-        if seq == expected:
+        if seq == expected and run == st.run:
             st.last = seq
             st.last_header_seq = header_seq
-            st.last_timestamp_ns = timestamp_ns
             return _NEXT
         c = self.counters
+        if run != st.run:
+            c.restarts += 1
+            c.missed += seq - 1
+            self.streams[stream] = StreamState(seq, header_seq, run)
+            return _RESTART if seq == 1 else (Verdict.RESTART, seq - 1)
         if seq > expected:
             missed = seq - expected
             c.gaps += 1
@@ -116,13 +121,8 @@ class SequenceTracker:
                     for old in sorted(st.missing)[: len(st.missing) - self.window]:
                         st.missing.discard(old)
             self.gap_from_header = st.last_header_seq
-            st.last, st.last_header_seq, st.last_timestamp_ns = seq, header_seq, timestamp_ns
+            st.last, st.last_header_seq = seq, header_seq
             return _GAP, missed
-        if seq == 1 or timestamp_ns > st.last_timestamp_ns:
-            c.restarts += 1
-            c.missed += seq - 1
-            self.streams[stream] = StreamState(seq, header_seq, timestamp_ns)
-            return _RESTART if seq == 1 else (Verdict.RESTART, seq - 1)
         if seq in st.missing:
             st.missing.discard(seq)
             c.reordered += 1
@@ -138,22 +138,27 @@ class SequenceTracker:
         st.missing.discard(seq)
         return True
 
-    def advance(self, stream: bytes, seq: int, header_seq: int, timestamp_ns: int) -> bool:
+    def advance(self, stream: bytes, seq: int, header_seq: int, run: int) -> bool:
         """Accept a recovered ``seq`` past the stream's tail (or fill it if it was missing).
 
         For tail recovery and late-join back-fill: the frame is recorded as if it had arrived
-        (a stream not seen yet starts there), so its original, should it still arrive, is a
-        DUPLICATE (same stamp, so never taken for a restart). False if ``seq`` was neither
-        past the tail nor missing (already seen).
+        (a stream not seen yet, or seen only in another run, starts there), so its original,
+        should it still arrive, is a DUPLICATE. False if ``seq`` was neither past the tail
+        nor missing (already seen).
         """
         st = self.streams.get(stream)
-        if st is None:
-            self.streams[stream] = StreamState(seq, header_seq, timestamp_ns)
+        if st is None or st.run != run:
+            self.streams[stream] = StreamState(seq, header_seq, run)
             return True
         if seq > st.last:
-            st.last, st.last_header_seq, st.last_timestamp_ns = seq, header_seq, timestamp_ns
+            st.last, st.last_header_seq = seq, header_seq
             return True
         return self.fill(stream, seq)
+
+    def run(self, stream: bytes) -> int | None:
+        """The run tracked on ``stream`` (None if the stream was never seen)."""
+        st = self.streams.get(stream)
+        return st.run if st else None
 
     def last_seq(self, stream: bytes) -> int:
         """Stream sequence of the newest message seen on ``stream`` (0 if none)."""

@@ -23,11 +23,13 @@ from mesh.protocol import (
     encode_frame,
 )
 from mesh.pubsub import Publisher, Subscriber
-from mesh.recovery import SNAPSHOT, BadRecoveryRequest, Journal
-from mesh.topics import prefix
+from mesh.recovery import RETRANSMIT, SNAPSHOT, BadRecoveryRequest, Journal
+from mesh.sequence import Verdict
+from mesh.topics import prefix, run_prefix, stream_prefix
 from nodes.runtime.testing import NodeHarness
 
 BOUND_S = 5.0  # heartbeat 100 ms + a snapshot and a retransmit round trip, with CI slack
+BEATS = prefix(int(Heartbeat.DOMAIN), int(Heartbeat.TLV_TYPE))
 
 
 class _BeatingPublisher(threading.Thread):
@@ -38,6 +40,7 @@ class _BeatingPublisher(threading.Thread):
         super().__init__(daemon=True)
         self.cfg, self.ctx, self.before, self.burst = cfg, ctx, before, burst
         self.go = threading.Event()
+        self.sent = threading.Event()  # the burst has been handed to the PUB socket
         self.done = threading.Event()
         self.ready = threading.Event()
         self.snapshots = 0
@@ -64,6 +67,7 @@ class _BeatingPublisher(threading.Thread):
                     for i in range(self.before + 1, self.before + self.burst + 1):
                         pub.publish([RiskAlert(alert_id=i)], key=7)
                     burst_sent = True
+                    self.sent.set()
                 now = time.monotonic()
                 if now >= next_beat:
                     pub.publish([Heartbeat(node="a", frames_out=pub.stats.frames_out)], key=0)
@@ -104,9 +108,9 @@ def test_lost_tail_is_recovered_from_the_next_heartbeat_exactly_once_in_order(me
         deadline = time.monotonic() + 5
         while not sub.socket.poll(0) and time.monotonic() < deadline:
             sub.recv(50)  # heartbeats are heard (and swallowed): the SUB has joined
-        assert "a" in sub._beats, "never heard a heartbeat"
+        assert "a" in sub.tail.beats, "never heard a heartbeat"
         p.go.set()
-        time.sleep(0.5)  # the burst overflows both high-water marks while we do not read
+        assert p.sent.wait(5)  # the burst overflowed both high-water marks: we did not read
         ids, took = _alert_ids(sub, count, BOUND_S)
         assert ids == list(range(1, count + 1)), \
             f"exactly once, in order; got {len(ids)}, last {ids[-3:]}"
@@ -153,7 +157,7 @@ def test_tail_checks_during_a_lossy_live_stream_never_duplicate(mesh):
     sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE)])
     try:
         deadline = time.monotonic() + 5
-        while "a" not in sub._beats and time.monotonic() < deadline:
+        while "a" not in sub.tail.beats and time.monotonic() < deadline:
             sub.recv(50)
         p.go.set()
         ids: list[int] = []
@@ -174,16 +178,27 @@ def test_tail_checks_during_a_lossy_live_stream_never_duplicate(mesh):
         sub.close()
 
 
+def _beats_delivered(sub: Subscriber, count: int, seconds: float = BOUND_S) -> int:
+    """Receive until ``count`` heartbeats were delivered (proof the SUB is connected)."""
+    n = 0
+    deadline = time.monotonic() + seconds
+    while n < count and time.monotonic() < deadline:
+        d = sub.recv(100)
+        n += d is not None and d.topic.tlv_type == Heartbeat.TLV_TYPE
+    return n
+
+
 def test_subscriber_without_journaled_types_asks_nothing(mesh):
     cfg, ctx = mesh
     p = _BeatingPublisher(cfg, ctx, before=3)
     p.start()
     assert p.ready.wait(5)
-    sub = Subscriber(ctx, cfg, ["a"], [prefix(3, 33)])
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(3, 33), BEATS])
     try:
-        for _ in range(5):
-            sub.recv(100)
-        assert p.snapshots == 0 and not sub._asking
+        # Connected and hearing beats: a subscriber of journaled types would have asked for a
+        # snapshot at the first, and the publisher serves asks between beats.
+        assert _beats_delivered(sub, 3) == 3
+        assert p.snapshots == 0 and not sub.tail.asking and not sub.tail.beats
     finally:
         p.done.set()
         p.join(5)
@@ -192,13 +207,23 @@ def test_subscriber_without_journaled_types_asks_nothing(mesh):
 
 def test_backfill_off_keeps_the_old_behaviour(mesh):
     cfg, ctx = mesh
-    p = _BeatingPublisher(cfg, ctx, before=5)
+    p = _BeatingPublisher(cfg, ctx, before=5, burst=1)
     p.start()
     assert p.ready.wait(5)
-    sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE)], backfill=False)
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE), BEATS], backfill=False)
     try:
-        ids, _ = _alert_ids(sub, -1, 0.5)
-        assert ids == [] and p.snapshots == 0
+        assert _beats_delivered(sub, 2) == 2, "never connected"
+        p.go.set()  # alert 6, live: the first this subscriber hears of the stream
+        got = []
+        deadline = time.monotonic() + BOUND_S
+        while not got and time.monotonic() < deadline:
+            d = sub.recv(100)
+            if d is not None and d.topic.tlv_type == RiskAlert.TLV_TYPE:
+                got.append(d)
+        assert [d.frame.tlvs[0].alert_id for d in got] == [6]
+        assert got[0].verdict is Verdict.FIRST and not got[0].recovered
+        assert _beats_delivered(sub, 2) == 2  # time for a back-fill, had one been asked
+        assert p.snapshots == 0 and sub.stats.recovered == 0 and not sub.tail.beats
     finally:
         p.done.set()
         p.join(5)
@@ -212,16 +237,16 @@ def test_unanswered_snapshot_expires_without_blocking_recv(mesh):
     sub = Subscriber(ctx, cfg, ["a"], [b""])
     try:
         deadline = time.monotonic() + 5
-        while "a" not in sub._asking and time.monotonic() < deadline:
+        while "a" not in sub.tail.asking and time.monotonic() < deadline:
             pub.publish([Heartbeat(node="a")], key=0)
             sub.recv(20)
-        assert "a" in sub._asking
+        assert "a" in sub.tail.asking
         t0 = time.monotonic()
         assert sub.recv(0) is None and time.monotonic() - t0 < 0.05, "recv(0) never waits"
-        while sub._asking and time.monotonic() < deadline:
+        while sub.tail.asking and time.monotonic() < deadline:
             sub.recv(50)
-        assert not sub._asking and sub.stats.recovery_failures >= 1
-        assert "a" in sub._recheck, "the next heartbeat asks again"
+        assert not sub.tail.asking and sub.stats.recovery_failures >= 1
+        assert "a" in sub.tail.recheck, "the next heartbeat asks again"
     finally:
         sub.close()
         pub.close()
@@ -229,13 +254,18 @@ def test_unanswered_snapshot_expires_without_blocking_recv(mesh):
 
 # -- the journal's snapshot --------------------------------------------------------------------
 
+RUN = 0x18B9C1D2E3F40A5B
+S1 = run_prefix(stream_prefix(2, 62, 7, "a"), RUN)
+S2 = run_prefix(stream_prefix(3, 50, 1, "a"), RUN)
+
+
 def _topic(stream: bytes, seq: int) -> bytes:
     return b"%s%x" % (stream, seq)
 
 
 def test_journal_heads_are_each_streams_newest_frame_below_the_bound():
     j = Journal(8)
-    s1, s2 = b"2/062/0000000000000007/a:", b"3/050/0000000000000001/a:"
+    s1, s2 = S1, S2
     j.append(1, _topic(s1, 1), b"f1")
     j.append(2, _topic(s2, 1), b"f2")
     j.append(4, _topic(s1, 2), b"f4")
@@ -248,7 +278,7 @@ def test_journal_heads_are_each_streams_newest_frame_below_the_bound():
 
 def test_journal_forgets_a_stream_whose_last_frame_is_evicted():
     j = Journal(2)
-    s1, s2 = b"2/062/0000000000000007/a:", b"3/050/0000000000000001/a:"
+    s1, s2 = S1, S2
     j.append(1, _topic(s1, 1), b"x")
     j.append(2, _topic(s2, 1), b"x")
     j.append(3, _topic(s2, 2), b"x")
@@ -256,15 +286,26 @@ def test_journal_forgets_a_stream_whose_last_frame_is_evicted():
     assert len(j.heads) == 1
 
 
-def _request(request_type: int, current: int = 0) -> list[bytes]:
+def _request(request_type: int, current: int = 0, stream: bytes = b"") -> list[bytes]:
     req = RecoveryRequest(last_sequence=0, current_sequence=current, consumer_id=0,
                           request_type=request_type)
-    return [encode_frame([req], source=1, sequence=9), b""]
+    return [encode_frame([req], source=1, sequence=9), stream]
+
+
+def test_journal_retransmits_only_the_run_a_request_names():
+    j = Journal(8, RUN)
+    j.append(1, _topic(S1, 1), b"f1")
+    j.append(2, _topic(S1, 2), b"f2")
+    assert j.serve(_request(RETRANSMIT, 3, S1)) == [b"OK 9", _topic(S1, 1), b"f1",
+                                                     _topic(S1, 2), b"f2"]
+    # Another run's request: its frames are not here; lost for good, and said so.
+    other = run_prefix(stream_prefix(2, 62, 7, "a"), RUN - 1)
+    assert j.serve(_request(RETRANSMIT, 3, other)) == [b"PARTIAL 9"]
 
 
 def test_journal_serves_a_snapshot_as_topic_and_header_sequence_pairs():
     j = Journal(8)
-    s1 = b"2/062/0000000000000007/a:"
+    s1 = S1
     j.append(3, _topic(s1, 1), b"f")
     j.append(5, _topic(s1, 2), b"f")
     assert j.serve(_request(SNAPSHOT)) == [b"OK 9", _topic(s1, 2), b"5"]
