@@ -10,6 +10,7 @@ import zmq
 
 from mesh.protocol import ArbitrageSignal, ExecutionResult, Trade
 from mesh.pubsub import Publisher, Subscriber
+from mesh.sequence import Verdict
 from mesh.topics import prefix
 
 
@@ -144,4 +145,77 @@ def test_gap_recovery_delivers_every_journaled_frame_exactly_once_in_order(mesh)
     finally:
         p.done.set()
         p.join(5)
+        sub.close()
+
+
+class _RestartedPublisher(threading.Thread):
+    """A new run of publisher ``a``: sends ExecutionResults 1..``burst`` at once, then one
+    more every 20 ms, serving recovery from its journal meanwhile."""
+
+    def __init__(self, cfg, ctx, burst: int) -> None:
+        super().__init__(daemon=True)
+        self.cfg, self.ctx, self.burst = cfg, ctx, burst
+        self.burst_sent = threading.Event()
+        self.done = threading.Event()
+        self.run_id = 0
+
+    def run(self) -> None:
+        pub = Publisher(self.ctx, self.cfg, "a", source=42)
+        router = self.ctx.socket(zmq.ROUTER)
+        router.linger = 0
+        router.bind(self.cfg.node("a").service)
+        self.run_id = pub.run
+        try:
+            i = 0
+            for i in range(1, self.burst + 1):
+                pub.publish([ExecutionResult(opportunity_id=i, strategy_id=3)])
+            self.burst_sent.set()
+            while not self.done.is_set():
+                i += 1
+                pub.publish([ExecutionResult(opportunity_id=i, strategy_id=3)])
+                _JournalingPublisher._serve(router, pub, 20)
+        finally:
+            router.close(0)
+            pub.close()
+
+
+def test_restarted_publisher_first_seen_ahead_of_its_old_run_is_a_restart_not_a_gap(mesh):
+    cfg, ctx = mesh
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(3, 50)])
+    old = Publisher(ctx, cfg, "a", source=42)
+    new = None
+    try:
+        _wait_joined(old, sub, ExecutionResult(opportunity_id=0, strategy_id=3))
+        old_last = sub.tracker.last_seq(sub.tracker.streams.copy().popitem()[0])
+        before = replace(sub.stats)  # the probes lost before joining (no journal served)
+        old.close()
+        # The new run's first frames go out while this subscriber is not connected, so the
+        # first it sees of the new run is ahead of the old run's last sequence.
+        endpoint = cfg.node("a").pub
+        sub.socket.disconnect(endpoint)
+        new = _RestartedPublisher(cfg, ctx, burst=old_last + 5)
+        new.start()
+        assert new.burst_sent.wait(5)
+        sub.socket.connect(endpoint)
+        got = []
+        deadline = time.monotonic() + 5
+        while not got or got[-1].recovered:
+            assert time.monotonic() < deadline, f"the new run never arrived: {sub.stats}"
+            if (d := sub.recv(100)) is not None:
+                got.append(d)
+        first_seen = got[-1]
+        assert first_seen.topic.stream_seq > old_last + 5
+        assert first_seen.verdict is Verdict.RESTART
+        # Everything of the new run before it came from the new run's journal, in order.
+        assert [d.frame.tlvs[0].opportunity_id for d in got] == \
+            list(range(1, first_seen.topic.stream_seq + 1))
+        assert {d.topic.run for d in got} == {new.run_id} != {old.run}
+        st = sub.stats
+        assert (st.restarts, st.gaps, st.duplicates, st.drops - before.drops) == (1, 0, 0, 0)
+        assert st.recovered - before.recovered == st.missed - before.missed \
+            == first_seen.topic.stream_seq - 1
+    finally:
+        if new is not None:
+            new.done.set()
+            new.join(5)
         sub.close()

@@ -44,10 +44,12 @@ class _BeatingPublisher(threading.Thread):
         self.done = threading.Event()
         self.ready = threading.Event()
         self.snapshots = 0
+        self.run_id = 0
         self.trickle = 0  # on go: publish ids 1..trickle, ten per loop pass, beating meanwhile
 
     def run(self) -> None:
         pub = Publisher(self.ctx, self.cfg, "a", source=42)
+        self.run_id = pub.run
         router = self.ctx.socket(zmq.ROUTER)
         router.linger = 0
         router.bind(self.cfg.node("a").service)
@@ -175,6 +177,46 @@ def test_tail_checks_during_a_lossy_live_stream_never_duplicate(mesh):
     finally:
         p.done.set()
         p.join(5)
+        sub.close()
+
+
+def test_restart_whose_frames_were_all_lost_is_found_by_the_next_heartbeat(mesh):
+    """A new run's journaled frames sent while this subscriber was away: no later frame on the
+    stream reveals them, and their sequences are behind the old run's; the run tells."""
+    cfg, ctx = mesh
+    old = _BeatingPublisher(cfg, ctx, before=4)
+    old.start()
+    assert old.ready.wait(5)
+    sub = Subscriber(ctx, cfg, ["a"], [prefix(2, RiskAlert.TLV_TYPE)])
+    new = None
+    try:
+        ids, _ = _alert_ids(sub, 4, BOUND_S)
+        assert ids == [1, 2, 3, 4]
+        old.done.set()
+        old.join(5)
+        endpoint = cfg.node("a").pub
+        sub.socket.disconnect(endpoint)
+        new = _BeatingPublisher(cfg, ctx, before=2)  # alerts 1, 2 of the new run: unseen
+        new.start()
+        assert new.ready.wait(5)
+        sub.socket.connect(endpoint)
+        got = []
+        deadline = time.monotonic() + BOUND_S
+        while len(got) < 2 and time.monotonic() < deadline:
+            if (d := sub.recv(100)) is not None:
+                got.append(d)
+        assert [d.frame.tlvs[0].alert_id for d in got] == [1, 2]
+        assert all(d.recovered for d in got)
+        assert {d.topic.run for d in got} == {new.run_id} and new.run_id != old.run_id
+        st = sub.stats
+        assert (st.restarts, st.duplicates, st.drops) == (1, 0, 0)
+        more, _ = _alert_ids(sub, -1, 0.5)
+        assert more == [], "exactly once"
+    finally:
+        old.done.set()
+        if new is not None:
+            new.done.set()
+            new.join(5)
         sub.close()
 
 
