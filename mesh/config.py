@@ -14,7 +14,7 @@ overrides any of it::
     io_threads = 1                     # libzmq I/O threads per process
     io_thread_cpus = []                # CPUs the I/O threads may use (empty: inherit)
     heartbeat_ms = 500                 # heartbeat interval of every node
-    deadline_ms = 2000                 # a risk heartbeat older than this is a stop
+    deadline_ms = 2000                 # a risk heartbeat older than this is a stop (0: off)
     journal_size = 4096                # frames journaled per must-not-lose stream publisher
     recovery_timeout_ms = 500          # how long a subscriber waits for recovered frames
     idle = "backoff"                   # run-loop idle strategy: spin | yield | backoff | sleep | block
@@ -224,7 +224,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
         raise ConfigError(f"idle: {values['idle']!r} is not one of {', '.join(_IDLE)}")
     for key in ("sndhwm", "rcvhwm", "io_threads", "heartbeat_ms", "deadline_ms",
                 "journal_size", "recovery_timeout_ms"):
-        if key in values and values[key] < (0 if key.endswith("hwm") else 1):
+        floor = 0 if key.endswith("hwm") or key == "deadline_ms" else 1
+        if key in values and values[key] < floor:
             raise ConfigError(f"{key}: {values[key]} is out of range")
     if not _RING_NAMESPACE.match(str(values.get("ring_namespace", "ap"))):
         raise ConfigError(f"ring_namespace: {values['ring_namespace']!r} must be 1-64 characters "

@@ -106,6 +106,7 @@ class NodeRuntime:
         self.rings = NodeRings(cfg.ring_namespace, self.name, c.writes, c.reads,
                                cfg.ring_capacity, int(c.source), self.stats)
         self.offload = Offload(self.name)
+        self._kernel: Any = None
         self.started_ns = time.time_ns()
         self.guard: StopGuard | None = None
         self.kill_flag: KillFlag | None = None
@@ -167,8 +168,8 @@ class NodeRuntime:
             self.metrics = MetricsServer(self.name, self.stats, self._gauges,
                                          self.node_cfg.metrics_port, rings=self.rings.counters)
         self.node.on_start()
-        kernel = self.node.RING_KERNEL
-        if kernel is not None and self.contract.reads:
+        kernel = self._kernel = type(self.node).RING_KERNEL  # not via the instance: a numba
+        if kernel is not None and self.contract.reads:       # dispatcher binds like a method
             # compile now, not on the first batch in the middle of trading
             kernel(np.zeros(0, np.uint8), np.zeros(1, np.int64), 0, self.node.ring_context)
         self.rings.discover_now(self._deliver_batch)
@@ -291,9 +292,9 @@ class NodeRuntime:
         """Hand one ring batch to the node's ``RING_KERNEL`` or ``on_ring_batch``."""
         node = self.node
         try:
-            if node.RING_KERNEL is not None:
-                rejected = int(node.RING_KERNEL(batch.data, batch.offsets, batch.count,
-                                                node.ring_context))
+            if self._kernel is not None:
+                rejected = int(self._kernel(batch.data, batch.offsets, batch.count,
+                                            node.ring_context))
                 if rejected:
                     self.stats.errors["ring_frame_rejected"] += rejected
             else:

@@ -13,7 +13,16 @@ Every harness gets its own short run directory under ``/tmp`` (ipc paths stay un
 never collide. The harness plays a node called ``feeder`` (an XPUB, so :meth:`feed` waits
 until the node has subscribed: no slow-joiner loss) and collects everything the node publishes.
 Everything is torn down on exit, also on failure: the process (SIGTERM, then SIGKILL), the
-sockets, the run directory.
+sockets, the run directory, every ring of the harness's private ring namespace.
+
+Ring nodes get the same treatment: :meth:`NodeHarness.feed_ring` writes frames into a ring
+of the harness's own (writer ``feeder``) once the node has attached a reader to it, and
+:meth:`NodeHarness.wait_for_ring` reads what the node writes to its rings::
+
+    with NodeHarness("tests.nodes.ring_nodes:TradeRelay") as h:
+        h.feed_ring(Trade(asset_id=1, price=10, volume=1))
+        relayed = h.wait_for_ring(Trade)
+        h.assert_contract()
 
 Not thread-safe: one harness per test thread.
 """
@@ -38,13 +47,18 @@ from typing import Any, cast
 import zmq
 
 from mesh.config import MeshConfig, load_config
-from mesh.protocol import EmergencyStop, Message, decode_frame
-from mesh.protocol.constants import SourceType
+from mesh.domains import ring_domain
+from mesh.protocol import EmergencyStop, Message, decode_frame, encode_frame
+from mesh.protocol.constants import RelayDomain, SourceType
 from mesh.pubsub import Delivery, Publisher, Subscriber
+from mesh.rings import DomainReaders, RingBatch
 from mesh.security import Security, generate_keys
 from nodes.runtime.catalog import load_node
 from nodes.runtime.contract import Contract
 from nodes.runtime.runtime import encode_control_stop
+from shm import layout as L
+from shm.segment import list_ring_names, unlink
+from shm.writer import RingWriter
 
 
 class HarnessError(AssertionError):
@@ -136,6 +150,11 @@ class NodeHarness:
         self.curve = curve
         self.security: Security | None = None
         self.deliveries: list[Delivery] = []
+        #: Frames the node wrote to its rings, with the ring's domain, in order.
+        self.ring_frames: list[tuple[RelayDomain, bytes]] = []
+        self._ring_feeders: dict[tuple[RelayDomain, str], RingWriter] = {}
+        self._ring_sequence = 0
+        self._ring_collectors: dict[RelayDomain, DomainReaders] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self._stack = contextlib.ExitStack()
 
@@ -220,10 +239,24 @@ class NodeHarness:
         if ctx is not None:
             ctx.term()
             self.ctx = None
+        self._close_rings()
         with contextlib.suppress(Exception):
             from shm.kill_flag import KillFlag
             KillFlag(self.cfg.kill_flag_name).unlink()
         self._stack.close()
+
+    def _close_rings(self) -> None:
+        for collector in self._ring_collectors.values():
+            collector.close()
+        self._ring_collectors.clear()
+        for writer in self._ring_feeders.values():
+            writer.unlink()
+            writer.close()
+        self._ring_feeders.clear()
+        cfg = getattr(self, "cfg", None)
+        if cfg is not None:  # the node's own rings, if it died before unlinking them
+            for name in list_ring_names(cfg.ring_namespace):
+                unlink(name)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM the node and wait; SIGKILL after ``timeout``. Returns the exit status."""
@@ -271,6 +304,95 @@ class NodeHarness:
         self._wait_subscribed(topic[:6], 5.0)
         self.feeder.socket.send_multipart([topic, data])
 
+    # -- rings -----------------------------------------------------------------------------
+
+    def ring_feeder(self, domain: RelayDomain = RelayDomain.MARKET_DATA,
+                    writer: str = "feeder", capacity: int = 1 << 16) -> RingWriter:
+        """The harness's ring of ``domain`` written as ``writer`` (created on first use)."""
+        key = (domain, writer)
+        if key not in self._ring_feeders:
+            self._ring_feeders[key] = RingWriter.create(
+                ring_domain(domain), writer, namespace=self.cfg.ring_namespace,
+                capacity=capacity)
+        return self._ring_feeders[key]
+
+    def drop_ring_feeder(self, domain: RelayDomain = RelayDomain.MARKET_DATA,
+                         writer: str = "feeder") -> None:
+        """Unlink and close the harness's ring (a writer leaving); the next feed makes anew."""
+        ring = self._ring_feeders.pop((domain, writer))
+        ring.unlink()
+        ring.close()
+
+    def wait_ring_reader(self, writer: RingWriter, timeout: float = 10.0) -> None:
+        """Wait until the node holds a reader slot on ``writer``'s ring (it discovered it)."""
+        pid = self.proc.pid if self.proc is not None else -1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            w = writer.words
+            slots = range(writer.segment.max_readers)
+            if any(int(w[L.W_SLOTS + i * L.SLOT_WORDS + L.SW_PID]) == pid for i in slots):
+                return
+            time.sleep(0.01)
+        raise HarnessError(f"{self.name} never attached to ring {writer.name}\n"
+                           f"--- node log ---\n{self.log()[-3000:]}")
+
+    def feed_ring(self, *tlvs: Message, writer: str = "feeder", timeout: float = 10.0) -> int:
+        """Write one frame of ``tlvs`` to the harness's ring of their domain once the node
+        reads that ring; return the frame's header sequence."""
+        seq = self._ring_sequence
+        frame = encode_frame(list(tlvs), source=int(SourceType.DASHBOARD), sequence=seq)
+        self.feed_ring_raw(frame, RelayDomain(tlvs[0].DOMAIN), writer=writer, timeout=timeout)
+        self._ring_sequence = seq + 1
+        return seq
+
+    def feed_ring_raw(self, frame: bytes, domain: RelayDomain = RelayDomain.MARKET_DATA, *,
+                      writer: str = "feeder", timeout: float = 10.0) -> None:
+        """Write arbitrary bytes as one ring frame (malformed-input tests)."""
+        ring = self.ring_feeder(domain, writer)
+        self.wait_ring_reader(ring, timeout)
+        if not ring.write(frame):
+            raise HarnessError(f"ring {ring.name} is full")
+
+    def collect_ring(self, until: Callable[[list[tuple[RelayDomain, bytes]]], bool] | None = None,
+                     timeout: float = 5.0) -> list[tuple[RelayDomain, bytes]]:
+        """Read the node's rings until ``until(all ring frames so far)`` holds or ``timeout``."""
+        if not self._ring_collectors:
+            for domain in self.contract.writes:
+                self._ring_collectors[domain] = DomainReaders(
+                    self.cfg.ring_namespace, domain, writers=frozenset({self.name}))
+        deadline = time.monotonic() + timeout
+        while True:
+            for domain, readers in self._ring_collectors.items():
+                def keep(batch: RingBatch, domain: RelayDomain = domain) -> None:
+                    self.ring_frames.extend((domain, f) for f in batch.frames())
+                readers.discover(keep)
+                readers.drain(keep)
+            if until is not None and until(self.ring_frames):
+                return self.ring_frames
+            if time.monotonic() >= deadline:
+                return self.ring_frames
+            time.sleep(0.005)
+
+    def ring_produced(self, cls: type[Message]) -> list[Message]:
+        """Every ``cls`` TLV the node wrote to its rings so far, in order."""
+        return [t for _, raw in self.ring_frames for t in decode_frame(raw).tlvs
+                if type(t) is cls]
+
+    def wait_for_ring(self, cls: type[Message], count: int = 1, timeout: float = 5.0,
+                      where: Callable[[Any], bool] | None = None) -> list[Message]:
+        """Wait until the node wrote ``count`` matching ``cls`` TLVs to its rings."""
+        def match() -> list[Message]:
+            return [t for t in self.ring_produced(cls) if where is None or where(t)]
+        self.collect_ring(lambda _: len(match()) >= count, timeout)
+        found = match()
+        if len(found) < count:
+            raise HarnessError(f"{self.name}: {len(found)} of {count} {cls.__name__} in its "
+                               f"rings within {timeout} s\n--- node log ---\n"
+                               f"{self.log()[-3000:]}")
+        return found
+
+    # -- collecting from the mesh --------------------------------------------------------------
+
     def collect(self, until: Callable[[list[Delivery]], bool] | None = None,
                 timeout: float = 5.0) -> list[Delivery]:
         """Receive until ``until(all deliveries so far)`` holds or ``timeout``; return all."""
@@ -302,8 +424,25 @@ class NodeHarness:
         return found
 
     def assert_contract(self) -> None:
-        """Every collected frame: declared domain and types only, one source, checksum ok."""
+        """Every collected frame, from the mesh and from the node's rings: declared domain and
+        types only, one source, checksum ok; ring frames only in rings the contract writes."""
         allowed = {t.TLV_TYPE: t for t in self.contract.all_produces}
+        for domain, raw in self.ring_frames:
+            frame = decode_frame(raw)
+            if domain not in self.contract.writes:
+                raise HarnessError(f"{self.name} wrote a ring of {domain.name}, not in its "
+                                   f"contract")
+            if frame.header.source != int(self.contract.source):
+                raise HarnessError(f"ring frame from source {frame.header.source}, contract "
+                                   f"says {int(self.contract.source)}")
+            if frame.header.domain != int(domain):
+                raise HarnessError(f"ring frame of domain {frame.header.domain} in the "
+                                   f"{domain.name} ring")
+            for tlv in frame.tlvs:
+                number = getattr(tlv, "TLV_TYPE", getattr(tlv, "tlv_type", None))
+                if number not in allowed or int(allowed[number].DOMAIN) != int(domain):
+                    raise HarnessError(f"{self.name} wrote type {number} to its {domain.name} "
+                                       f"ring; contract allows {sorted(allowed)}")
         for d in self.deliveries:
             frame = decode_frame(d.raw)
             if frame.header.source != int(self.contract.source):
