@@ -16,21 +16,13 @@ from dataclasses import replace
 from bench.report import Row
 from contracts.accounts import dev_account
 from contracts.anvil import port_is_free, start_anvil, stop_anvil
-from contracts.arbitrage import (
-    FlashSource,
-    HopKind,
-    Trade,
-    arbitrage_contract,
-    execute,
-    hops_along,
-    quote,
-    with_v2_amounts,
-)
+from contracts.arbitrage import PoolBook, Trade, arbitrage_contract, execute, quote, with_v2_amounts
 from contracts.client import Chain
 from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
 from contracts.pools import erc20, read_v2, swap_v2, swap_v3, v2_pair
 from contracts.v3math import v2_amount_out
+from mesh.protocol.constants import FlashSource, PoolKind
 
 TARGET_V2_FLASH_2HOP = 150_000
 
@@ -42,47 +34,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _routes(chain: Chain, arb, m: dict, recipient: str) -> list[tuple[str, Trade]]:
     t = {s: m["tokens"][s]["address"] for s in m["tokens"]}
+    book = PoolBook(chain, arb)
 
     def pool(venue: str, pair: str, fee: int | None = None) -> str:
         return find_pool(m, venue, pair, fee)["address"]
 
-    v2 = lambda venue, pair: (pool(venue, pair), HopKind.V2)  # noqa: E731
-    v3 = lambda pair, fee: (pool("uniswap_v3", pair, fee), HopKind.V3)  # noqa: E731
+    v2 = lambda venue, pair: (pool(venue, pair), PoolKind.UNISWAP_V2)  # noqa: E731
+    v3 = lambda pair, fee: (pool("uniswap_v3", pair, fee), PoolKind.UNISWAP_V3)  # noqa: E731
     usdc, weth = 10_000 * 10**6, 3 * 10**18
     uni, fork = "uniswap_v2", "uniswap_v2_fork"
-    weth_2v2 = ((v2(uni, "WETH/USDC"), v2(fork, "WETH/USDC")), (t["WETH"], t["USDC"], t["WETH"]))
-    weth_3 = ((v2(uni, "WETH/DAI"), v3("USDC/DAI", 100), v2(fork, "WETH/USDC")),
-              (t["WETH"], t["DAI"], t["USDC"], t["WETH"]))
-    usdc_v3v2 = ((v3("WETH/USDC", 500), v2(uni, "WETH/USDC")), (t["USDC"], t["WETH"], t["USDC"]))
-    usdc_3 = ((v3("WETH/USDC", 3000), v2(uni, "WETH/DAI"), v3("USDC/DAI", 100)),
-              (t["USDC"], t["WETH"], t["DAI"], t["USDC"]))
-    aave = (m["aave_v3"]["pool"], FlashSource.AAVE, False)
-    usdc_dai_pair = find_pool(m, uni, "USDC/DAI")
-    v2_lender = (usdc_dai_pair["address"], FlashSource.V2, usdc_dai_pair["token1"] == t["USDC"])
-    wbtc_usdc = find_pool(m, "uniswap_v3", "WBTC/USDC", 500)
-    v3_lender = (wbtc_usdc["address"], FlashSource.V3, wbtc_usdc["token1"] == t["USDC"])
+    weth_2v2 = (v2(uni, "WETH/USDC"), v2(fork, "WETH/USDC"))
+    weth_3 = (v2(uni, "WETH/DAI"), v3("USDC/DAI", 100), v2(fork, "WETH/USDC"))
+    usdc_v3v2 = (v3("WETH/USDC", 500), v2(uni, "WETH/USDC"))
+    usdc_3 = (v3("WETH/USDC", 3000), v2(uni, "WETH/DAI"), v3("USDC/DAI", 100))
+    aave = (m["aave_v3"]["pool"], FlashSource.AAVE_V3)
+    v2_lender = (pool(uni, "USDC/DAI"), FlashSource.UNISWAP_V2)
+    v3_lender = (pool("uniswap_v3", "WBTC/USDC", 500), FlashSource.UNISWAP_V3)
     # V2 -> V2 with USDC from the flash pair that is not on the route
-    usdc_2v2 = ((v2(fork, "WETH/USDC"), v2(uni, "WETH/USDC")), (t["USDC"], t["WETH"], t["USDC"]))
-    fused = lambda route: (route[0][-1][0], FlashSource.V2, False)  # noqa: E731 - the last pair lends
+    usdc_2v2 = (v2(fork, "WETH/USDC"), v2(uni, "WETH/USDC"))
+    fused = lambda route: (route[-1][0], FlashSource.UNISWAP_V2)  # noqa: E731 - the last pair lends
     cases = [
-        ("v2 flash swap (fused), 2-hop V2->V2", weth_2v2, weth, fused(weth_2v2)),
-        ("v2 flash swap (fused), 3-hop V2->V3->V2", weth_3, weth, fused(weth_3)),
-        ("v2 flash (other pair), 2-hop V2->V2", usdc_2v2, usdc, v2_lender),
-        ("v2 flash (other pair), 2-hop V3->V2", usdc_v3v2, usdc, v2_lender),
-        ("v2 flash (other pair), 3-hop V3->V2->V3", usdc_3, usdc, v2_lender),
-        ("aave flashLoanSimple, 2-hop V2->V2", usdc_2v2, usdc, aave),
-        ("aave flashLoanSimple, 2-hop V3->V2", usdc_v3v2, usdc, aave),
-        ("aave flashLoanSimple, 3-hop V3->V2->V3", usdc_3, usdc, aave),
-        ("v3 flash, 2-hop V2->V2", usdc_2v2, usdc, v3_lender),
-        ("v3 flash, 2-hop V3->V2", usdc_v3v2, usdc, v3_lender),
-        ("v3 flash, 3-hop V3->V2->V3", usdc_3, usdc, v3_lender),
+        ("v2 flash swap (fused), 2-hop V2->V2", weth_2v2, t["WETH"], weth, fused(weth_2v2)),
+        ("v2 flash swap (fused), 3-hop V2->V3->V2", weth_3, t["WETH"], weth, fused(weth_3)),
+        ("v2 flash (other pair), 2-hop V2->V2", usdc_2v2, t["USDC"], usdc, v2_lender),
+        ("v2 flash (other pair), 2-hop V3->V2", usdc_v3v2, t["USDC"], usdc, v2_lender),
+        ("v2 flash (other pair), 3-hop V3->V2->V3", usdc_3, t["USDC"], usdc, v2_lender),
+        ("aave flashLoanSimple, 2-hop V2->V2", usdc_2v2, t["USDC"], usdc, aave),
+        ("aave flashLoanSimple, 2-hop V3->V2", usdc_v3v2, t["USDC"], usdc, aave),
+        ("aave flashLoanSimple, 3-hop V3->V2->V3", usdc_3, t["USDC"], usdc, aave),
+        ("v3 flash, 2-hop V2->V2", usdc_2v2, t["USDC"], usdc, v3_lender),
+        ("v3 flash, 2-hop V3->V2", usdc_v3v2, t["USDC"], usdc, v3_lender),
+        ("v3 flash, 3-hop V3->V2->V3", usdc_3, t["USDC"], usdc, v3_lender),
     ]
     out = []
-    for name, (pools, path), amount, (lender, source, token1) in cases:
-        trade = Trade(hops_along(path, list(pools)), amount, lender, source, 0, recipient, token1)
+    for name, pools, token, amount, (lender, source) in cases:
+        trade = book.lender(Trade(book.hops_along(token, list(pools)), amount, lender, source, 1, recipient))
         last_out = None
-        if trade.fused and any(h.kind == HopKind.V3 for h in trade.hops):
-            last_out = quote(chain, arb, replace(trade, lender=m["aave_v3"]["pool"], source=FlashSource.AAVE))
+        if trade.fused and any(h.kind == PoolKind.UNISWAP_V3 for h in trade.hops):
+            probe = book.lender(replace(trade, lender=m["aave_v3"]["pool"], source=FlashSource.AAVE_V3))
+            last_out = quote(chain, arb, probe)
         out.append((name, with_v2_amounts(chain, trade, last_out)))
     return out
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from alphapulse.errors import ChainError
 from contracts import aave
 from contracts.client import Chain
 from contracts.npm import V2, V3, npm_artifact, own_artifact
@@ -77,6 +81,8 @@ def deploy_v2(chain: Chain, tokens: dict[str, dict], specs: tuple = V2_PAIRS) ->
     for a, b, usd, skew in specs:
         chain.transact(factory, "createPair", tokens[a]["address"], tokens[b]["address"])
         pair = chain.contract(factory.functions.getPair(tokens[a]["address"], tokens[b]["address"]).call(), pair_art["abi"])
+        if pair.address != v2_pair_address(factory.address, tokens[a]["address"], tokens[b]["address"]):
+            raise ChainError(f"V2 pair {pair.address} is not at its CREATE2 address: init-code hash mismatch")
         amount_a = usd * 10 ** tokens[a]["decimals"] // tokens[a]["usd"]
         amount_b = int(amount_a * _price(tokens, a, b, skew))
         for symbol, amount in ((a, amount_a), (b, amount_b)):
@@ -99,6 +105,8 @@ def deploy_v3(chain: Chain, tokens: dict[str, dict], periphery: Any) -> dict[str
         chain.transact(factory, "createPool", tokens[a]["address"], tokens[b]["address"], fee)
         pool = chain.contract(factory.functions.getPool(tokens[a]["address"], tokens[b]["address"], fee).call(),
                               pool_art["abi"])
+        if pool.address != v3_pool_address(factory.address, tokens[a]["address"], tokens[b]["address"], fee):
+            raise ChainError(f"V3 pool {pool.address} is not at its CREATE2 address: init-code hash mismatch")
         token0, token1 = pool.functions.token0().call(), pool.functions.token1().call()
         price = _price(tokens, by_symbol[token0], by_symbol[token1])
         chain.transact(pool, "initialize", sqrt_price_x96(price))
@@ -120,6 +128,42 @@ def deploy_v3(chain: Chain, tokens: dict[str, dict], periphery: Any) -> dict[str
     return {"factory": factory.address, "pools": pools}
 
 
+def init_code_hash(package: str, name: str) -> bytes:
+    """keccak256 of a contract's creation code: what CREATE2 addresses of its factory depend on."""
+    return keccak(hexstr=npm_artifact(package, name)["bytecode"])
+
+
+def create2_address(deployer: str, salt: bytes, code_hash: bytes) -> str:
+    """The address CREATE2 gives code with ``code_hash`` deployed by ``deployer`` with ``salt``."""
+    return to_checksum_address(keccak(b"\xff" + bytes.fromhex(deployer[2:]) + salt + code_hash)[12:])
+
+
+def v2_pair_address(factory: str, a: str, b: str, code_hash: bytes | None = None) -> str:
+    """UniswapV2Library.pairFor: the pair of tokens ``a`` and ``b`` created by ``factory``."""
+    t0, t1 = sorted((a, b), key=lambda t: int(t, 16))
+    salt = keccak(bytes.fromhex(t0[2:]) + bytes.fromhex(t1[2:]))
+    return create2_address(factory, salt, code_hash or init_code_hash(V2, "UniswapV2Pair"))
+
+
+def v3_pool_address(factory: str, a: str, b: str, fee: int, code_hash: bytes | None = None) -> str:
+    """PoolAddress.computeAddress: the (a, b, fee) pool created by the V3 ``factory``."""
+    t0, t1 = sorted((a, b), key=lambda t: int(t, 16))
+    salt = keccak(abi_encode(["address", "address", "uint24"], [t0, t1, fee]))
+    return create2_address(factory, salt, code_hash or init_code_hash(V3, "UniswapV3Pool"))
+
+
+def deploy_arbitrage(chain: Chain, aave_pool: str, v3_factory: str, v2_factories: list[str],
+                     v3_hash: bytes | None = None, v2_hashes: list[bytes] | None = None) -> str:
+    """Deploy FlashArbitrage trusting these lenders' and pools' factories; returns its address.
+
+    The init-code hashes default to those of the pinned npm packages' UniswapV2Pair and UniswapV3Pool.
+    """
+    art = own_artifact("FlashArbitrage")
+    v2_hashes = v2_hashes if v2_hashes is not None else [init_code_hash(V2, "UniswapV2Pair")] * len(v2_factories)
+    return chain.deploy(art["abi"], art["bytecode"], aave_pool, v3_factory,
+                        v3_hash or init_code_hash(V3, "UniswapV3Pool"), v2_factories, v2_hashes)
+
+
 def deploy_market(chain: Chain) -> dict[str, Any]:
     """Deploy the whole devnet market; returns the manifest dict."""
     tokens = deploy_tokens(chain)
@@ -132,8 +176,7 @@ def deploy_market(chain: Chain) -> dict[str, Any]:
     v2_fork = deploy_v2(chain, tokens, V2_FORK_PAIRS)
     v3 = deploy_v3(chain, tokens, periphery)
     lending = aave.deploy_aave(chain, tokens)
-    arb_art = own_artifact("FlashArbitrage")
-    arb = chain.deploy(arb_art["abi"], arb_art["bytecode"])
+    arb = deploy_arbitrage(chain, lending["pool"], v3["factory"], [v2["factory"], v2_fork["factory"]])
     return {
         "chain_id": chain.chain_id,
         "rpc_url": chain.url,
