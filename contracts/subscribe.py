@@ -8,6 +8,10 @@ and yields, in the order the node sent them, :class:`~contracts.answers.Head` an
         async for event in events:
             ...
 
+Heads are in chain order and logs are in chain order, but a block's head and its logs are not
+ordered against each other (anvil sends the head first): a consumer that needs block boundaries
+closes a block when it has both, for example on the next head.
+
 A malformed message raises :class:`~contracts.answers.BadRpcAnswer` from ``__anext__`` and the
 iteration can go on; a dropped connection raises :class:`SubscriptionLost` (reconnecting,
 back-filling with ``eth_getLogs`` and re-bootstrapping are the collector's policy). A log with
