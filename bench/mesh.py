@@ -52,7 +52,7 @@ from mesh.topics import prefix
 NAME = "mesh"
 ROUNDS = 5
 QUIT_KEY = 0xFFFF
-TOPIC = b"3/050/0000000000000001/ping1:1"  # as long as the mesh topics of the runs below
+TOPIC = b"3/050/0000000000000001/ping1:18b9c1d2e3f40a5b:1"  # as long as the mesh topics below
 MESSAGES = [ExecutionResult(opportunity_id=1, strategy_id=1, amount_in=10**18),
             UnknownTLV(200, bytes(4))]  # padding: the frame is exactly 200 bytes
 FRAME = encode_frame(MESSAGES, source=42)

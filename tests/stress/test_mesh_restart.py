@@ -1,8 +1,9 @@
 """A publisher killed with SIGKILL mid-stream and restarted; late joiners during a stop.
 
 Accepted outcomes:
-  * restart: the subscriber (this process) counts exactly one restart, delivers no duplicate,
-    and continues with the new run: its ids increase from where the subscriber rejoined, and
+  * restart: the subscriber (this process) counts exactly one restart and no gap for it
+    (whatever sequence of the new run it first sees: behind or ahead of the old run's last),
+    delivers no duplicate, and continues with the new run: its ids increase from where the subscriber rejoined, and
     ids delivered from the new run + frames counted missed and not recovered == the new run's
     last id seen (frames the new run sent before the subscriber reconnected are recovered
     from its journal or counted);
@@ -89,14 +90,16 @@ def test_publisher_killed_and_restarted_subscriber_counts_restart_and_continues(
             assert time.monotonic() < deadline, "first run never delivered"
             if (dv := sub.recv(100)) is not None:
                 old.append(dv.frame.tlvs[0].opportunity_id)
+                old_run = dv.topic.run
         os.kill(first.pid, signal.SIGKILL)
         first.join(5)
         while sub.recv(100) is not None:  # what was in flight before the kill
             pass
         assert sub.stats.restarts == 0
-        drops_before = sub.stats.drops
+        drops_before, gaps_before = sub.stats.drops, sub.stats.gaps
         _start(procs, _publisher, str(config))
         new: list[int] = []
+        runs: list[int] = []
         deadline = time.monotonic() + WAIT_S
         while len(new) < 100:
             assert time.monotonic() < deadline, f"second run never delivered: {sub.stats}"
@@ -105,9 +108,14 @@ def test_publisher_killed_and_restarted_subscriber_counts_restart_and_continues(
                 continue
             if not new:
                 assert dv.verdict is Verdict.RESTART or dv.recovered
+                new_run = dv.topic.run
+                assert new_run != old_run
             new.append(dv.frame.tlvs[0].opportunity_id)
+            runs.append(dv.topic.run)
         st = sub.stats
         assert st.restarts == 1 and st.duplicates == 0
+        assert st.gaps == gaps_before, "the restart passed for a gap"
+        assert set(runs) == {new_run}
         assert new == sorted(set(new))
         assert len(new) + (st.drops - drops_before) == new[-1]
     finally:
