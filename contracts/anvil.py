@@ -10,6 +10,8 @@ end of this module.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -137,6 +139,34 @@ def stop_anvil(proc: subprocess.Popen, timeout: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout)
+
+
+def anvil_alive(pid: int) -> bool:
+    """True if ``pid`` runs an anvil process (guards against a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"anvil" in cmdline
+
+
+def stop_anvil_pid(pid: int, timeout: float = 5.0) -> bool:
+    """Terminate the anvil with process id ``pid`` (not our child: a devnet's), kill if it lingers.
+
+    Returns
+    -------
+    bool
+        True if an anvil was running under ``pid``.
+    """
+    if not anvil_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while anvil_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if anvil_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def mine(chain: Chain, blocks: int = 1) -> None:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alphapulse.errors import ChainError
-from contracts.anvil import start_anvil, stop_anvil
+from contracts.anvil import anvil_alive, start_anvil, stop_anvil, stop_anvil_pid
 from contracts.client import Chain
 from contracts.compile import require_npm
 from contracts.deploy import deploy_market
@@ -58,15 +56,6 @@ class DevnetPaths:
         return self.run_dir / "anvil.log"
 
 
-def anvil_alive(pid: int) -> bool:
-    """True if ``pid`` runs an anvil process (guards against a recycled pid)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"anvil" in cmdline
-
-
 def load_manifest(path: str | Path) -> dict[str, Any]:
     """Read a manifest written by :func:`up`."""
     try:
@@ -90,10 +79,10 @@ def status(paths: DevnetPaths) -> dict[str, Any] | None:
         return None
     try:
         chain = Chain(manifest["rpc_url"])
-        code = chain.w3.eth.get_code(manifest["flash_arbitrage"])
-    except (ChainError, OSError, KeyError):
+        code = chain.rpc("eth_getCode", [manifest["flash_arbitrage"], "latest"])
+    except (ChainError, KeyError):
         return None
-    return manifest if chain.chain_id == manifest["chain_id"] and len(code) > 0 else None
+    return manifest if chain.chain_id == manifest["chain_id"] and code not in ("0x", "", None) else None
 
 
 def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> tuple[dict[str, Any], bool]:
@@ -137,14 +126,7 @@ def down(paths: DevnetPaths, timeout: float = 5.0) -> bool:
             pid = int(paths.pid_file.read_text().strip())
         except ValueError:
             pid = 0
-        if pid and anvil_alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while anvil_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if anvil_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-            stopped = True
+        stopped = bool(pid) and stop_anvil_pid(pid, timeout)
         paths.pid_file.unlink(missing_ok=True)
     paths.manifest.unlink(missing_ok=True)
     return stopped

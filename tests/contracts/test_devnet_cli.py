@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from contracts.devnet import DevnetPaths, anvil_alive, down
+from contracts.anvil import anvil_alive
+from contracts.devnet import DevnetPaths, down
 from tests.contracts.conftest import worker_port
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
