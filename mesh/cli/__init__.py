@@ -17,11 +17,14 @@ Promises, for every command:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from mesh.cli.interrupts import DeferredInterrupts
 
 if TYPE_CHECKING:
     import argparse
@@ -78,12 +81,22 @@ def _say(command: str, message: str) -> None:
         pass  # nobody is listening any more
 
 
-def _run(argv: Sequence[str] | None) -> int:
-    from alphapulse.errors import AlphaPulseError
+def _load(func: Any) -> Any:
+    load = getattr(func, "load", None)
+    return func if load is None else load()
 
-    args = build_parser().parse_args(argv)
+
+def _run(argv: Sequence[str] | None) -> int:
+    with DeferredInterrupts():
+        from alphapulse.errors import AlphaPulseError
+
+        args = build_parser().parse_args(argv)
+        try:
+            func = _load(args.func)
+        except Exception as exc:  # noqa: BLE001 -- a bug: one line, not a traceback
+            return _internal_error(args.command, exc)
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except AlphaPulseError as exc:
         _say(args.command, str(exc))
         return EXIT_BAD_INPUT
@@ -99,36 +112,39 @@ def _run(argv: Sequence[str] | None) -> int:
             raise
         _say(args.command, f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return EXIT_BAD_INPUT
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as exc:
-        if os.environ.get("ALPHAPULSE_DEBUG") == "1":
-            raise
-        _say(args.command, f"internal error {type(exc).__name__}: {exc} "
-             "(ALPHAPULSE_DEBUG=1 shows where)")
-        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 -- a bug: one line, not a traceback
+        return _internal_error(args.command, exc)
+
+
+def _internal_error(command: str, exc: Exception) -> int:
+    if os.environ.get("ALPHAPULSE_DEBUG") == "1":
+        raise exc
+    _say(command, f"internal error {type(exc).__name__}: {exc} (ALPHAPULSE_DEBUG=1 shows where)")
+    return EXIT_INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status.
 
-    Everything that can take time (loading the subcommands, their imports, the command) runs
-    inside the handler of Ctrl-C, so an interrupt during the imports ends like one during the
-    command: status 130, no traceback. (Python turns SIGINT into ``KeyboardInterrupt`` from
-    its start, unless the parent ignored it; this module imports nothing slow before here.)
+    Loading (the subcommands' parsers, the command's module and its numba, ZeroMQ or web3
+    imports) runs with Ctrl-C deferred, so an interrupt there ends like one during the
+    command: status 130, no traceback. This module imports nothing slow before that. Called
+    as the process's entry point (``argv`` None), an interrupted command exits at once after
+    flushing its output, so no half-loaded extension runs its finalisers, and a Ctrl-C after
+    the command has finished is ignored.
     """
     try:
-        return _run(argv)
+        status = _run(argv)
+        if argv is None:  # done: a Ctrl-C now must not turn the exit into a death by signal
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return status
     except KeyboardInterrupt:
-        if argv is None and _is_main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while exiting
-        return EXIT_INTERRUPTED
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+        if argv is not None:
+            return EXIT_INTERRUPTED
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or nobody reading
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,33 @@ MAX_KEY = 2**64 - 1
 MAX_SECONDS = 366 * 86400.0
 
 
-def lazy(target: str) -> Command:
-    """A command that imports ``"package.module:function"`` when it runs, not when registered."""
-    module, _, name = target.partition(":")
+class LazyCommand:
+    """A command named ``"package.module:function"``, imported when loaded or first called.
 
-    def command(args: argparse.Namespace) -> int:
+    Registration stays cheap: ``alphapulse --help`` and usage errors import no command module.
+    The command line calls :meth:`load` while Ctrl-C is deferred (see
+    :mod:`mesh.cli.interrupts`), then calls the function.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def load(self) -> Command:
+        """Import the command's module; return the function."""
+        module, _, name = self.target.partition(":")
         func: Command = getattr(importlib.import_module(module), name)
-        return func(args)
+        return func
 
-    command.__qualname__ = command.__name__ = name
-    return command
+    def __call__(self, args: argparse.Namespace) -> int:
+        return self.load()(args)
+
+    def __repr__(self) -> str:
+        return f"LazyCommand({self.target!r})"
+
+
+def lazy(target: str) -> LazyCommand:
+    """A command that imports ``"package.module:function"`` when it runs, not when registered."""
+    return LazyCommand(target)
 
 
 def waits(args: argparse.Namespace) -> bool:
@@ -116,16 +133,13 @@ def endpoint(text: str) -> str:
 
 
 def domain(text: str) -> int:
-    """A relay domain by name (``market_data``) or number (1-4)."""
-    from mesh.protocol.constants import RelayDomain
+    """A relay domain by name (``market-data`` or ``market_data``) or number (1-4)."""
+    from mesh.domains import parse_ring_domain
 
-    if text.isdigit() and int(text) in RelayDomain._value2member_map_:
-        return int(text)
     try:
-        return int(RelayDomain[text.upper()])
-    except KeyError:
-        known = ", ".join(d.name.lower() for d in RelayDomain)
-        raise argparse.ArgumentTypeError(f"unknown domain {text!r} (known: {known})") from None
+        return int(parse_ring_domain(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def message_type(text: str) -> int:
