@@ -32,7 +32,7 @@ from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
@@ -110,8 +110,8 @@ class Chain:
     def __init__(self, url: str, account: LocalAccount | None = None, decoder: ErrorDecoder | None = None,
                  *, timeout: float = 10.0):
         self.url = url
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout},
-                                         exception_retry_configuration=None))
+        self._provider = HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        self.w3 = Web3(self._provider)
         self.account = account or dev_account(0)
         self.decoder = decoder or ErrorDecoder()
         self._lock = threading.Lock()
@@ -138,7 +138,7 @@ class Chain:
             The node answered with an error object.
         """
         try:
-            response = self.w3.provider.make_request(RPCEndpoint(method), list(params or []))
+            response = self._provider.make_request(RPCEndpoint(method), list(params or []))
         except OSError as exc:
             raise ChainUnreachable(f"{method}: no answer from {redacted(self.url)}: {type(exc).__name__}") from exc
         except ValueError as exc:  # JSON or UTF-8 decoding of the body
@@ -146,6 +146,38 @@ class Chain:
         except Web3Exception as exc:
             raise ChainUnreachable(f"{method}: {redacted(self.url)}: {exc}") from exc
         return result_of(method, response)
+
+    def rpc_batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Several JSON-RPC requests in one HTTP round trip; their results in request order.
+
+        Each result is unchecked, as from :meth:`rpc`. One error answer raises its
+        :class:`RpcError` (the other results are lost: ask again without that request).
+
+        Raises
+        ------
+        BadRpcAnswer
+            The batch answer is not one response per request with distinct ids.
+        RpcError, ChainUnreachable
+            As for :meth:`rpc`.
+        """
+        if not requests:
+            return []
+        batch = [(RPCEndpoint(method), list(params)) for method, params in requests]
+        try:
+            responses = self._provider.make_batch_request(batch)
+        except OSError as exc:
+            raise ChainUnreachable(f"batch: no answer from {redacted(self.url)}: {type(exc).__name__}") from exc
+        except (ValueError, TypeError) as exc:  # body not JSON, or ids that cannot be ordered
+            raise BadRpcAnswer(f"batch: the answer from {redacted(self.url)} is malformed") from exc
+        except Web3Exception as exc:
+            raise ChainUnreachable(f"batch: {redacted(self.url)}: {exc}") from exc
+        if not isinstance(responses, list):
+            result_of("batch", responses)  # a single error object for the whole batch
+            raise BadRpcAnswer("batch: the answer is not a list")
+        ids = [r.get("id") if isinstance(r, dict) else None for r in responses]
+        if len(responses) != len(batch) or None in ids or len(set(map(repr, ids))) != len(ids):
+            raise BadRpcAnswer(f"batch: {len(responses)} answers with ids {ids[:8]} to {len(batch)} requests")
+        return [result_of(method, response) for (method, _), response in zip(batch, responses, strict=True)]
 
     def block_number(self) -> int:
         """Number of the latest block."""

@@ -53,21 +53,27 @@ class FakeNode:
 
     ``answers[method]`` is either a JSON-able ``result`` or a callable of the params returning
     the whole response object (to send errors or malformed envelopes); ``raw`` replaces the
-    whole HTTP body of every answer. ``calls`` records the methods asked.
+    whole HTTP body of every answer; ``batch`` maps a batch request to its whole answer (by
+    default each request answered in turn). ``calls`` records the methods asked.
     """
 
     def __init__(self) -> None:
         self.answers: dict[str, Any] = {"eth_chainId": "0x7a69"}
         self.raw: bytes | None = None
         self.calls: list[str] = []
+        self.batch: Callable[[list], Any] = lambda requests: [self.answer(r) for r in requests]
         node = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                node.calls.append(request["method"])
-                body = node.raw if node.raw is not None and request["method"] != "eth_chainId" \
-                    else json.dumps(node.answer(request)).encode()
+                if isinstance(request, list):  # a batch: ``batch`` scripts the whole answer
+                    node.calls.append("batch")
+                    body = json.dumps(node.batch(request)).encode()
+                else:
+                    node.calls.append(request["method"])
+                    body = node.raw if node.raw is not None and request["method"] != "eth_chainId" \
+                        else json.dumps(node.answer(request)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -226,3 +226,32 @@ def test_parsers_take_web3_formatted_values_as_well_as_hex():
     assert parse_head(formatted).number == 16
     mixed = parse_log({**log(address=dev_account(0).address.lower()), "blockNumber": 5, "topics": [TOPIC]})
     assert mixed["address"] == dev_account(0).address and mixed["blockNumber"] == 5
+
+
+def test_a_batch_returns_results_in_request_order(node, chain):
+    node.answers.update({"eth_blockNumber": "0x5", "eth_gasPrice": "0x7"})
+    node.batch = lambda requests: [node.answer(r) for r in reversed(requests)]  # any order on the wire
+    assert chain.rpc_batch([("eth_blockNumber", []), ("eth_gasPrice", []), ("eth_blockNumber", [])]) == \
+        ["0x5", "0x7", "0x5"]
+    assert node.calls[-1] == "batch"
+
+
+@pytest.mark.filterwarnings("ignore:Received batch response with missing")  # web3's, before our check
+@pytest.mark.parametrize("answer", [
+    lambda requests: [],
+    lambda requests: [{"jsonrpc": "2.0", "id": r["id"], "result": "0x1"} for r in requests][:1],
+    lambda requests: [{"jsonrpc": "2.0", "id": requests[0]["id"], "result": "0x1"}] * 2,
+    lambda requests: [{"jsonrpc": "2.0", "id": "a", "result": "0x1"}, {"jsonrpc": "2.0", "id": 7, "result": 1}],
+    lambda requests: [{"jsonrpc": "2.0", "result": "0x1"}] * 2,
+    lambda requests: {"jsonrpc": "2.0", "id": None, "result": "0x1"},
+])
+def test_a_batch_answer_that_does_not_pair_with_the_requests_raises_bad_rpc_answer(node, chain, answer):
+    node.batch = answer
+    with pytest.raises(BadRpcAnswer):
+        chain.rpc_batch([("eth_blockNumber", []), ("eth_gasPrice", [])])
+
+
+def test_an_error_inside_a_batch_raises_its_rpc_error(node, chain):
+    node.answers["eth_blockNumber"] = "0x5"
+    with pytest.raises(RpcError, match="no such method"):
+        chain.rpc_batch([("eth_blockNumber", []), ("eth_nothing", [])])

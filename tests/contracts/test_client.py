@@ -199,3 +199,13 @@ def test_get_logs_in_chunks_equals_the_receipts_logs(chain):
     got = chain.get_logs(first, last, to_friend, max_range=2)
     assert [int.from_bytes(log["data"], "big") for log in got] == [2, 4, 6]
     assert chain.get_logs(first, last, LogFilter.of([dev_account(9).address])) == []
+
+
+def test_a_batch_reads_many_values_in_one_round_trip(chain):
+    token = deploy_token(chain)
+    chain.transact(token, "mint", chain.address, 12345)
+    balance_of = token.encode_abi("balanceOf", args=[chain.address])
+    calls = [("eth_call", [{"to": token.address, "data": balance_of}, "latest"]), ("eth_blockNumber", []),
+             ("eth_chainId", [])]
+    balance, number, chain_id = chain.rpc_batch(calls)
+    assert int(balance, 16) == 12345 and int(number, 16) == chain.block_number() and int(chain_id, 16) == 31337
