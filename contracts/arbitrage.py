@@ -35,7 +35,7 @@ class BadTrade(ChainError):
     """A trade that cannot be encoded or does not match the chain (address, fee, amount, path, lender)."""
 
 
-ARBITRAGE_TOPIC = keccak(text="Arbitrage(address,address,address,bytes32,uint256,uint256,uint256)")
+ARBITRAGE_TOPIC = keccak(text="Arbitrage(address,address,address,bytes32,uint256)")
 HEAD_BYTES = 92
 HOP_BYTES = 56
 #: Largest amount_in / min_profit (14 bytes) and precomputed amount_out (12 bytes).
@@ -333,15 +333,13 @@ def quote(chain: Chain, arb: Any, trade: Trade) -> int:
 
 @dataclass(slots=True, frozen=True)
 class ArbitrageEvent:
-    """A decoded ``Arbitrage`` event; ``route`` is the :attr:`Trade.route_hash` of the trade and
-    ``profit`` was measured on the contract's balance of ``token``."""
+    """A decoded ``Arbitrage`` event; ``route`` is the :attr:`Trade.route_hash` of the trade (which
+    holds every other field) and ``profit`` was measured on the contract's balance of ``token``."""
 
     token: str
     recipient: str
     lender: str
     route: bytes
-    source: FlashSource
-    amount_in: int
     profit: int
 
 
@@ -368,6 +366,6 @@ def arbitrage_events(receipt: Receipt, address: str) -> list[ArbitrageEvent]:
         if log["address"].lower() != address.lower() or bytes(log["topics"][0]) != ARBITRAGE_TOPIC:
             continue
         token, recipient, lender = (to_checksum_address(bytes(t)[12:]) for t in log["topics"][1:4])
-        route, source, a_in, profit = abi_decode(["bytes32", "uint256", "uint256", "uint256"], bytes(log["data"]))
-        events.append(ArbitrageEvent(token, recipient, lender, route, FlashSource(source), a_in, profit))
+        route, profit = abi_decode(["bytes32", "uint256"], bytes(log["data"]))
+        events.append(ArbitrageEvent(token, recipient, lender, route, profit))
     return events

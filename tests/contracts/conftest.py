@@ -15,7 +15,7 @@ import pytest
 
 from contracts.accounts import dev_account
 from contracts.anvil import PortInUse, port_is_free, start_anvil, stop_anvil
-from contracts.arbitrage import arbitrage_contract
+from contracts.arbitrage import PoolBook, arbitrage_contract
 from contracts.client import Chain
 from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
@@ -43,6 +43,7 @@ class Net:
     recipient: str
     manifest: dict[str, Any]
     arb: Any
+    book: PoolBook
 
     def token(self, symbol: str) -> str:
         """Address of a test token."""
@@ -82,7 +83,7 @@ def devnet() -> Iterator[Net]:
         manifest = deploy_market(chain)
         arb = arbitrage_contract(chain, manifest["flash_arbitrage"])
         stranger = Chain(url, dev_account(1), decoder=chain.decoder)
-        net = Net(chain, stranger, dev_account(2).address, manifest, arb)
+        net = Net(chain, stranger, dev_account(2).address, manifest, arb, PoolBook(chain, arb))
         _mispricing(net)
         yield net
     finally:

@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from contracts.arbitrage import BadTrade, HopKind, arbitrage_events, execute
+from contracts.arbitrage import BadTrade, arbitrage_events, execute
 from contracts.pools import erc20, read_v2, read_v3
 from contracts.reverts import Reverted
+from mesh.protocol.constants import PoolKind
 from tests.contracts import routes
 
 pytestmark = pytest.mark.chain
@@ -31,7 +32,7 @@ def _state(net, trade) -> dict:
     """Everything a failed trade must leave unchanged."""
     pools = {}
     for hop in trade.hops:
-        pools[hop.pool] = read_v3(net.chain, hop.pool, 1) if hop.kind == HopKind.V3 else read_v2(net.chain, hop.pool)
+        pools[hop.pool] = read_v3(net.chain, hop.pool, 1) if hop.kind == PoolKind.UNISWAP_V3 else read_v2(net.chain, hop.pool)
     return {
         "pools": pools,
         "recipient": [net.balance(s, net.recipient) for s in SYMBOLS],
@@ -45,15 +46,16 @@ def _state(net, trade) -> dict:
 def test_profitable_route_pays_recipient_what_the_event_reports(net, source, hops):
     trade = routes.BUILDERS[source](net, hops)
     symbol = "WETH" if source == "v2_fused" else "USDC"
-    before = net.balance(symbol, net.recipient)
-    receipt = execute(net.chain, net.arb, trade)
+    # Aave keeps repayments in the reserve's aToken; other lenders hold them.
+    vault = net.manifest["aave_v3"]["reserves"]["USDC"]["a_token"] if source == "aave" else trade.lender
+    before, vault_before = net.balance(symbol, net.recipient), net.balance(symbol, vault)
+    receipt = execute(net.chain, net.arb, trade, book=net.book)
     (event,) = arbitrage_events(receipt, net.arb.address)
     paid = net.balance(symbol, net.recipient) - before
     assert event.profit > 0
     assert paid == event.profit
-    assert event.amount_in == trade.amount_in
-    assert event.fee == expected_fee(source, trade.amount_in, net)
-    assert event.amount_out - event.profit == trade.amount_in + event.fee
+    if source != "v2_fused":  # the fused lender is paid in the other token, its fee inside the price
+        assert net.balance(symbol, vault) - vault_before == expected_fee(source, trade.amount_in, net)
     assert event.route == trade.route_hash
     assert (event.token, event.recipient, event.lender) == (trade.profit_token, trade.recipient, trade.lender)
     # Nothing stays behind: no tokens, no allowances.
@@ -70,7 +72,7 @@ def test_unprofitable_route_reverts_with_named_error_and_changes_nothing(net, so
         net.chain.call(net.arb.address, net.arb.encode_abi("execute", args=[trade.encode()]))
     assert info.value.error == "ProfitBelowMinimum"
     out, owed, min_profit = info.value.error_args
-    assert out < owed and min_profit == 0
+    assert out < owed and min_profit == 1
     before = _state(net, trade)
     receipt = execute(net.chain, net.arb, trade, gas=3_000_000, check=False)
     assert receipt["status"] == 0
@@ -113,9 +115,7 @@ def test_fused_flash_swap_profit_is_the_lenders_output_less_the_input(net):
     trade = routes.v2_fused(net, 2)
     lender_before = read_v2(net.chain, trade.lender)
     (event,) = arbitrage_events(execute(net.chain, net.arb, trade), net.arb.address)
-    assert event.amount_out == trade.hops[-1].amount_out
     assert event.profit == trade.hops[-1].amount_out - trade.amount_in
-    assert event.fee == 0
     # The lender was paid in the other token, by the first pair directly.
     lender_after = read_v2(net.chain, trade.lender)
     assert (lender_after.reserve0 * lender_after.reserve1) >= lender_before.reserve0 * lender_before.reserve1
@@ -139,7 +139,7 @@ def test_v2_hops_priced_from_reserves_trade_like_precomputed_ones(net):
     (a,) = arbitrage_events(execute(net.chain, net.arb, unpriced), net.arb.address)
     net.chain.revert_to(snap)
     (b,) = arbitrage_events(execute(net.chain, net.arb, trade), net.arb.address)
-    assert (a.amount_out, a.fee, a.profit) == (b.amount_out, b.fee, b.profit)
+    assert a.profit == b.profit
     assert a.profit > 0 and a.route != b.route
 
 
