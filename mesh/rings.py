@@ -51,13 +51,16 @@ class RingBatch:
     """Frames drained from one ring, back to back in ``data``; valid until the next drain.
 
     Frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``. Iterating yields ``memoryview``\\ s
-    of the frames (copy with ``bytes()`` to keep one).
+    of the frames (copy with ``bytes()`` to keep one). ``lost`` is how many frames the reader
+    lost (lapped by the writer) since the previous batch from this ring: they were written
+    before this batch's last frame and will never be read.
     """
 
     ring: RingName
     data: np.ndarray
     offsets: np.ndarray
     count: int
+    lost: int = 0
 
     def __len__(self) -> int:
         return self.count
@@ -115,6 +118,7 @@ class DomainReaders:
         self.readers: dict[RingName, RingReader] = {}
         self._inodes: dict[RingName, int] = {}
         self._retired: dict[str, RingCounters] = {}
+        self._unreported: dict[RingName, int] = {}
         self._out = np.empty(BATCH_BYTES, np.uint8)
         self._offsets = np.empty(BATCH_FRAMES + 1, np.int64)
 
@@ -188,12 +192,16 @@ class DomainReaders:
         total = 0
         out, offsets = self._out, self._offsets
         while total < budget:
+            lost = reader.frames_lost
             n = int(ring.drain_into(reader.words, reader.data, reader.state, out, offsets,
                                     min(BATCH_FRAMES, budget - total)))
+            lost = reader.frames_lost - lost + self._unreported.pop(name, 0)
             if n == 0:
+                if lost:
+                    self._unreported[name] = lost
                 break
             total += n
-            deliver(RingBatch(name, out, offsets, n))
+            deliver(RingBatch(name, out, offsets, n, lost))
         return total
 
     def counters(self) -> list[RingCounters]:

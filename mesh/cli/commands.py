@@ -26,6 +26,21 @@ A segment that is not a ring, or of another layout version, is an error naming t
 """
 
 
+TAP_DOC = """Print frames as they flow: one JSON line (or table row) per frame.
+
+Examples::
+
+    alphapulse tap --type ArbitrageOpportunity      # ZeroMQ, every publisher
+    alphapulse tap --domain system --format table   # heartbeats and stops
+    alphapulse tap --ring market-data --type PoolSync --count 10
+    alphapulse tap --ring market-data --source collector-evm --seconds 5
+
+With --ring, tap attaches a broadcast reader to every writer's ring of the domain (also
+writers that start later); it never slows a writer. When it falls a whole ring behind, it
+says on stderr how many frames it lost, and the next JSON line carries ``lost_before``.
+"""
+
+
 def register_decode(subparsers: argparse._SubParsersAction) -> None:
     """``decode``: frames (hex or raw bytes) to JSON lines."""
     p = subparsers.add_parser("decode", help="frames (hex or raw bytes) -> JSON lines",
@@ -57,13 +72,19 @@ def register_types(subparsers: argparse._SubParsersAction) -> None:
 
 def register_tap(subparsers: argparse._SubParsersAction) -> None:
     """``tap``: an ad hoc subscriber printing the frames that flow through the mesh."""
-    p = subparsers.add_parser("tap", help="print frames flowing through the mesh")
+    p = subparsers.add_parser("tap", help="print frames flowing through the mesh or a ring",
+                              description=TAP_DOC,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_config_arg(p)
     p.add_argument("--domain", type=a.domain,
-                   help="market_data | signal | execution | system, or 1-4")
+                   help="market-data | signal | execution | system, or 1-4")
+    p.add_argument("--ring", type=a.domain, metavar="DOMAIN",
+                   help="read the shared-memory rings of DOMAIN (market-data...) instead of "
+                   "ZeroMQ, as one more reader that never slows their writers")
     p.add_argument("--type", dest="tlv_type", type=a.message_type,
                    help="message type name or number")
-    p.add_argument("--strategy", type=a.topic_key, help="strategy id (topic key)")
+    p.add_argument("--strategy", "--key", dest="strategy", type=a.topic_key,
+                   help="routing key: strategy id, else instrument or pool (topic key)")
     p.add_argument("--source", type=a.name, help="publisher node name")
     p.add_argument("--endpoint", action="append", default=[], type=a.endpoint,
                    help="connect to this raw endpoint too (repeatable)")

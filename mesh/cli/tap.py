@@ -3,6 +3,11 @@
 Filters by domain, message type, strategy (topic key) and source (publisher node) through the
 topic prefix where it can, then prints each decoded frame as one JSON line (orjson) or a
 compact table row, with its age (now minus the header timestamp) and any gap before it.
+
+With ``--ring DOMAIN`` it reads the host's shared-memory rings of that domain instead
+(:class:`mesh.rings.DomainReaders`, one broadcast reader per writer, which never slows the
+writer), filtered by type, key and writer; frames it lost by falling behind are reported on
+stderr and as ``lost_before`` on the next line, and a summary per ring ends the run.
 Ctrl-C exits cleanly with status 0. The parser (and the checks of each option's value) is in
 :mod:`mesh.cli.commands`.
 """
@@ -12,18 +17,22 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import zmq
 
-from alphapulse.errors import ConfigError
+from alphapulse.errors import AlphaPulseError, ConfigError
 from mesh.config import load_config
-from mesh.protocol import REGISTRY, UnknownTLV
+from mesh.domains import ring_domain
+from mesh.protocol import REGISTRY, Frame, UnknownTLV, decode_frame
 from mesh.protocol.constants import RelayDomain
 from mesh.pubsub import Delivery, Subscriber
 from mesh.sequence import Verdict
-from mesh.topics import prefix
+from mesh.topics import key_of, prefix
+
+if TYPE_CHECKING:  # mesh.rings pulls in numba: imported only by ring taps
+    from mesh.rings import RingBatch
 
 
 def _tlv_json(t: Any) -> dict[str, Any]:
@@ -53,6 +62,8 @@ def render(d: Delivery, fmt: str, missed: int) -> str:
 def cmd_tap(args: argparse.Namespace) -> int:
     """Subscribe with the narrowest prefix the filters allow; print until Ctrl-C/count/time."""
     cfg = load_config(args.config)
+    if args.ring is not None:
+        return tap_ring(args, cfg.ring_namespace)
     domain, tlv_type = args.domain, args.tlv_type
     if tlv_type is not None:  # a registered type (checked by the parser) fixes the domain
         type_domain = int(REGISTRY[tlv_type].DOMAIN)
@@ -98,3 +109,89 @@ def cmd_tap(args: argparse.Namespace) -> int:
         sub.close()
         ctx.term()
     return 0
+
+
+def render_ring(ring: str, frame: Frame, fmt: str, lost: int) -> str:
+    """One output line for a frame read from a ring (``lost``: frames lost just before it)."""
+    h = frame.header
+    age_us = (time.time_ns() - h.timestamp_ns) / 1000
+    if fmt == "json":
+        return orjson.dumps({
+            "ring": ring, "domain": ring_domain(h.domain), "sequence": h.sequence,
+            "source": h.source, "age_us": round(age_us, 1), "lost_before": lost,
+            "tlvs": [_tlv_json(t) for t in frame.tlvs],
+        }).decode()
+    names = ",".join(type(t).__name__ if not isinstance(t, UnknownTLV) else str(t.tlv_type)
+                     for t in frame.tlvs)
+    loss = f" LOST({lost})" if lost else ""
+    return f"{ring:<40} seq={h.sequence:<8} age={age_us:>9.1f}us {names}{loss}"
+
+
+def tap_ring(args: argparse.Namespace, namespace: str) -> int:
+    """Read every ring of ``args.ring`` in ``namespace``; print frames matching the filters."""
+    if args.domain is not None and args.domain != args.ring:
+        raise ConfigError("--domain and --ring name different domains")
+    if args.tlv_type is not None and int(REGISTRY[args.tlv_type].DOMAIN) != args.ring:
+        raise ConfigError(f"type {args.tlv_type} is not in the {ring_domain(args.ring)} domain")
+    if args.endpoint:
+        raise ConfigError("--endpoint is for ZeroMQ taps, not --ring")
+    from mesh.rings import DomainReaders
+
+    readers = DomainReaders(namespace, RelayDomain(args.ring), start="latest",
+                            writers=frozenset({args.source}) if args.source else None)
+    tap = _RingTap(args)
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    next_discovery = 0.0
+    try:
+        while not tap.done and (deadline is None or time.monotonic() < deadline):
+            if time.monotonic() >= next_discovery:
+                readers.discover(tap.deliver)
+                next_discovery = time.monotonic() + 0.2
+            if readers.drain(tap.deliver) == 0:
+                time.sleep(0.001)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for c in readers.counters():
+            sys.stderr.write(f"tap: {c.ring}: read {c.frames_read}, lost {c.frames_lost}"
+                             f"{f', {tap.bad} malformed' if tap.bad else ''}\n")
+        readers.close()
+    return 0
+
+
+class _RingTap:
+    """Filters and prints ring frames; a batch's loss is reported with its next printed line."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.shown = 0
+        self.bad = 0
+        self.done = False
+        self._pending: dict[str, int] = {}
+
+    def deliver(self, batch: RingBatch) -> None:
+        """Print the batch's frames that pass the filters."""
+        ring = str(batch.ring)
+        a = self.args
+        if batch.lost:
+            sys.stderr.write(f"tap: fell behind on {ring}: lost {batch.lost} frames\n")
+            self._pending[ring] = self._pending.get(ring, 0) + batch.lost
+        for raw in batch:
+            if self.done:
+                return
+            try:
+                frame = decode_frame(raw)
+            except AlphaPulseError:
+                self.bad += 1
+                continue
+            first = frame.tlvs[0] if frame.tlvs else None
+            number = getattr(first, "TLV_TYPE", getattr(first, "tlv_type", None))
+            if a.tlv_type is not None and number != a.tlv_type:
+                continue
+            if a.strategy is not None and key_of(first) != a.strategy:
+                continue
+            sys.stdout.write(render_ring(ring, frame, a.format, self._pending.pop(ring, 0))
+                             + "\n")
+            sys.stdout.flush()
+            self.shown += 1
+            self.done = bool(a.count) and self.shown >= a.count

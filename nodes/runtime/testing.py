@@ -56,8 +56,8 @@ from mesh.security import Security, generate_keys
 from nodes.runtime.catalog import load_node
 from nodes.runtime.contract import Contract
 from nodes.runtime.runtime import encode_control_stop
-from shm import layout as L
-from shm.segment import list_ring_names, unlink
+from shm.inspect import ring_info
+from shm.segment import RingName, list_ring_names, unlink
 from shm.writer import RingWriter
 
 
@@ -111,6 +111,13 @@ def private_mesh(run_dir: Path, nodes: Iterable[str], **mesh: Any) -> tuple[Path
     node_tables: dict[str, dict[str, Any]] = {n: {} for n in nodes}
     path = write_config(run_dir / "mesh.toml", keys, node_tables)
     return path, load_config(path, env={})
+
+
+def reader_ready(ring: RingName, pid: int) -> bool:
+    """Whether process ``pid`` holds a reader slot on ``ring`` positioned in its current epoch
+    (it has claimed the slot and chosen where to start: frames written now reach it)."""
+    info = ring_info(ring)
+    return any(r.pid == pid and r.epoch == info.epoch for r in info.readers)
 
 
 class NodeHarness:
@@ -324,13 +331,11 @@ class NodeHarness:
         ring.close()
 
     def wait_ring_reader(self, writer: RingWriter, timeout: float = 10.0) -> None:
-        """Wait until the node holds a reader slot on ``writer``'s ring (it discovered it)."""
+        """Wait until the node reads ``writer``'s ring (slot claimed and positioned)."""
         pid = self.proc.pid if self.proc is not None else -1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            w = writer.words
-            slots = range(writer.segment.max_readers)
-            if any(int(w[L.W_SLOTS + i * L.SLOT_WORDS + L.SW_PID]) == pid for i in slots):
+            if reader_ready(writer.name, pid):
                 return
             time.sleep(0.01)
         raise HarnessError(f"{self.name} never attached to ring {writer.name}\n"
