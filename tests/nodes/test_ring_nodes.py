@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from mesh.protocol import PoolSync, StrategyPerformance, Trade, encode_frame
@@ -72,3 +76,19 @@ def test_harness_refuses_a_node_that_writes_outside_its_contract():
         h.contract = type(h.contract)("x", "y", SourceType.MARKET_DATA_RELAY, produces=(Trade,))
         with pytest.raises(HarnessError, match="not in its contract"):
             h.assert_contract()
+
+
+def test_status_shows_each_nodes_ring_counters():
+    with NodeHarness(RELAY) as h:
+        for i in range(10):
+            h.feed_ring(_trade(i))
+        h.wait_for_ring(Trade, count=10)
+        out = subprocess.run([sys.executable, "-m", "mesh", "status", "--json",
+                              "--config", str(h.config_path)], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+        rows = {r["node"]: r for r in map(json.loads, out.splitlines())}
+        relay = rows[h.name]
+        assert relay["state"] == "RUNNING"
+        assert (relay["ring_written"], relay["ring_read"], relay["ring_lost"]) == (10, 10, 0)
+        assert {x["role"] for x in relay["rings"]} == {"writer", "reader"}
+        assert rows["feeder"]["ring_written"] == 10

@@ -1,7 +1,9 @@
-"""``alphapulse status``: the live mesh from heartbeats alone.
+"""``alphapulse status``: the live mesh from heartbeats and ring slots.
 
 One row per configured node (and any other node heard): state, age of its latest beat,
-protocol versions, frame and error counters, the latched stop. The parser is in
+protocol versions, frame and error counters, the latched stop, and its rings: frames written
+to its own rings, frames read and lost on the rings it reads (from the reader slots of the
+host's rings, matched to nodes by the pid in their heartbeats). The parser is in
 :mod:`nodes.runtime.cli`.
 """
 
@@ -65,6 +67,38 @@ class StatusRow(TypedDict, total=False):
     errors: int
     stop: int
     uptime_s: float
+    ring_written: int
+    ring_read: int
+    ring_lost: int
+    rings: list[dict[str, Any]]
+
+
+def ring_rows(namespace: str, pids: dict[int, str]) -> dict[str, list[dict[str, Any]]]:
+    """Per node name: its rings, as writer (frames written) and as reader (read, lost).
+
+    Writers are known by ring name, readers by the pid in their slot (``pids``: pid -> node).
+    Rings that vanish or are not rings while being read are skipped.
+    """
+    from shm.errors import RingError
+    from shm.inspect import ring_info
+    from shm.segment import list_ring_names
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in list_ring_names(namespace):
+        try:
+            info = ring_info(name)
+        except RingError:
+            continue
+        out.setdefault(info.writer, []).append(
+            {"ring": info.name, "role": "writer", "frames": info.frames_written,
+             "alive": info.writer_alive})
+        for r in info.readers:
+            node = pids.get(r.pid)
+            if node is not None and r.alive:
+                out.setdefault(node, []).append(
+                    {"ring": info.name, "role": "reader", "frames": r.frames_read,
+                     "lost": r.frames_lost, "lag_frames": r.lag_frames})
+    return out
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -92,12 +126,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             "stop": hb.stop_id if hb.stop_latched else 0,
             "uptime_s": round((hb.timestamp_ns - hb.started_ns) / 1e9, 1),
         })
+    rings = ring_rows(cfg.ring_namespace, {r["pid"]: r["node"] for r in rows if "pid" in r})
+    for row in rows:
+        mine = rings.get(row["node"], [])
+        if mine:
+            row["rings"] = mine
+            row["ring_written"] = sum(x["frames"] for x in mine if x["role"] == "writer")
+            row["ring_read"] = sum(x["frames"] for x in mine if x["role"] == "reader")
+            row["ring_lost"] = sum(x["lost"] for x in mine if x["role"] == "reader")
     if args.json:
         for r in rows:
             print(orjson.dumps(r).decode())
         return 0
     cols = ["node", "state", "pid", "age_ms", "versions", "frames_in", "frames_out", "gaps",
-            "drops", "errors", "stop"]
+            "drops", "errors", "stop", "ring_written", "ring_read", "ring_lost"]
     widths = {c: max(len(c), *(len(str(r.get(c, "-"))) for r in rows)) for c in cols}
     print("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:
