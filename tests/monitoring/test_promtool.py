@@ -27,7 +27,7 @@ def _promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPro
 def test_scrape_config_and_rule_files_are_valid():
     out = _promtool("check", "config", "prometheus.yml")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert b"6 rules found" in out.stdout
+    assert b"7 rules found" in out.stdout
 
 
 def test_alert_rules_pass_their_unit_tests():
