@@ -6,7 +6,8 @@ import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from contracts.pools import read_v2, read_v3, swap_v2, swap_v3
+from contracts.pools import erc20, read_v2, read_v3, swap_v2, swap_v3, v2_pair
+from contracts.reverts import Reverted
 from contracts.v3math import sqrt_ratio_at_tick, v2_amount_out
 
 pytestmark = pytest.mark.chain
@@ -52,19 +53,33 @@ def test_v3_read_equals_pool_storage(net, pair, fee):
     assert bounds == {t.tick for t in state.ticks}
 
 
-def test_v2_swap_pays_exactly_get_amount_out(net):
+def test_v2_amount_out_is_the_most_the_real_pair_pays(net):
+    """The formula is checked against the pair's own K check, not against itself."""
     pair = net.pool("uniswap_v2", "WETH/USDC")
     before = read_v2(net.chain, pair)
     weth_in = 5 * 10**18
     weth_is_0 = before.token0 == net.token("WETH")
     r_in, r_out = (before.reserve0, before.reserve1) if weth_is_0 else (before.reserve1, before.reserve0)
+    out = v2_amount_out(weth_in, r_in, r_out)
+    net.chain.transact(erc20(net.chain, net.token("WETH")), "transfer", pair, weth_in)
+    contract = v2_pair(net.chain, pair)
+    greedy = (0, out + 1) if weth_is_0 else (out + 1, 0)
+    with pytest.raises(Reverted) as info:
+        net.chain.transact(contract, "swap", *greedy, net.recipient, b"")
+    assert info.value.error_args == ("UniswapV2: K",)
     got = net.balance("USDC", net.recipient)
-    out = swap_v2(net.chain, pair, net.token("WETH"), weth_in, net.recipient)
-    assert out == v2_amount_out(weth_in, r_in, r_out)
+    net.chain.transact(contract, "swap", *((0, out) if weth_is_0 else (out, 0)), net.recipient, b"")
     assert net.balance("USDC", net.recipient) - got == out
     after = read_v2(net.chain, pair)
     moved = (after.reserve0, after.reserve1) if weth_is_0 else (after.reserve1, after.reserve0)
     assert moved == (r_in + weth_in, r_out - out)
+
+
+def test_swap_v2_helper_pays_the_amount_it_reports(net):
+    pair = net.pool("uniswap_v2", "USDC/DAI")
+    got = net.balance("DAI", net.recipient)
+    out = swap_v2(net.chain, pair, net.token("USDC"), 1000 * 10**6, net.recipient)
+    assert out > 0 and net.balance("DAI", net.recipient) - got == out
 
 
 def test_v3_swap_moves_price_exactly_to_the_limit(net):

@@ -37,12 +37,14 @@ contract HostilePool {
     uint256 public constant FORGE_INITIATOR = 11; // lender: call back naming itself as initiator
     uint256 public constant NO_LOAN = 12; // lender: call back without sending the loan
     uint256 public constant PULL_MORE = 13; // Aave lender: pull more than the approval after the callback
+    uint256 public constant CALL_PAYLOAD = 14; // hop: call the victim with `payload` (re-entry as its owner)
 
     address public token0;
     address public token1;
     uint24 public fee; // V3 pool fee (millionths) or Aave premium (bps)
     uint256 public mode;
     uint256 public rate = 1e18;
+    bytes public payload;
 
     error Bubble();
 
@@ -56,6 +58,15 @@ contract HostilePool {
         rate = rate_;
     }
 
+    function setPayload(bytes calldata payload_) external {
+        payload = payload_;
+    }
+
+    /// @notice Call `target` as this contract (to accept ownership of a FlashArbitrage and trade as its owner).
+    function forward(address target, bytes calldata data) external {
+        _call(target, data);
+    }
+
     // ------------------------------------------------------------------ Uniswap V2 pair
 
     function getReserves() external view returns (uint112, uint112, uint32) {
@@ -65,6 +76,7 @@ contract HostilePool {
     function swap(uint256 amount0Out, uint256 amount1Out, address to, bytes calldata data) external {
         if (data.length == 0) {
             if (mode == SKIP_CALLBACK) return;
+            if (mode == CALL_PAYLOAD) _call(msg.sender, payload);
             if (mode == REENTER) {
                 _call(msg.sender, abi.encodeCall(IFlashArbitrageCallbacks.uniswapV3SwapCallback, (int256(1), int256(1), "")));
             }
