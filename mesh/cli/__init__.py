@@ -18,6 +18,7 @@ Promises, for every command:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -54,13 +55,15 @@ def _parser_class() -> type[argparse.ArgumentParser]:
     return Parser
 
 
-def registered() -> list[tuple[str, Any]]:
+@functools.cache
+def registered() -> tuple[tuple[str, Any], ...]:
     """``(name, entry point)`` for every registered subcommand, in ``--help`` order."""
     from importlib.metadata import entry_points
 
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
     order = {name: i for i, name in enumerate(HELP_ORDER)}
-    return sorted(found.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    return tuple(sorted(found.items(),
+                        key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
 def build_parser() -> argparse.ArgumentParser:
