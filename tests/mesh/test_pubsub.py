@@ -82,6 +82,7 @@ class _JournalingPublisher(threading.Thread):
         super().__init__(daemon=True)
         self.cfg, self.ctx, self.count = cfg, ctx, count
         self.go_burst = threading.Event()
+        self.burst_sent = threading.Event()
         self.go_tail = threading.Event()
         self.done = threading.Event()
         self.ready = threading.Event()
@@ -97,6 +98,7 @@ class _JournalingPublisher(threading.Thread):
                 self._serve(router, pub, 20)
             for i in range(1, self.count + 1):
                 pub.publish([ExecutionResult(opportunity_id=i, strategy_id=3)])
+            self.burst_sent.set()
             while not self.go_tail.is_set():
                 self._serve(router, pub, 10)
             pub.publish([ExecutionResult(opportunity_id=self.count + 1, strategy_id=3)])
@@ -126,7 +128,7 @@ def test_gap_recovery_delivers_every_journaled_frame_exactly_once_in_order(mesh)
         while sub.recv(50) is None:
             assert time.monotonic() < deadline, "never joined"
         p.go_burst.set()
-        time.sleep(0.5)  # the burst overflows both high-water marks while we do not read
+        assert p.burst_sent.wait(5)  # the burst overflowed both high-water marks: we did not read
         ids = []
         while (d := sub.recv(300)) is not None:
             ids.append(d.frame.tlvs[0].opportunity_id)
