@@ -1,4 +1,8 @@
-"""``python -m nodes.runtime KIND [--name NAME] [--config PATH]``: run one node."""
+"""``python -m nodes.runtime KIND [--name NAME] [--config PATH]``: run one node.
+
+The node stops when its parent (supervisord, or whoever started it) dies: see
+:mod:`nodes.runtime.parent`. That guard is set before the node's heavy imports.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,12 @@ import argparse
 import logging
 import sys
 
-from alphapulse.errors import AlphaPulseError
-from mesh.config import load_config
-from nodes.runtime.catalog import load_node
-from nodes.runtime.runtime import NodeRuntime
+from nodes.runtime.parent import exit_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node named on the command line until SIGTERM/SIGINT; exit 2 on bad config."""
+    exit_with_parent()
     parser = argparse.ArgumentParser(prog="python -m nodes.runtime", description=__doc__)
     parser.add_argument("kind", help="node kind (risk, monitor, ...) or module:Class")
     parser.add_argument("--name", help="node name in the mesh configuration (default: kind)")
@@ -22,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from alphapulse.errors import AlphaPulseError
+    from mesh.config import load_config
+    from nodes.runtime.catalog import load_node
+    from nodes.runtime.runtime import NodeRuntime
+
     try:
         cfg = load_config(args.config)
         runtime = NodeRuntime(load_node(args.kind), cfg, args.name)

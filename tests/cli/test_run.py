@@ -1,4 +1,5 @@
-"""``alphapulse run`` (what ``make run`` calls) brings up the devnet and the nodes, and cleans up."""
+"""``alphapulse run`` (what ``make run`` calls) brings up the devnet and the nodes, and cleans up
+however it is ended: Ctrl-C, SIGTERM, SIGHUP, and Ctrl-C after the reader of its output left."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 
-from nodes.runtime.testing import free_port, short_dir
+from nodes.runtime.testing import free_port
 
-pytestmark = pytest.mark.chain
+RUN = [sys.executable, "-m", "mesh", "run"]
 
 
 def _status(env: dict[str, str]) -> dict[str, dict]:
@@ -23,45 +25,150 @@ def _status(env: dict[str, str]) -> dict[str, dict]:
     return {r["node"]: r for r in rows}
 
 
-def _gone(pid: int, timeout: float) -> bool:
-    """True once ``pid`` has exited (a zombie awaiting its reaper counts as exited)."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state first), or None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every live process under ``root``, as pid -> start time (to tell a reused pid)."""
+    parents: dict[int, int] = {}
+    starts: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(int(entry))) is not None:
+            parents[int(entry)], starts[int(entry)] = int(fields[1]), fields[19]
+    found, frontier = {}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in found:
+                found[child] = starts[child]
+                frontier.append(child)
+    return found
+
+
+def _alive(pid: int, start: str) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[19] == start and fields[0] != "Z"
+
+
+def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
+    """Wait until none of ``procs`` lives; return those still alive at the deadline."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
+    while (left := {p: s for p, s in procs.items() if _alive(p, s)}) and \
+            time.monotonic() < deadline:
         time.sleep(0.1)
-    return False
+    return left
 
 
-def test_run_starts_devnet_and_nodes_then_stops_everything(tmp_path):
-    with short_dir() as run_dir:
-        env = dict(os.environ, ALPHAPULSE_RUN_DIR=str(run_dir),
-                   ALPHAPULSE_METRICS_BASE_PORT=str(free_port()),
-                   ALPHAPULSE_RING_NAMESPACE=f"aprun{os.getpid()}")
-        devnet_dir = tmp_path / "devnet"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mesh", "run", "--seconds", "60", "--devnet-port",
-             str(free_port()), "--devnet-dir", str(devnet_dir)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 45
-            running: set[str] = set()
-            while time.monotonic() < deadline and running != {"risk", "monitor"}:
-                status = _status(env)
-                running = {n for n, r in status.items() if r.get("state") == "RUNNING"}
-                time.sleep(0.5)
-            assert running == {"risk", "monitor"}
-            manifest = orjson.loads((devnet_dir / "manifest.json").read_bytes())
-            anvil_pid = manifest["anvil"]["pid"]
-            os.kill(anvil_pid, 0)  # the chain is up
-        finally:
-            proc.send_signal(signal.SIGINT)
-            output = proc.communicate(timeout=60)[0].decode()
-        assert proc.returncode == 0, output
-        assert "devnet: stopped" in output
-        assert _gone(anvil_pid, timeout=10)
-        assert not (run_dir / "supervisord.pid").exists()
+def _wait_running(env: dict[str, str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    running: set[str] = set()
+    while time.monotonic() < deadline and running != {"risk", "monitor"}:
+        running = {n for n, r in _status(env).items() if r.get("state") == "RUNNING"}
+    assert running == {"risk", "monitor"}
+
+
+def _run_env(cli_env) -> dict[str, str]:
+    env = dict(cli_env.env)
+    env.pop("ALPHAPULSE_CONFIG")  # the default deployment: risk and monitor
+    return env
+
+
+def _kill_all(procs: dict[int, str]) -> None:
+    for pid, start in procs.items():
+        if _alive(pid, start):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.chain
+def test_run_starts_devnet_and_nodes_then_stops_everything(cli_env):
+    env = _run_env(cli_env)
+    devnet_dir = cli_env.root / "devnet"
+    proc = subprocess.Popen([*RUN, "--seconds", "90", "--devnet-port", str(free_port()),
+                             "--devnet-dir", str(devnet_dir)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_running(env)
+        anvil_pid = orjson.loads((devnet_dir / "manifest.json").read_bytes())["anvil"]["pid"]
+        os.kill(anvil_pid, 0)  # the chain is up
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=90)[0].decode()
+    assert proc.returncode == 0, output
+    assert "devnet: stopped" in output
+    assert _wait_gone({anvil_pid: _stat(anvil_pid)[19]} if _stat(anvil_pid) else {}, 10) == {}
+    assert not (cli_env.run_dir / "supervisord.pid").exists()
+
+
+@pytest.mark.chain
+def test_ctrl_c_after_the_output_pipe_closed_leaves_no_process_behind(cli_env):
+    """``make run 2>&1 | tee run.log`` then Ctrl-C: tee is gone before run has cleaned up."""
+    env = _run_env(cli_env)
+    devnet_dir = cli_env.root / "devnet"
+    proc = subprocess.Popen([*RUN, "--devnet-port", str(free_port()), "--devnet-dir",
+                             str(devnet_dir)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    started: dict[int, str] = {}
+    try:
+        _wait_running(env)
+        started = _descendants(proc.pid)
+        anvil_pid = orjson.loads((devnet_dir / "manifest.json").read_bytes())["anvil"]["pid"]
+        started[anvil_pid] = _stat(anvil_pid)[19]  # anvil runs in a session of its own
+        assert len(started) >= 4  # supervisord, risk, monitor, anvil
+        proc.stdout.close()  # the reader (tee) is gone...
+        os.killpg(proc.pid, signal.SIGINT)  # ...and Ctrl-C reaches the foreground group
+        proc.wait(90)
+        left = _wait_gone(started, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _kill_all(started)
+    assert left == {}, f"still running: {left}"
+    assert not (devnet_dir / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_terminate_or_hangup_stops_supervisord_and_nodes(sig, cli_env):
+    env = _run_env(cli_env)
+    proc = subprocess.Popen([*RUN, "--no-devnet"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    started: dict[int, str] = {}
+    try:
+        _wait_running(env)
+        started = _descendants(proc.pid)
+        assert len(started) >= 3  # supervisord, risk, monitor
+        proc.send_signal(sig)
+        output = proc.communicate(timeout=90)[0].decode()
+        left = _wait_gone(started, timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _kill_all(started)
+    assert proc.returncode == 0, output
+    assert f"stopping ({signal.Signals(sig).name})" in output
+    assert left == {}, f"still running: {left}"
+
+
+def test_nodes_stop_when_supervisord_is_killed(cli_env):
+    env = _run_env(cli_env)
+    proc = subprocess.Popen([*RUN, "--no-devnet"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    started: dict[int, str] = {}
+    try:
+        _wait_running(env)
+        started = _descendants(proc.pid)
+        supervisord = next(p for p in started if _stat(p)[1] == str(proc.pid))
+        os.kill(supervisord, signal.SIGKILL)  # no chance to stop its nodes
+        left = _wait_gone(started, timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        _kill_all(started)
+    assert left == {}, f"orphans: {left}"

@@ -1,41 +1,128 @@
-"""``alphapulse run``: the main job. Devnet up, then every node under supervisord.
+"""``alphapulse run``: the main job. Devnet up, then every node under supervisord, then down.
 
-1. ``alphapulse devnet up`` (idempotent) unless ``--no-devnet``;
-2. supervisord in the foreground with ``supervisord.conf``, ``ALPHAPULSE_RUN_DIR`` and
-   ``ALPHAPULSE_PYTHON`` set, until Ctrl-C, SIGTERM or ``--seconds`` elapse;
-3. the devnet is brought down again if this command started it (``--keep-devnet`` keeps it).
+Whatever ends it (Ctrl-C, SIGTERM, SIGHUP, the reader of its output going away as in
+``make run | tee run.log``, ``--seconds``), it stops what it started, in order: supervisord
+(which stops the nodes), then the devnet if this command brought it up. Signals that arrive
+meanwhile, or while the devnet is being deployed, only ask for that same stop.
+
+supervisord runs in a session of its own with its output in ``RUN_DIR/logs/supervisord.out``
+(never on our terminal or pipe), and receives SIGTERM from the kernel if this command dies
+abruptly; nodes stop when supervisord dies (:mod:`nodes.runtime.parent`). The parser is in
+:mod:`nodes.runtime.cli`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import IO
 
 from alphapulse.errors import ConfigError
+from contracts import devnet
 from mesh.config import load_config
+from nodes.runtime.parent import parent_death_signal_preexec
 
-if TYPE_CHECKING:
-    from contracts.devnet import DevnetPaths
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Seconds supervisord has to stop every node (each has stopwaitsecs=10) before it is killed.
+SUPERVISORD_STOP_SECONDS = 45.0
 
-def _devnet_up(args: argparse.Namespace) -> tuple[DevnetPaths, bool]:
-    from contracts import devnet
 
+class Stop:
+    """Why the run should end (None while it should go on); set by signals and checks."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """A signal handler: remember the first reason, never raise."""
+        self.reason = self.reason or signal.Signals(signum).name
+
+
+class Output:
+    """Our stdout, which may be a pipe whose reader has gone: writes then go nowhere."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.closed = False
+        try:
+            fd = stream.fileno()
+            mode = os.fstat(fd).st_mode
+            self._poll: select.poll | None = None
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                self._poll = select.poll()
+                self._poll.register(fd, 0)  # POLLERR/POLLHUP are always reported
+        except (OSError, ValueError):
+            self._poll = None
+
+    def say(self, text: str) -> None:
+        """Print one line, unless nobody is reading any more."""
+        if self.closed:
+            return
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.closed = True
+
+    def reader_gone(self) -> bool:
+        """True once the other end of our output pipe or socket is closed."""
+        if not self.closed and self._poll is not None:
+            events = sum(ev for _, ev in self._poll.poll(0))
+            self.closed = bool(events & (select.POLLERR | select.POLLHUP))
+        return self.closed
+
+
+def _devnet_up(args: argparse.Namespace, out: Output) -> tuple[devnet.DevnetPaths, bool]:
     paths = devnet.DevnetPaths.of(args.devnet_dir)
     kwargs = {"port": args.devnet_port} if args.devnet_port else {}
     manifest, created = devnet.up(paths, **kwargs)
-    print(f"devnet: chain {manifest['chain_id']} at {manifest['rpc_url']}, "
-          f"FlashArbitrage {manifest['flash_arbitrage']}, manifest {paths.manifest}", flush=True)
+    out.say(f"devnet: chain {manifest['chain_id']} at {manifest['rpc_url']}, "
+            f"FlashArbitrage {manifest['flash_arbitrage']}, manifest {paths.manifest}")
     return paths, created
 
 
+def _start_supervisord(conf: Path, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    supervisord = Path(sys.executable).with_name("supervisord")
+    with open(logs / "supervisord.out", "ab") as output:
+        return subprocess.Popen(
+            [str(supervisord), "-n", "-c", str(conf)], env=env, stdin=subprocess.DEVNULL,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=parent_death_signal_preexec(signal.SIGTERM))
+
+
+def _stop_supervisord(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(SUPERVISORD_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # its nodes get SIGTERM from the kernel as it dies
+            proc.wait(5)
+
+
+def _wait(proc: subprocess.Popen[bytes], stop: Stop, out: Output, seconds: float | None) -> None:
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while stop.reason is None:
+        if proc.poll() is not None:
+            stop.reason = f"supervisord exited with status {proc.returncode}"
+        elif deadline is not None and time.monotonic() >= deadline:
+            stop.reason = f"{seconds} s elapsed"
+        elif out.reader_gone():
+            stop.reason = "output closed"
+        else:
+            time.sleep(0.1)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Start everything, wait, stop everything; return supervisord's exit status."""
+    """Start everything, wait, stop everything; return 0, or supervisord's failing status."""
     conf = Path(args.supervisor_conf)
     if not conf.is_file():
         raise ConfigError(f"no supervisord configuration at {conf}")
@@ -45,40 +132,28 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ, ALPHAPULSE_RUN_DIR=str(run_dir), ALPHAPULSE_PYTHON=sys.executable)
     if args.config:
         env["ALPHAPULSE_CONFIG"] = str(Path(args.config).resolve())
-    paths: DevnetPaths | None = None
+    out, stop = Output(sys.stdout), Stop()
+    previous = {s: signal.signal(s, stop.on_signal) for s in STOP_SIGNALS}
+    paths: devnet.DevnetPaths | None = None
     created = False
-    if not args.no_devnet:
-        paths, created = _devnet_up(args)
-    supervisord = Path(sys.executable).with_name("supervisord")
-    proc = subprocess.Popen([str(supervisord), "-n", "-c", str(conf)], env=env)
-    print(f"mesh: supervisord pid {proc.pid}, run dir {run_dir}, logs {run_dir / 'logs'}; "
-          "`alphapulse status` shows the live mesh, Ctrl-C stops it", flush=True)
-    stop = False
-
-    def _request_stop(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    previous = {s: signal.signal(s, _request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        while proc.poll() is None and not stop:
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            time.sleep(0.1)
+        if not args.no_devnet:
+            paths, created = _devnet_up(args, out)
+        if stop.reason is None:
+            proc = _start_supervisord(conf, env, run_dir / "logs")
+            out.say(f"mesh: supervisord pid {proc.pid}, run dir {run_dir}, logs "
+                    f"{run_dir / 'logs'}; `alphapulse status` shows the live mesh, Ctrl-C stops it")
+            _wait(proc, stop, out, args.seconds)
+        out.say(f"mesh: stopping ({stop.reason})")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if proc is not None:
+            _stop_supervisord(proc)
+        if created and paths is not None and not args.keep_devnet:
+            devnet.down(paths)
+            out.say("devnet: stopped")
         for s, handler in previous.items():
             signal.signal(s, handler)
-        if created and paths is not None and not args.keep_devnet:
-            from contracts import devnet
-
-            devnet.down(paths)
-            print("devnet: stopped", flush=True)
-    return 0 if proc.returncode in (0, -signal.SIGTERM) else proc.returncode
+    if proc is None or proc.returncode in (0, -signal.SIGTERM):
+        return 0
+    return proc.returncode
