@@ -288,12 +288,16 @@ class PoolBook:
             read = self.hop(hop.pool, hop.kind, hop.token_in, hop.amount_out)
             if (read.token_out.lower(), read.fee, read.factory) != (hop.token_out.lower(), hop.fee, hop.factory):
                 raise BadTrade(f"hop through {hop.pool} does not match the pool's tokens, fee or factory")
-        if trade.source != FlashSource.AAVE_V3 and not trade.fused:
-            read = self.lender(trade)
-            if not read.lender_tokens or not trade.lender_tokens or [t.lower() for t in read.lender_tokens] != [
+        if trade.source == FlashSource.AAVE_V3:
+            premium = self.aave_premium(trade.lender)
+            if trade.lender_fee < premium:
+                raise BadTrade(f"Aave charges {premium} bps, the trade accepts {trade.lender_fee}")
+        elif not trade.fused:
+            known = self.lender(trade)
+            if not known.lender_tokens or not trade.lender_tokens or [t.lower() for t in known.lender_tokens] != [
                     t.lower() for t in trade.lender_tokens]:
-                raise BadTrade(f"lender {trade.lender} holds {read.lender_tokens}, not {trade.lender_tokens}")
-            if (read.lender_fee, read.lender_factory) != (trade.lender_fee, trade.lender_factory):
+                raise BadTrade(f"lender {trade.lender} holds {known.lender_tokens}, not {trade.lender_tokens}")
+            if (known.lender_fee, known.lender_factory) != (trade.lender_fee, trade.lender_factory):
                 raise BadTrade(f"lender {trade.lender} fee or factory does not match the chain")
         trade.encode()
 
