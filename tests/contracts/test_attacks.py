@@ -245,3 +245,14 @@ def test_deployment_refuses_a_factory_list_without_its_hashes(net):
     with pytest.raises(Reverted) as info:
         deploy_arbitrage(net.chain, ZERO, ZERO, [ZERO] * 5)
     assert info.value.error == "BadFactoryList"
+
+
+def test_every_named_error_of_the_contract_is_expected_by_a_test():
+    from pathlib import Path
+
+    from contracts.npm import own_artifact
+
+    names = {e["name"] for e in own_artifact("FlashArbitrage")["abi"] if e["type"] == "error"}
+    text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    assert len(names) == 25
+    assert sorted(n for n in names if f'"{n}"' not in text) == []

@@ -21,6 +21,22 @@ CHEAP, DEAR = 2900, 3100  # USDC per WETH quoted by the hostile pools
 UNI, FORK = 1, 2  # the real V2 factories' indexes in the compromised deployment
 
 
+@pytest.fixture(scope="module")
+def compromised_module(devnet):
+    """One compromised deployment per module (and worker), removed at the module's end."""
+    snap = devnet.chain.snapshot()
+    try:
+        yield h.compromised(devnet)
+    finally:
+        devnet.chain.revert_to(snap)
+
+
+@pytest.fixture
+def evil(compromised_module, net):
+    """The compromised deployment; each test's changes are reverted with ``net``'s snapshot."""
+    return compromised_module
+
+
 def _rate(net, token_in: str, usd_per_weth: int) -> int:
     """HostilePool rate (output per input, 1e18 fixed point, raw units) at ``usd_per_weth``."""
     if token_in == "USDC":
@@ -132,8 +148,7 @@ LENDER_CASES = [
 
 @pytest.mark.parametrize(("source", "mode", "expected"), LENDER_CASES,
                          ids=[f"{s.name}-{m}-{e}" for s, m, e in LENDER_CASES])
-def test_hostile_lender_reverts_or_leaves_balances_whole(net, source, mode, expected):
-    evil = h.compromised(net)
+def test_hostile_lender_reverts_or_leaves_balances_whole(net, evil, source, mode, expected):
     _outcome(net, evil, _lender_route(net, evil, source, mode), expected)
 
 
@@ -159,13 +174,11 @@ HOP_CASES = [
 
 @pytest.mark.parametrize(("position", "mode", "expected"), HOP_CASES,
                          ids=[f"{p}-{m}-{e}" for p, m, e in HOP_CASES])
-def test_hostile_hop_reverts_or_leaves_balances_whole(net, position, mode, expected):
-    evil = h.compromised(net)
+def test_hostile_hop_reverts_or_leaves_balances_whole(net, evil, position, mode, expected):
     _outcome(net, evil, _hop_route(net, evil, position, mode), expected)
 
 
-def test_a_token_that_cannot_report_a_balance_is_refused(net):
-    evil = h.compromised(net)
+def test_a_token_that_cannot_report_a_balance_is_refused(net, evil):
     nobody = "0x" + "00" * 19 + "42"
     usdc = net.token("USDC")
     pools = []
