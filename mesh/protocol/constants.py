@@ -182,7 +182,10 @@ class DEXProtocol(IntEnum):
 
 
 class PoolKind(IntEnum):
-    """Kind of pool on an arbitrage route (AlphaPulse DeFi extension)."""
+    """Kind of pool on an arbitrage route (AlphaPulse DeFi extension).
+
+    Also FlashArbitrage's hop ``kind`` byte (contracts/README.md), which refuses NONE.
+    """
 
     NONE = 0
     UNISWAP_V2 = 1
@@ -190,7 +193,11 @@ class PoolKind(IntEnum):
 
 
 class FlashSource(IntEnum):
-    """Where an arbitrage borrows its input (AlphaPulse DeFi extension)."""
+    """Where an arbitrage borrows its input (AlphaPulse DeFi extension).
+
+    Also FlashArbitrage's ``source`` byte (contracts/README.md), which refuses NONE: the one
+    definition, shared by the wire format and the contract.
+    """
 
     NONE = 0
     AAVE_V3 = 1
