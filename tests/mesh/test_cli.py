@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 
 from mesh.protocol import ExecutionResult, Heartbeat
-from shm.kill_flag import KillFlag
 from nodes.runtime.testing import NodeHarness, short_dir
+from shm.kill_flag import KillFlag
 
 CLI = str(Path(sys.executable).parent / "alphapulse")
 
