@@ -50,7 +50,8 @@ def _parser_class() -> type[argparse.ArgumentParser]:
         """Usage errors print one line (``PROG: error: ...``) and exit 2."""
 
         def error(self, message: str) -> NoReturn:
-            self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+            self.exit(EXIT_BAD_INPUT,
+                      f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
     return Parser
 
@@ -76,9 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines from a hostile path...) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _say(command: str, message: str) -> None:
     try:
-        sys.stderr.write(f"alphapulse {command}: error: {message}\n")
+        sys.stderr.write(f"alphapulse {command}: error: {one_line(message)}\n")
         sys.stderr.flush()
     except OSError:
         pass  # nobody is listening any more

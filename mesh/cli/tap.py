@@ -47,7 +47,8 @@ def render(d: Delivery, fmt: str, missed: int) -> str:
     age_us = (time.time_ns() - h.timestamp_ns) / 1000
     if fmt == "json":
         return orjson.dumps({
-            "publisher": d.topic.publisher, "domain": RelayDomain(h.domain).name.lower(),
+            "publisher": d.topic.publisher, "run": d.topic.run,
+            "domain": RelayDomain(h.domain).name.lower(),
             "sequence": h.sequence, "stream_seq": d.topic.stream_seq, "key": d.topic.key,
             "source": h.source, "age_us": round(age_us, 1), "verdict": d.verdict.value,
             "missed_before": missed, "tlvs": [_tlv_json(t) for t in d.frame.tlvs],
