@@ -50,6 +50,7 @@ def test_tap_prints_what_was_sent():
             assert line["tlvs"][0]["type"] == "ExecutionResult"
             assert int(line["tlvs"][0]["opportunity_id"]) in sent
             assert line["age_us"] >= 0
+            assert line["run"] == h.feeder.run, "tap names the publisher's run"
         # Consecutive frames of one stream: the second follows the first without a gap.
         assert lines[1]["stream_seq"] == lines[0]["stream_seq"] + 1
         assert lines[1]["missed_before"] == 0
