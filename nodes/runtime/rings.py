@@ -172,7 +172,7 @@ def decoded(batch: RingBatch, stats: MeshStats,
     ``types``: keep only frames whose first TLV is one of these type numbers. A frame that
     fails to decode is counted in ``stats`` by its error's ``kind``; nothing else is lost.
     """
-    for raw in batch:
+    for raw in batch.frames():  # bytes decode faster than memoryviews of the batch
         try:
             frame = decode_frame(raw)
         except AlphaPulseError as exc:

@@ -386,15 +386,8 @@ class NodeHarness:
     def wait_for_ring(self, cls: type[Message], count: int = 1, timeout: float = 5.0,
                       where: Callable[[Any], bool] | None = None) -> list[Message]:
         """Wait until the node wrote ``count`` matching ``cls`` TLVs to its rings."""
-        def match() -> list[Message]:
-            return [t for t in self.ring_produced(cls) if where is None or where(t)]
-        self.collect_ring(lambda _: len(match()) >= count, timeout)
-        found = match()
-        if len(found) < count:
-            raise HarnessError(f"{self.name}: {len(found)} of {count} {cls.__name__} in its "
-                               f"rings within {timeout} s\n--- node log ---\n"
-                               f"{self.log()[-3000:]}")
-        return found
+        return self._wait_matching(self.ring_produced, self.collect_ring, cls, count, timeout,
+                                   where, " in its rings")
 
     # -- collecting from the mesh --------------------------------------------------------------
 
@@ -419,13 +412,19 @@ class NodeHarness:
     def wait_for(self, cls: type[Message], count: int = 1, timeout: float = 5.0,
                  where: Callable[[Any], bool] | None = None) -> list[Message]:
         """Wait until ``count`` matching ``cls`` TLVs were collected; raise on timeout."""
+        return self._wait_matching(self.produced, self.collect, cls, count, timeout, where, "")
+
+    def _wait_matching(self, produced: Callable[[type[Message]], list[Message]],
+                       collect: Callable[..., object], cls: type[Message], count: int,
+                       timeout: float, where: Callable[[Any], bool] | None,
+                       place: str) -> list[Message]:
         def match() -> list[Message]:
-            return [t for t in self.produced(cls) if where is None or where(t)]
-        self.collect(lambda _: len(match()) >= count, timeout)
+            return [t for t in produced(cls) if where is None or where(t)]
+        collect(lambda _: len(match()) >= count, timeout)
         found = match()
         if len(found) < count:
-            raise HarnessError(f"{self.name}: {len(found)} of {count} {cls.__name__} within "
-                               f"{timeout} s\n--- node log ---\n{self.log()[-3000:]}")
+            raise HarnessError(f"{self.name}: {len(found)} of {count} {cls.__name__}{place} "
+                               f"within {timeout} s\n--- node log ---\n{self.log()[-3000:]}")
         return found
 
     def assert_contract(self) -> None:
