@@ -21,8 +21,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from mesh.protocol import EmergencyStop, Frame, Heartbeat
-from mesh.protocol.constants import StopReason, StopScope
+from mesh.protocol import EmergencyStop, Frame, Heartbeat, encode_frame
+from mesh.protocol.constants import SourceType, StopReason, StopScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +194,8 @@ class StopGuard:
         if self.halted_at_ns is None:
             self.halted_at_ns = time.monotonic_ns()
         return True
+
+
+def encode_control_stop(stop: EmergencyStop) -> bytes:
+    """The frame an operator tool sends to a node's service endpoint to latch or release."""
+    return encode_frame([stop], source=int(SourceType.DASHBOARD))

@@ -16,10 +16,10 @@ import zmq
 
 from alphapulse.errors import ConfigError, MeshError
 from mesh.config import MeshConfig, load_config
-from mesh.protocol import EmergencyStop, encode_frame
-from mesh.protocol.constants import SourceType, StopReason
+from mesh.protocol import EmergencyStop
+from mesh.protocol.constants import StopReason
 from mesh.security import Security
-from mesh.stop import new_stop_id
+from mesh.stop import encode_control_stop, new_stop_id
 from shm.kill_flag import KillFlag
 
 
@@ -45,7 +45,7 @@ def send_control(cfg: MeshConfig, node: str, stop: EmergencyStop, timeout: float
         if secure is not None:
             secure(sock, node, endpoint)
         sock.connect(endpoint)
-        sock.send(encode_frame([stop], source=SourceType.DASHBOARD))
+        sock.send(encode_control_stop(stop))
         if not sock.poll(int(timeout * 1000)):
             raise NoAnswer(f"{node} did not answer at {endpoint} within {timeout} s")
         return sock.recv()

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alphapulse.errors import ConfigError
 from mesh.domains import ring_domain
 from mesh.protocol import EmergencyStop, Heartbeat, Message
 from mesh.protocol.constants import RelayDomain, SourceType
@@ -81,6 +82,30 @@ class Contract:
         """Names of the domains of the produced (or consumed) types."""
         types = self.all_produces if produced else self.all_consumes
         return sorted({RelayDomain(t.DOMAIN).name.lower() for t in types})
+
+    def resolve_settings(self, given: Mapping[str, Any], node: str) -> dict[str, Any]:
+        """Every declared key's value: ``given`` (from configuration, coerced to the type of
+        the default) over the defaults. ``idle`` is the runtime's own key.
+
+        Raises
+        ------
+        ConfigError
+            An undeclared key, or a value that is not of its key's type.
+        """
+        unknown = set(given) - set(self.config) - {"idle"}
+        if unknown:
+            raise ConfigError(f"node {node}: unknown configuration keys "
+                              f"{', '.join(sorted(unknown))}")
+        out: dict[str, Any] = {k: v.default for k, v in self.config.items()}
+        for key, value in given.items():
+            like = self.config[key].default if key in self.config else ""
+            try:
+                out[key] = type(like)(value) if not isinstance(like, bool) else \
+                    str(value).lower() in ("1", "true", "yes", "on")
+            except (TypeError, ValueError):
+                raise ConfigError(f"node {node}: {key}={value!r} is not a "
+                                  f"{type(like).__name__}") from None
+        return out
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready description (``alphapulse nodes --json``)."""

@@ -40,15 +40,7 @@ import zmq
 
 from alphapulse.errors import AlphaPulseError, ConfigError
 from mesh.config import MeshConfig
-from mesh.protocol import (
-    EmergencyStop,
-    Heartbeat,
-    Message,
-    RecoveryRequest,
-    UnknownTLV,
-    decode_frame,
-    encode_frame,
-)
+from mesh.protocol import EmergencyStop, Heartbeat, Message, UnknownTLV
 from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState, RelayDomain
 from mesh.pubsub import (
     Delivery,
@@ -58,12 +50,12 @@ from mesh.pubsub import (
     prepare_endpoint,
     unlink_endpoint,
 )
-from mesh.recovery import BadRecoveryRequest
 from mesh.rings import RingBatch
 from mesh.security import Security
 from mesh.stats import MeshStats
 from mesh.stop import StopGuard, StopLatch
 from mesh.topics import prefix
+from nodes.runtime.control import ControlService
 from nodes.runtime.metrics import MetricsServer
 from nodes.runtime.node import Node
 from nodes.runtime.offload import Offload
@@ -95,7 +87,7 @@ class NodeRuntime:
         self.name = name or self.contract.kind
         self.cfg = cfg
         self.node_cfg = cfg.node(self.name)
-        self.settings = self._settings()
+        self.settings = self.contract.resolve_settings(self.node_cfg.settings, self.name)
         self.stats = MeshStats()
         self.state = NodeState.STARTING
         self.latch = StopLatch(self.name)
@@ -114,24 +106,6 @@ class NodeRuntime:
         self._stop_requested = False
         self._consumed = frozenset(t.TLV_TYPE for t in self.contract.consumes)
         self.node = node_cls(self)
-
-    def _settings(self) -> dict[str, Any]:
-        declared = self.contract.config
-        given = dict(self.node_cfg.settings)
-        unknown = set(given) - set(declared) - {"idle"}
-        if unknown:
-            raise ConfigError(f"node {self.name}: unknown configuration keys "
-                            f"{', '.join(sorted(unknown))}")
-        out: dict[str, Any] = {k: v.default for k, v in declared.items()}
-        for key, value in given.items():
-            like = declared[key].default if key in declared else ""
-            try:
-                out[key] = type(like)(value) if not isinstance(like, bool) else \
-                    str(value).lower() in ("1", "true", "yes", "on")
-            except (TypeError, ValueError):
-                raise ConfigError(f"node {self.name}: {key}={value!r} is not a "
-                                f"{type(like).__name__}") from None
-        return out
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -160,6 +134,7 @@ class NodeRuntime:
             server(self.router)
         prepare_endpoint(self.node_cfg.service)
         self.router.bind(self.node_cfg.service)
+        self.control = ControlService(self)
         if self.contract.obeys_stop:
             self.kill_flag = KillFlag(cfg.kill_flag_name)
             self.guard = StopGuard(cfg.deadline_ms * 1_000_000, "risk", self.kill_flag)
@@ -211,7 +186,7 @@ class NodeRuntime:
             if self.rings:
                 work += self.rings.poll(now, self._deliver_batch)
             work += self.offload.run_completions(self._run_callback)
-            work += self._serve_control()
+            work += self.control.serve()
             try:
                 work += self.node.on_tick(now)
             except AlphaPulseError as exc:
@@ -374,44 +349,6 @@ class NodeRuntime:
         return {"node_state": int(self.state), "stop_latched": 1 if self.latch.latched else 0,
                 "halted": 1 if self.state == NodeState.HALTED else 0}
 
-    # -- control (ROUTER) --------------------------------------------------------------------
-
-    def _serve_control(self) -> int:
-        done = 0
-        while done < _DRAIN:
-            try:
-                parts = self.router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            done += 1
-            ident, body = parts[0], parts[1:]
-            try:
-                reply = self._control(body)
-            except AlphaPulseError as exc:
-                self.stats.error(exc.kind)
-                reply = [b"ERR " + str(exc).encode()[:200]]
-            self.router.send_multipart([ident, *reply])
-        return done
-
-    def _control(self, body: list[bytes]) -> list[bytes]:
-        if not body:
-            raise BadRecoveryRequest("empty control request")
-        frame = decode_frame(body[0])
-        if frame.first(RecoveryRequest) is not None:
-            return self.pub.journal.serve(body)
-        stop = frame.first(EmergencyStop)
-        if not isinstance(stop, EmergencyStop):  # None; first() returns only this exact type
-            raise BadRecoveryRequest("control frame holds neither RecoveryRequest nor "
-                                     "EmergencyStop")
-        if stop.latched:
-            raised = self.raise_stop(stop.reason or "operator stop", reason_code=stop.reason_code,
-                                     scope=stop.scope, raised_by=stop.raised_by or None,
-                                     stop_id=stop.stop_id or None)
-            return [b"OK %d" % raised.stop_id]
-        resume = self.release_stop()
-        return [b"OK %d" % (resume.stop_id if resume else 0)]
-
-
 def loop_idle(name: str) -> IdleStrategy:
     """The run loop's idle strategy called ``name``: back-off sleeps from 50 µs up to 1 ms,
     ``block`` polls up to 50 ms; raises :class:`ConfigError` for an unknown kind."""
@@ -420,8 +357,3 @@ def loop_idle(name: str) -> IdleStrategy:
                             max_sleep_ns=_BLOCK_MS * 1_000_000 if name == "block" else 1_000_000)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-
-
-def encode_control_stop(stop: EmergencyStop) -> bytes:
-    """The frame an operator tool sends to a node's service endpoint to latch or release."""
-    return encode_frame([stop], source=60)

@@ -53,9 +53,9 @@ from mesh.protocol.constants import RelayDomain, SourceType
 from mesh.pubsub import Delivery, Publisher, Subscriber
 from mesh.rings import DomainReaders, RingBatch
 from mesh.security import Security, generate_keys
+from mesh.stop import encode_control_stop
 from nodes.runtime.catalog import load_node
 from nodes.runtime.contract import Contract
-from nodes.runtime.runtime import encode_control_stop
 from shm.inspect import ring_info
 from shm.segment import RingName, list_ring_names, unlink
 from shm.writer import RingWriter

@@ -8,10 +8,9 @@ import zmq
 
 from mesh.protocol import EmergencyStop
 from mesh.pubsub import Subscriber
-from mesh.stop import StopGuard
+from mesh.stop import StopGuard, encode_control_stop
 from mesh.topics import prefix
 from nodes.risk import RiskNode
-from nodes.runtime.runtime import encode_control_stop
 
 SYSTEM = [prefix(4)]
 
