@@ -35,7 +35,7 @@ import numpy as np
 from mesh.domains import ring_domain
 from mesh.protocol.constants import RelayDomain
 from shm import ring
-from shm.errors import RingError
+from shm.errors import LayoutVersionMismatch, NotARing, RingError
 from shm.reader import RingReader
 from shm.segment import SHM_DIR, RingName, list_ring_names
 
@@ -105,8 +105,10 @@ class DomainReaders:
     writers : collection of str, optional
         Only these writers (all when None).
     on_error : callable, optional
-        Called with each :class:`shm.errors.RingError` met while attaching (a foreign segment,
-        no free slot); the segment is skipped and retried at the next discovery.
+        Called with each :class:`shm.errors.RingError` met while attaching. A segment that is
+        not a ring, or of another layout version, is reported once and skipped until its name
+        points to another segment; other errors (no free reader slot) are retried, and
+        reported, at every discovery.
     """
 
     def __init__(self, namespace: str, domain: RelayDomain | str, *, exclude: str | None = None,
@@ -120,6 +122,7 @@ class DomainReaders:
         self.on_error = on_error
         self.readers: dict[RingName, RingReader] = {}
         self._inodes: dict[RingName, int] = {}
+        self._refused: dict[RingName, int] = {}
         self._retired: dict[str, RingCounters] = {}
         self._unreported: dict[RingName, int] = {}
         self._out = np.empty(BATCH_BYTES, np.uint8)
@@ -147,12 +150,14 @@ class DomainReaders:
             if present.get(name) != self._inodes.get(name):
                 self._retire(name, deliver)
         for name, inode in present.items():
-            if name in self.readers:
+            if name in self.readers or self._refused.get(name) == inode:
                 continue
             try:
                 reader = RingReader.attach(name.domain, name.writer, namespace=name.namespace,
                                            start=self.start)
             except RingError as exc:
+                if isinstance(exc, NotARing | LayoutVersionMismatch):
+                    self._refused[name] = inode
                 if self.on_error is not None:
                     self.on_error(exc)
                 continue

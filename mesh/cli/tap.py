@@ -23,6 +23,7 @@ import orjson
 import zmq
 
 from alphapulse.errors import AlphaPulseError, ConfigError
+from mesh.cli import one_line
 from mesh.config import load_config
 from mesh.domains import ring_domain
 from mesh.protocol import REGISTRY, Frame, UnknownTLV, decode_frame
@@ -33,6 +34,7 @@ from mesh.topics import key_of, prefix
 
 if TYPE_CHECKING:  # mesh.rings pulls in numba: imported only by ring taps
     from mesh.rings import RingBatch
+    from shm.errors import RingError
 
 
 def _tlv_json(t: Any) -> dict[str, Any]:
@@ -138,9 +140,10 @@ def tap_ring(args: argparse.Namespace, namespace: str) -> int:
         raise ConfigError("--endpoint is for ZeroMQ taps, not --ring")
     from mesh.rings import DomainReaders
 
-    readers = DomainReaders(namespace, RelayDomain(args.ring), start="latest",
-                            writers=frozenset({args.source}) if args.source else None)
     tap = _RingTap(args)
+    readers = DomainReaders(namespace, RelayDomain(args.ring), start="latest",
+                            writers=frozenset({args.source}) if args.source else None,
+                            on_error=tap.attach_error)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     next_discovery = 0.0
     try:
@@ -169,6 +172,13 @@ class _RingTap:
         self.bad = 0
         self.done = False
         self._pending: dict[str, int] = {}
+        self._refused: set[str] = set()
+
+    def attach_error(self, exc: RingError) -> None:
+        """Say once per distinct reason that a segment of the domain cannot be read."""
+        if str(exc) not in self._refused:
+            self._refused.add(str(exc))
+            sys.stderr.write(f"tap: skipped: {one_line(str(exc))}\n")
 
     def deliver(self, batch: RingBatch) -> None:
         """Print the batch's frames that pass the filters."""

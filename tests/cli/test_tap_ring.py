@@ -7,6 +7,7 @@ equals written.
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 
 import orjson
+import posix_ipc
 import pytest
 
 from mesh.protocol import PoolSync, Trade, encode_frame
@@ -127,3 +129,26 @@ def test_bad_ring_tap_arguments_exit_2_with_one_line(cli_env, args, needle):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_foreign_segment_named_like_a_ring_is_reported_and_skipped(cli_env, ring_factory):
+    shm = posix_ipc.SharedMemory(f"/ap.{cli_env.namespace}.market-data.evil", posix_ipc.O_CREX,
+                                 size=4096)
+    try:
+        with mmap.mmap(shm.fd, 4096) as m:
+            m[:8] = b"NOTARING"
+        ring = ring_factory("good")
+        tap = _tap(cli_env, "--count", "1")
+        try:
+            _wait_attached(ring, tap.pid)
+            assert ring.write(_sync(9))
+            out, err = tap.communicate(timeout=30)
+        finally:
+            tap.kill()
+    finally:
+        shm.close_fd()
+        shm.unlink()
+    assert tap.returncode == 0, err
+    assert int(orjson.loads(out)["tlvs"][0]["reserve0"]) == 9
+    skipped = [ln for ln in err.decode().splitlines() if ln.startswith("tap: skipped:")]
+    assert len(skipped) == 1 and "evil" in skipped[0] and "not a ring" in skipped[0]

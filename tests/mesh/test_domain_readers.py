@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import posix_ipc
 import pytest
 
 from mesh.protocol.constants import RelayDomain
 from mesh.rings import DomainReaders, RingBatch
+from shm.errors import NotARing
 from shm.segment import list_ring_names, unlink
 from shm.writer import RingWriter
 
@@ -98,3 +100,21 @@ def test_budget_bounds_frames_per_ring_per_drain(ns):
     finally:
         readers.close()
         a.close()
+
+
+def test_a_foreign_segment_is_reported_once_until_its_name_points_elsewhere(ns):
+    name = f"/ap.{ns}.market-data.evil"
+    errors: list[Exception] = []
+    readers = DomainReaders(ns, "market-data", on_error=errors.append)
+    shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, size=4096)
+    shm.close_fd()
+    try:
+        for _ in range(3):
+            readers.discover()
+        assert len(errors) == 1 and isinstance(errors[0], NotARing)
+        posix_ipc.unlink_shared_memory(name)
+        real = _writer(ns, "evil")  # the name now holds a real ring: read it
+        assert readers.discover() == 1
+        real.close()
+    finally:
+        readers.close()
