@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import posix_ipc
 import pytest
 
 from mesh.protocol import PoolSync, StrategyPerformance, Trade, encode_frame
@@ -92,3 +93,17 @@ def test_status_shows_each_nodes_ring_counters():
         assert (relay["ring_written"], relay["ring_read"], relay["ring_lost"]) == (10, 10, 0)
         assert {x["role"] for x in relay["rings"]} == {"writer", "reader"}
         assert rows["feeder"]["ring_written"] == 10
+
+
+def test_a_foreign_segment_in_the_namespace_is_counted_once_and_reading_goes_on():
+    with NodeHarness(RELAY) as h:
+        h.feed_ring(_trade(1))
+        h.wait_for_ring(Trade)
+        shm = posix_ipc.SharedMemory(f"/ap.{h.cfg.ring_namespace}.market-data.evil",
+                                     posix_ipc.O_CREX, size=4096)
+        shm.close_fd()
+        h.feed_ring(_trade(2), writer="after-evil")  # read only after a discovery saw both
+        h.wait_for_ring(Trade, count=2)
+        h.feed_ring(_trade(3), writer="later-still")  # one more discovery at least
+        h.wait_for_ring(Trade, count=3)
+        assert h.metric("alphapulse_errors_total", kind="ring_not_a_ring") == 1
