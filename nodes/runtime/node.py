@@ -50,7 +50,9 @@ class Node:
     CONTRACT: ClassVar[Contract]
     #: Optional ``@njit`` kernel ``(data, offsets, count, ring_context) -> int`` that consumes
     #: a drained batch of ring frames (frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``) and
-    #: returns how many frames it rejected (counted as ``ring_frame_rejected`` errors).
+    #: returns how many frames it rejected (counted as ``ring_frame_rejected`` errors). Frames
+    #: are untrusted bytes and compiled code does not bounds-check: check every frame's length
+    #: (and the magic, the TLV type and length) before reading a field.
     RING_KERNEL: ClassVar[Any] = None
 
     def __init__(self, rt: NodeRuntime) -> None:
