@@ -283,7 +283,7 @@ def test_random_logs_raise_only_bad_log(pool, topics, data):
 @given(_price(), st.integers(0, 2**128 - 1), st.integers(0, 159), st.integers(0, 255), st.integers(-40, 40))
 def test_mutated_v3_swaps_decode_to_what_they_hold_or_raise_bad_log(price, liquidity, at, xor, resize):
     """A mutated log either still decodes to exactly the words it holds, or raises BadLog."""
-    log = _v3_swap_log(10**6, -(10**5), *price[:1], liquidity, price[1])
+    log = _v3_swap_log(10**6, -(10**5), price[0], liquidity, price[1])
     data = bytearray(log["data"])
     data[at] ^= xor
     data = bytes(data[:len(data) + resize]) if resize < 0 else bytes(data) + bytes(resize)
