@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
 from bench.pinning import cpus, pin, unpin
-from bench.report import Row
+from bench.report import Row, per_op_row, us_per_op
 from contracts.events import PoolInfo, decode_log
 from contracts.npm import V2, V3, npm_artifact
 from mesh.protocol import encode_frame
@@ -75,20 +73,6 @@ def _as_web3(log: dict[str, Any]) -> dict[str, Any]:
             "transactionHash": HexBytes(log["transactionHash"])}
 
 
-def _per_log_us(fn: Callable[[], int], n: int) -> float:
-    t0 = time.perf_counter_ns()
-    done = fn()
-    dt = time.perf_counter_ns() - t0
-    assert done == n, f"handled {done} of {n}"
-    return dt / 1000 / n
-
-
-def _row(case: str, samples: list[float], n: int, **extra: object) -> Row:
-    arr = np.asarray(samples)
-    return Row(BENCH, case, p50_us=float(np.median(arr)), max_us=float(arr.max()),
-               per_s=float(1e6 / np.median(arr)), extra={"logs": n, **extra})
-
-
 def run(args: argparse.Namespace) -> list[Row]:
     """Run every case on one pinned CPU; return the rows."""
     namespace = f"bench{os.getpid()}"
@@ -129,7 +113,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             for kind in ("v2", "v3"):
                 for how, fn in (("web3", web3_decode), ("ring", to_ring)):
                     samples.setdefault(f"{kind} {how}", []).append(
-                        _per_log_us(lambda fn=fn, kind=kind: fn(kind), args.logs))
+                        us_per_op(lambda fn=fn, kind=kind: fn(kind), args.logs))
     finally:
         writer.close()
         for name in list_ring_names(namespace):
@@ -138,8 +122,10 @@ def run(args: argparse.Namespace) -> list[Row]:
     n = args.logs
     rows = []
     for kind, label in (("v2", "V2 Sync"), ("v3", "V3 Swap")):
-        web3_row = _row(f"{label}: web3 process_log (baseline)", samples[f"{kind} web3"], n)
-        ring_row = _row(f"{label}: decode_log -> frame -> ring", samples[f"{kind} ring"], n)
+        web3_row = per_op_row(BENCH, f"{label}: web3 process_log (baseline)",
+                              samples[f"{kind} web3"], logs=n)
+        ring_row = per_op_row(BENCH, f"{label}: decode_log -> frame -> ring",
+                              samples[f"{kind} ring"], logs=n)
         if web3_row.p50_us and ring_row.p50_us:
             ring_row.extra["x_web3"] = round(web3_row.p50_us / ring_row.p50_us, 1)
         rows += [web3_row, ring_row]

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 from numba import njit
 
 from bench.pinning import cpus, pin, unpin
-from bench.report import Row
+from bench.report import Row, per_op_row, us_per_op
 from mesh.protocol import PoolSync, decode_frame, encode_frame
 from mesh.protocol.constants import HEADER_SIZE, RelayDomain
 from mesh.rings import DomainReaders, RingBatch
@@ -77,12 +76,6 @@ def _raw(reader: RingReader) -> int:
     return total
 
 
-def _row(case: str, per_frame_us: list[float], frames: int, **extra: object) -> Row:
-    arr = np.asarray(per_frame_us)
-    return Row(BENCH, case, p50_us=float(np.median(arr)), max_us=float(arr.max()),
-               per_s=float(1e6 / np.median(arr)), extra={"frames": frames, **extra})
-
-
 def run(args: argparse.Namespace) -> list[Row]:
     """Run every case on one pinned CPU; return the rows."""
     namespace = f"bench{os.getpid()}"
@@ -116,11 +109,7 @@ def run(args: argparse.Namespace) -> list[Row]:
     def timed(consume) -> float:
         catch_up()
         fill()
-        t0 = time.perf_counter_ns()
-        got = consume()
-        dt = time.perf_counter_ns() - t0
-        assert got == len(frames), f"consumed {got} of {len(frames)}"
-        return dt / 1000 / len(frames)
+        return us_per_op(consume, len(frames))
 
     def kernel() -> int:
         before = int(ctx[1])
@@ -133,9 +122,7 @@ def run(args: argparse.Namespace) -> list[Row]:
         return seen[0]
 
     def decode_only() -> float:
-        t0 = time.perf_counter_ns()
-        n = sum(1 for f in frames if decode_frame(f))
-        return (time.perf_counter_ns() - t0) / 1000 / n
+        return us_per_op(lambda: sum(1 for f in frames if decode_frame(f)), len(frames))
 
     cases: dict[str, list[float]] = {k: [] for k in ("raw", "kernel", "decode", "python")}
     try:
@@ -155,10 +142,10 @@ def run(args: argparse.Namespace) -> list[Row]:
         unpin(allowed)
     n = len(frames)
     return [
-        _row("raw drain_into 194B (baseline)", cases["raw"], n, lost=lost),
-        _row("runtime -> RING_KERNEL (numba)", cases["kernel"], n,
+        per_op_row(BENCH, "raw drain_into 194B (baseline)", cases["raw"], frames=n, lost=lost),
+        per_op_row(BENCH, "runtime -> RING_KERNEL (numba)", cases["kernel"], frames=n,
              x_raw=round(float(np.median(cases["kernel"]) / np.median(cases["raw"])), 2)),
-        _row("decode_frame loop (baseline)", cases["decode"], n),
-        _row("runtime -> on_ring_batch + decoded()", cases["python"], n,
+        per_op_row(BENCH, "decode_frame loop (baseline)", cases["decode"], frames=n),
+        per_op_row(BENCH, "runtime -> on_ring_batch + decoded()", cases["python"], frames=n,
              x_decode=round(float(np.median(cases["python"]) / np.median(cases["decode"])), 2)),
     ]

@@ -8,6 +8,8 @@ object with at least ``bench``, ``case``, ``p50_us``, ``p99_us``, ``p999_us``, `
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,27 @@ def latency_row(bench: str, case: str, samples_ns: np.ndarray, **extra: Any) -> 
 def rate_row(bench: str, case: str, count: int, seconds: float, **extra: Any) -> Row:
     """A throughput row: ``count`` operations in ``seconds``."""
     return Row(bench, case, per_s=count / seconds if seconds > 0 else None, extra=extra)
+
+
+def us_per_op(run: Callable[[], int], expected: int) -> float:
+    """Microseconds per operation of one call of ``run``, which returns how many it did.
+
+    Raises ``AssertionError`` when ``run`` did not do the ``expected`` number.
+    """
+    t0 = time.perf_counter_ns()
+    done = run()
+    dt = time.perf_counter_ns() - t0
+    assert done == expected, f"did {done} of {expected}"
+    return dt / 1000 / expected
+
+
+def per_op_row(bench: str, case: str, samples_us: list[float], **extra: Any) -> Row:
+    """A row from per-operation times of several rounds: median (``p50_us``), worst round
+    (``max_us``) and the median rate (``per_s``)."""
+    arr = np.asarray(samples_us)
+    median = float(np.median(arr))
+    return Row(bench, case, p50_us=median, max_us=float(arr.max()), per_s=1e6 / median,
+               extra=extra)
 
 
 def _fmt(value: Any) -> str:
