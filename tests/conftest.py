@@ -7,6 +7,9 @@ import os
 
 import pytest
 
+#: The per-worker devnet fixtures (``devnet``, ``net``), shared by every test directory.
+pytest_plugins = ["tests.devnet_fixtures"]
+
 _counter = itertools.count()
 
 

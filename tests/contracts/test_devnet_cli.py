@@ -11,7 +11,7 @@ import pytest
 
 from contracts.anvil import anvil_alive
 from contracts.devnet import DevnetPaths, down
-from tests.contracts.conftest import worker_port
+from tests.devnet_fixtures import worker_port
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -1,4 +1,5 @@
-"""One devnet per pytest-xdist worker: anvil on a unique port, the market deployed once.
+"""One devnet per pytest-xdist worker for every test directory: anvil on a unique port, the market
+deployed once (a pytest plugin of the root conftest).
 
 The session fixture always kills its anvil, also when a test or the deployment fails. Tests take
 an ``evm_snapshot`` before and revert after (fixture ``net``), so they do not see each other.
