@@ -160,7 +160,8 @@ class AssetType(IntEnum):
 
 
 class InvalidationReason(IntEnum):
-    """Why market state was invalidated (docs/wire-format.md §4.10)."""
+    """Why market state was invalidated (docs/wire-format.md §4.10; REORG and BAD_STATE are
+    this project's, docs/protocol-types.md)."""
 
     DISCONNECTION = 0
     AUTHENTICATION_FAILURE = 1
@@ -168,6 +169,8 @@ class InvalidationReason(IntEnum):
     STALENESS = 3
     MAINTENANCE = 4
     RECOVERY = 5
+    REORG = 6
+    BAD_STATE = 7
 
 
 class DEXProtocol(IntEnum):

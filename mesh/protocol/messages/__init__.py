@@ -2,12 +2,16 @@
 
 from mesh.protocol.messages.defi import (
     ArbitrageOpportunity,
+    BlockEnd,
+    ChainEvent,
     CrossChainArbitrageSignal,
     EmergencyStop,
     ExecutionResult,
     Heartbeat,
     OrderRequest,
     OrderStatus,
+    PoolInvalidation,
+    PoolTickLiquidity,
     RiskAlert,
     StrategyPerformance,
 )
@@ -37,10 +41,10 @@ from mesh.protocol.messages.upstream_system import (
 )
 
 __all__ = [
-    "ArbitrageOpportunity", "ArbitrageSignal", "CrossChainArbitrageSignal", "EmergencyStop",
+    "ArbitrageOpportunity", "ArbitrageSignal", "BlockEnd", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
     "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
-    "OrderRequest", "OrderStatus", "PoolBurn", "PoolLiquidity", "PoolMint", "PoolState",
-    "PoolSwap", "PoolSync", "PoolTick", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",
+    "OrderRequest", "OrderStatus", "PoolBurn", "PoolInvalidation", "PoolLiquidity", "PoolMint", "PoolState",
+    "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",
     "StateInvalidation", "StateInvalidationReason", "StrategyPerformance", "SystemHealth",
     "TraceContext", "Trade",
 ]

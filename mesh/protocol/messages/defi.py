@@ -1,8 +1,8 @@
 """The AlphaPulse DeFi extension: types upstream leaves unspecified (docs/protocol-types.md).
 
-Numbers are free slots inside each domain's upstream range: Signal 33-35 and 62 (upstream's
-registry names 62 RiskAlert with a 24-256 byte bound but no layout; this one fits it),
-Execution 50-52, System 113-114. Layouts use natural alignment with every hole written as
+Numbers are free slots inside each domain's upstream range: Market data 4-7 (upstream reserves
+them with no layout), Signal 33-35 and 62 (upstream's registry names 62 RiskAlert with a 24-256
+byte bound but no layout; this one fits it), Execution 50-52, System 113-114. Layouts use natural alignment with every hole written as
 padding, u128 at 16-byte offsets and sizes rounded to 16 where a u128 is present, so a
 ``#[repr(C)]`` Rust struct with the same fields has the same bytes. Money is raw token units
 (u128/i128) or USD × 1e8 (``_usd_q8``); fees in parts per million (``_ppm``, 3000 = 0.3 %).
@@ -14,9 +14,11 @@ from mesh.protocol.constants import RelayDomain
 from mesh.protocol.layout import (
     addr,
     count,
+    i32,
     i64,
     i128,
     pad,
+    paddr,
     raw,
     text,
     u8,
@@ -29,6 +31,41 @@ from mesh.protocol.layout import (
 from mesh.protocol.registry import message
 
 _EXT = "alphapulse"
+
+# --- market data from a chain: what the upstream pool types cannot say --------------------------
+
+ChainEvent = message(4, "ChainEvent", [
+    u64("block_number"), u64("block_timestamp_ns", "block header timestamp × 1e9"),
+    u64("received_ns", "collector's wall clock when the log arrived"), u64("chain_id"),
+    u32("log_index", "the log's index in its block"), u32("transaction_index"),
+    raw("transaction_hash", 32),
+], size=72, origin=_EXT,
+    doc="Where the pool message before it in the frame comes from: its log's place in the chain.")
+
+BlockEnd = message(5, "BlockEnd", [
+    u128("next_base_fee_wei", "EIP-1559 base fee of the next block, from this header"),
+    u128("priority_fee_wei", "the node's priority-fee suggestion"),
+    u64("block_number"), u64("block_timestamp_ns"),
+    u64("received_ns", "collector's wall clock when the block was complete"), u64("chain_id"),
+    u64("gas_used"), u64("gas_limit"),
+    u32("log_count", "pool logs of this block written before this frame"), pad(4),
+    raw("block_hash", 32), raw("parent_hash", 32), pad(8),
+], size=160, origin=_EXT,
+    doc="A block is complete: every pool's state in the frames before it is the state after it.")
+
+PoolTickLiquidity = message(6, "PoolTickLiquidity", [
+    i128("liquidity_net", "UniswapV3Pool.ticks(tick).liquidityNet, exact"),
+    u128("liquidity_gross", "0 = the tick is not initialized"),
+    u64("block_number"), u64("timestamp_ns", "block timestamp"), i32("tick"), u16("venue"),
+    pad(10), paddr("pool_address"),
+], size=96, origin=_EXT, doc="One V3 tick's exact liquidity after a block (PoolTick holds 64 bits).")
+
+PoolInvalidation = message(7, "PoolInvalidation", [
+    u64("block_number", "last block whose state was consistent"), u64("timestamp_ns"),
+    u64("chain_id"), u16("venue"), u8("reason", "InvalidationReason"), pad(5),
+    paddr("pool_address"),
+], size=64, origin=_EXT,
+    doc="Forget this pool's state until its next PoolState (reorg, disconnect, failed read).")
 
 ArbitrageOpportunity = message(33, "ArbitrageOpportunity", [
     u128("amount_in", "exact input, raw units of tokens[0]"),

@@ -5,6 +5,61 @@ from typing import Any
 from mesh.protocol.layout import Record
 from mesh.protocol.registry import Message
 
+class ChainEvent(Message):
+    """Where the pool message before it in the frame comes from: its log's place in the chain."""
+
+    block_number: int
+    block_timestamp_ns: int
+    received_ns: int
+    chain_id: int
+    log_index: int
+    transaction_index: int
+    transaction_hash: bytes
+    def __init__(self, block_number: int = ..., block_timestamp_ns: int = ..., received_ns: int = ..., chain_id: int = ..., log_index: int = ..., transaction_index: int = ..., transaction_hash: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> ChainEvent: ...
+
+class BlockEnd(Message):
+    """A block is complete: every pool's state in the frames before it is the state after it."""
+
+    next_base_fee_wei: int
+    priority_fee_wei: int
+    block_number: int
+    block_timestamp_ns: int
+    received_ns: int
+    chain_id: int
+    gas_used: int
+    gas_limit: int
+    log_count: int
+    block_hash: bytes
+    parent_hash: bytes
+    def __init__(self, next_base_fee_wei: int = ..., priority_fee_wei: int = ..., block_number: int = ..., block_timestamp_ns: int = ..., received_ns: int = ..., chain_id: int = ..., gas_used: int = ..., gas_limit: int = ..., log_count: int = ..., block_hash: bytes = ..., parent_hash: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> BlockEnd: ...
+
+class PoolTickLiquidity(Message):
+    """One V3 tick's exact liquidity after a block (PoolTick holds 64 bits)."""
+
+    liquidity_net: int
+    liquidity_gross: int
+    block_number: int
+    timestamp_ns: int
+    tick: int
+    venue: int
+    pool_address: bytes
+    def __init__(self, liquidity_net: int = ..., liquidity_gross: int = ..., block_number: int = ..., timestamp_ns: int = ..., tick: int = ..., venue: int = ..., pool_address: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> PoolTickLiquidity: ...
+
+class PoolInvalidation(Message):
+    """Forget this pool's state until its next PoolState (reorg, disconnect, failed read)."""
+
+    block_number: int
+    timestamp_ns: int
+    chain_id: int
+    venue: int
+    reason: int
+    pool_address: bytes
+    def __init__(self, block_number: int = ..., timestamp_ns: int = ..., chain_id: int = ..., venue: int = ..., reason: int = ..., pool_address: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> PoolInvalidation: ...
+
 class ArbitrageOpportunity(Message):
     """A sized, fee-netted arbitrage route of up to 4 hops, ready for an executor."""
 
