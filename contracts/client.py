@@ -83,6 +83,13 @@ def _hex(payload: bytes | str) -> str:
     return "0x" + bytes(payload).hex()
 
 
+def _result_or_error(method: str, response: Any) -> Any:
+    try:
+        return result_of(method, response)
+    except ChainError as exc:  # RpcError or BadRpcAnswer: this request's answer, not the batch's
+        return exc
+
+
 def _block_tag(block: int | str) -> str:
     return hex(block) if isinstance(block, int) else block
 
@@ -147,11 +154,13 @@ class Chain:
             raise ChainUnreachable(f"{method}: {redacted(self.url)}: {exc}") from exc
         return result_of(method, response)
 
-    def rpc_batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+    def rpc_batch(self, requests: Sequence[tuple[str, Sequence[Any]]], *, errors: bool = False) -> list[Any]:
         """Several JSON-RPC requests in one HTTP round trip; their results in request order.
 
         Each result is unchecked, as from :meth:`rpc`. One error answer raises its
-        :class:`RpcError` (the other results are lost: ask again without that request).
+        :class:`RpcError` (the other results are lost: ask again without that request); with
+        ``errors`` it takes that request's place instead, as does the :class:`BadRpcAnswer` of one
+        malformed response.
 
         Raises
         ------
@@ -177,7 +186,9 @@ class Chain:
         ids = [r.get("id") if isinstance(r, dict) else None for r in responses]
         if len(responses) != len(batch) or None in ids or len(set(map(repr, ids))) != len(ids):
             raise BadRpcAnswer(f"batch: {len(responses)} answers with ids {ids[:8]} to {len(batch)} requests")
-        return [result_of(method, response) for (method, _), response in zip(batch, responses, strict=True)]
+        if not errors:
+            return [result_of(method, response) for (method, _), response in zip(batch, responses, strict=True)]
+        return [_result_or_error(method, response) for (method, _), response in zip(batch, responses, strict=True)]
 
     def block_number(self) -> int:
         """Number of the latest block."""

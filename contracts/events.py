@@ -54,7 +54,7 @@ _WORD = 32
 
 #: Every ``BadLog.kind``, for counters that list their labels up front.
 BAD_LOG_KINDS = ("malformed", "removed", "unknown_pool", "unknown_event", "topic_count", "data_length",
-                 "out_of_range", "inconsistent", "unrepresentable")
+                 "out_of_range", "inconsistent", "unrepresentable", "unknown_factory", "not_create2")
 
 
 class BadLog(ChainError):
@@ -67,7 +67,8 @@ class BadLog(ChainError):
         (a reorged-out log), ``unknown_pool`` (address not in the registry), ``unknown_event``
         (topic0 not an event of the pool's kind), ``topic_count`` and ``data_length`` (not the
         event's ABI shape), ``out_of_range`` (a word outside its ABI type), ``inconsistent`` (a
-        value no genuine pool emits), ``unrepresentable`` (valid, but the message cannot hold it).
+        value no genuine pool emits), ``unrepresentable`` (valid, but the message cannot hold it);
+        factory logs (:mod:`contracts.factories`) add ``unknown_factory`` and ``not_create2``.
     """
 
     def __init__(self, kind: str, message: str):
