@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 NODE_KINDS: dict[str, str] = {
     "risk": "nodes.risk:RiskNode",
     "monitor": "nodes.monitor:MonitorNode",
+    "collector-evm": "nodes.collector_evm:EvmCollectorNode",
 }
 
 

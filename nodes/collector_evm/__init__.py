@@ -1,0 +1,143 @@
+"""The EVM collector: Uniswap V2/V3 pools of one chain into the market-data ring, exactly.
+
+It follows the chain at ``rpc_url`` (websocket ``newHeads`` + ``logs`` on ``ws_url``, or HTTP
+polling when ``ws_url = "off"``), reads every pool at one block at start (batched
+``eth_call``: V2 reserves; V3 price, tick, liquidity and the initialized ticks within
+``word_radius`` bitmap words), then writes every pool log as a frame, the exact values of the V3
+ticks each block's Mint/Burn touched, and a ``[BlockEnd, GasPrice]`` frame when a block is
+complete. Reorgs and lost connections invalidate the pools concerned and read them again
+(:mod:`nodes.collector_evm.follower`, :mod:`nodes.collector_evm.transport`). A consumer that
+applies the frames as docs/market-data.md says holds each pool's exact on-chain state at every
+BlockEnd.
+
+Pointing it at any EVM endpoint: ``[nodes.collector-evm]`` in the mesh configuration::
+
+    rpc_url = "https://node.example:8545"     # JSON-RPC over HTTP(S)
+    ws_url = "wss://node.example:8546"        # "" = same host and port as rpc_url; "off" = poll
+    manifest = "/etc/alphapulse/pools.json"   # tokens, pools and factories to follow
+
+The manifest has the devnet manifest's shape (``alphapulse devnet up`` writes one): ``tokens``
+(address, decimals), ``uniswap_v2`` / ``uniswap_v2_fork`` (``factory``, ``pairs``) and
+``uniswap_v3`` (``factory``, ``pools``); its ``rpc_url`` is used when ``rpc_url`` is empty.
+Pools the factories create later are found from their creation logs.
+
+Errors of every boundary (a log from an unknown address, a malformed log, a value out of
+range, a JSON-RPC error, a lost websocket) are counted by kind in ``alphapulse_errors_total``
+and logged at most once per kind every ``log_every_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+from alphapulse.errors import ChainError, ConfigError
+from contracts.client import Chain
+from contracts.devnet import DevnetPaths, load_manifest
+from contracts.events import TOPICS, registry_from_manifest
+from contracts.factories import PAIR_CREATED, POOL_CREATED, factories_from_manifest
+from contracts.logs import LogFilter
+from contracts.subscribe import ws_url
+from mesh.protocol import Message
+from mesh.protocol.constants import RelayDomain, SourceType
+from mesh.protocol.messages import (
+    BlockEnd,
+    ChainEvent,
+    GasPrice,
+    PoolBurn,
+    PoolInvalidation,
+    PoolMint,
+    PoolState,
+    PoolSwap,
+    PoolSync,
+    PoolTickLiquidity,
+)
+from nodes.collector_evm.follower import ChainFollower
+from nodes.collector_evm.transport import FollowerThread
+from nodes.runtime import ConfigKey, Contract, Node
+
+__all__ = ["EvmCollectorNode"]
+
+
+class EvmCollectorNode(Node):
+    """Follow one EVM chain's Uniswap pools into the market-data ring."""
+
+    CONTRACT = Contract(
+        kind="collector-evm",
+        role="Uniswap V2/V3 logs of one EVM chain into the market-data ring, exactly.",
+        source=SourceType.POLYGON_COLLECTOR,
+        produces=(PoolState, PoolSync, PoolSwap, PoolMint, PoolBurn, PoolTickLiquidity, ChainEvent,
+                  BlockEnd, GasPrice, PoolInvalidation),
+        writes=(RelayDomain.MARKET_DATA,),
+        config={
+            "rpc_url": ConfigKey("", "JSON-RPC endpoint (http/https); empty = the manifest's"),
+            "ws_url": ConfigKey("", "websocket endpoint; empty = rpc_url's host and port; "
+                                    "\"off\" = poll over HTTP"),
+            "manifest": ConfigKey("", "tokens, pools and factories (JSON); empty = the devnet's"),
+            "word_radius": ConfigKey(8, "tick-bitmap words read each side of a V3 price"),
+            "reorg_depth": ConfigKey(64, "blocks remembered to undo a reorg"),
+            "poll_interval_ms": ConfigKey(500, "HTTP polling period (ws_url = \"off\")"),
+            "backoff_min_ms": ConfigKey(200, "first wait before reconnecting"),
+            "backoff_max_ms": ConfigKey(5000, "longest wait before reconnecting"),
+            "head_timeout_ms": ConfigKey(30000, "websocket silence that counts as a lost connection"),
+            "log_every_s": ConfigKey(10.0, "at most one log line per error kind this often"),
+        },
+    )
+
+    def on_start(self) -> None:
+        """Load the pools, start following the chain on a thread of its own."""
+        s = self.rt.settings
+        path = s["manifest"] or str(DevnetPaths.of().manifest)
+        try:
+            manifest = load_manifest(path)
+            registry = registry_from_manifest(manifest)
+            factories = factories_from_manifest(manifest)
+            rpc = s["rpc_url"] or str(manifest.get("rpc_url", ""))
+            ws = "" if s["ws_url"] == "off" else (s["ws_url"] or ws_url(rpc))
+        except (ChainError, OSError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"collector-evm: cannot load pools from {path}: {exc}") from exc
+        if not rpc:
+            raise ConfigError("collector-evm: no rpc_url configured and none in the manifest")
+        self._last_logged: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        follower = ChainFollower(Chain(rpc), registry, factories, self._sink, self._count_kind,
+                                 word_radius=int(s["word_radius"]), reorg_depth=int(s["reorg_depth"]))
+        topics = [*sorted(set(TOPICS.values())), PAIR_CREATED, POOL_CREATED]
+        self.thread = FollowerThread(
+            follower, ws_url=ws, logs=LogFilter.of([*registry, *factories], [topics]), count=self._count,
+            poll_interval_s=s["poll_interval_ms"] / 1000, backoff_min_s=s["backoff_min_ms"] / 1000,
+            backoff_max_s=s["backoff_max_ms"] / 1000, head_timeout_s=s["head_timeout_ms"] / 1000)
+        self.thread.start()
+        self.rt.log.info("collector-evm: following %d pools and %d factories at %s (%s)", len(registry),
+                         len(factories), rpc, ws or "HTTP polling")
+
+    def on_stop(self) -> None:
+        """Stop the follower thread."""
+        self.thread.stop()
+
+    # -- from the follower thread ----------------------------------------------------------------
+
+    def _sink(self, frames: list[list[Message]]) -> None:
+        self.rt.offload.post(self._write, frames)
+
+    def _write(self, frames: list[list[Message]]) -> None:
+        for tlvs in frames:
+            self.rt.write_ring(tlvs)
+
+    def _count_kind(self, kind: str) -> None:
+        self._count(kind, "")
+
+    def _count(self, kind: str, detail: str) -> None:
+        self.rt.offload.post(self._note_error, kind, detail)
+
+    def _note_error(self, kind: str, detail: str) -> None:
+        """Count an error; log it unless this kind was logged less than ``log_every_s`` ago."""
+        self.rt.stats.error(kind)
+        now = time.monotonic()
+        if now - self._last_logged.get(kind, -1e9) < float(self.rt.settings["log_every_s"]):
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            return
+        self._last_logged[kind] = now
+        more = self._suppressed.pop(kind, 0)
+        self.rt.log.warning("collector-evm: %s%s%s", kind, f": {detail}" if detail else "",
+                            f" ({more} more since the last report)" if more else "")
+
