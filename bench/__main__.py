@@ -10,7 +10,7 @@ import sys
 import bench
 from bench.report import format_table, json_lines
 
-_HELPERS = {"report", "pinning"}
+_HELPERS = {"report", "pinning", "bootstrap"}  # bootstrap: rows of the collector bench
 
 
 def available() -> list[str]:
