@@ -85,7 +85,10 @@ class Subscription:
     async def __aenter__(self) -> Subscription:
         provider = WebSocketProvider(self.url, max_connection_retries=1, request_timeout=self.timeout)
         try:
-            self._w3 = await asyncio.wait_for(AsyncWeb3(provider), self.timeout)
+            # Not ``await AsyncWeb3(provider)``: that installs SIGINT/SIGTERM handlers, which fails
+            # off the main thread and would take a node's own stop signals away from it.
+            self._w3 = AsyncWeb3(provider)
+            await asyncio.wait_for(provider.connect(), self.timeout)
             if self.heads:
                 self._kinds[await self._subscribe("newHeads")] = "head"
             if self.logs is not None:

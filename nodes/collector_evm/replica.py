@@ -7,8 +7,9 @@ BlockEnd), and a strategy can take it as the specification of its own, faster st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mesh.protocol import Frame, decode_frame
 from mesh.protocol.constants import DEXProtocol
@@ -104,7 +105,7 @@ class Replica:
         self.block_ends.append(m)
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[Replica, Any], None]] = {
     PoolState: Replica._state, PoolTickLiquidity: Replica._tick, PoolSync: Replica._sync,
     PoolSwap: Replica._swap, PoolMint: Replica._liquidity, PoolBurn: Replica._liquidity,
     PoolInvalidation: Replica._invalidate, BlockEnd: Replica._block_end,
