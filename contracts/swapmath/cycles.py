@@ -76,8 +76,6 @@ def enumerate_cycles(pools: Iterable[Pool], max_hops: int = 3) -> list[Cycle]:
     cycles: list[Cycle] = []
     for hops in range(2, max_hops + 1):
         for path in permutations(tokens, hops):
-            if hops == 2 and path[0] > path[1]:
-                continue
             cycles.extend(_routes(path, by_pair))
     return cycles
 
