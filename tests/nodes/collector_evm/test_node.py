@@ -81,3 +81,59 @@ def test_frames_carry_block_number_log_index_and_timestamps(net, manifest_file):
             event = fr.tlvs[1]
             assert event.block_timestamp_ns == block.timestamp * 10**9
             assert fr.header.timestamp_ns >= event.received_ns > 0
+
+
+def test_dropped_connection_invalidates_every_pool_then_resyncs_and_backfills(net, manifest_file):
+    from mesh.protocol.constants import InvalidationReason
+    from mesh.protocol.messages import PoolInvalidation
+    from tests.nodes.collector_evm.proxy import TcpProxy
+
+    proxy = TcpProxy(int(net.chain.url.rsplit(":", 1)[1]))
+    try:
+        settings = _settings(manifest_file, rpc_url=proxy.url)
+        with NodeHarness("collector-evm", settings=settings) as h:
+            first = h.wait_for_ring(BlockEnd, timeout=30)[0].block_number
+            activity = Activity(net.chain, net.manifest, seed=41)
+            activity.burst(4)
+            h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == first + 1)
+            proxy.cut()
+            stale = h.wait_for_ring(PoolInvalidation, count=len(_registry(net)), timeout=30)
+            assert {m.reason for m in stale} == {InvalidationReason.DISCONNECTION}
+            for _ in range(3):  # blocks the collector cannot see
+                activity.burst(4)
+            missed = net.chain.block_number()
+            proxy.restore()
+            h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == missed)
+            activity.burst(4)  # and the websocket follows again
+            last = net.chain.block_number()
+            h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == last)
+            replica = _replica(h.ring_frames)
+            assert replica.invalidated == set()
+            assert mismatches(net.chain, replica, _registry(net), last) == []
+            # The missed blocks were back-filled log by log, not only re-read.
+            closed = [m.block_number for m in replica.block_ends]
+            assert set(range(first + 2, last + 1)) <= set(closed)
+            assert h.metric("alphapulse_errors_total") >= 1
+    finally:
+        proxy.close()
+
+
+def test_reorg_seen_on_the_websocket_is_undone_exactly(net, manifest_file):
+    with NodeHarness("collector-evm", settings=_settings(manifest_file)) as h:
+        h.wait_for_ring(BlockEnd, timeout=30)
+        fork = net.chain.snapshot()
+        old = Activity(net.chain, net.manifest, seed=51)
+        for _ in range(3):
+            old.burst(4)
+        top = net.chain.block_number()
+        h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == top)
+        net.chain.revert_to(fork)
+        new = Activity(net.chain, net.manifest, seed=52)
+        for _ in range(2):
+            new.burst(4)
+        head = net.chain.head("latest")
+        h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_hash == head.hash)
+        replica = _replica(h.ring_frames)
+        assert replica.block_ends[-1].block_hash == head.hash
+        assert mismatches(net.chain, replica, _registry(net), head.number) == []
+        assert h.metric("alphapulse_errors_total", kind="reorg") >= 1
