@@ -51,6 +51,7 @@ def simulate(args: argparse.Namespace) -> int:
 
     sim = Simulator(Chain(manifest["rpc_url"]), manifest, options, progress=progress,
                     log=lambda line: _say(f"simulate: {line}", sys.stderr))
+    sim.parent_pid = os.getppid()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         sim.stop()

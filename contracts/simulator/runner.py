@@ -15,6 +15,7 @@ in flight (a V2 pair holding a stray donation is ``sync()``-ed first).
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -113,6 +114,9 @@ class Simulator:
         self.cycles = all_cycles(self.metas)
         self.symbols = {t["address"].lower(): s for s, t in manifest["tokens"].items()}
         self.stopping = False
+        #: When set, the loop stops once this process's parent is no longer this pid (its
+        #: supervisor died: the simulator must not outlive it).
+        self.parent_pid: int | None = None
         self.stale = False
         self.outstanding: dict[bytes, tuple[Action, bool]] = {}
         self.fees: FeeQuote | None = None
@@ -289,6 +293,8 @@ class Simulator:
                     mine(self.chain)
                     next_mine = max(next_mine + opts.block_time, now)
                 if now >= next_poll:
+                    if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                        break
                     head = self.chain.block_number()
                     if head > seen:
                         seen = head

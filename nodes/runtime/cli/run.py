@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not args.no_devnet:
             paths, created = _devnet_up(args, out)
+            env["ALPHAPULSE_DEVNET_DIR"] = str(paths.run_dir.resolve())  # where programs find the manifest
         if stop.reason is None:
             proc = _start_supervisord(conf, env, run_dir / "logs")
             out.say(f"mesh: supervisord pid {proc.pid}, run dir {run_dir}, logs "
