@@ -11,7 +11,8 @@ Profit as a function of the integer input is concave up to rounding: every pool 
 favour by at most a unit or so per step, so the integer profit is a concave curve with a small
 saw-tooth on it. :func:`optimise` brackets the maximum by doubling, narrows it with an integer
 golden-section search on the exact profit, then evaluates *every* integer within ``scan`` of the
-narrowed interval and returns the best input seen (ties: the smallest). The reported input and
+narrowed interval and returns the best input seen (ties: the smallest seen; a wide plateau of
+equal profit may hold smaller inputs that earn the same). The reported input and
 profit are exact (the chain pays exactly that profit for that input); another input can beat it
 only by the saw-tooth's height, that is by rounding units, never by a meaningful amount.
 """

@@ -13,6 +13,14 @@ from contracts.pools import erc20, v2_pair, v3_pool
 from contracts.reverts import Reverted
 from contracts.simulator.state import manifest_pools, read_market
 from contracts.swapmath import libs
+from contracts.swapmath.cycles import (
+    Cycle,
+    Hop,
+    aave_premium,
+    cycle_out,
+    enumerate_cycles,
+    optimise,
+)
 from contracts.swapmath.pools import V2Pool, V3Pool, apply_v3_position, v2_amount_out, v3_swap
 from contracts.v3math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, sqrt_ratio_at_tick
 
@@ -166,3 +174,30 @@ def test_full_math_rounds_and_reverts_as_solidity():
         libs.mul_div(2**255, 4, 1)
     with pytest.raises(libs.SwapReverted):
         libs.mul_div_rounding_up(2**256 - 1, 2**256 - 1, 2**256 - 2)
+
+
+def test_every_devnet_cycle_is_enumerated_once_and_closed(devnet):
+    metas = manifest_pools(devnet.manifest)
+    cycles = enumerate_cycles([V2Pool(m.address, m.token0, m.token1, 0, 0) for m in metas])
+    # 2 hops: 12 pairs of pools on one token pair, 2 directions, 2 start tokens; 3 hops: 40
+    # triangles of pools (WETH-USDC-DAI 4*2*3, WBTC-WETH-USDC 2*4*2), 2 directions, 3 starts.
+    assert len(cycles) == 12 * 4 + 40 * 6 == len(set(cycles))
+    for cycle in cycles:
+        assert len(set(cycle.pools)) == len(cycle.hops)
+        assert all(a.token_out == b.token_in for a, b in zip(cycle.hops, cycle.hops[1:] + cycle.hops[:1], strict=True))
+
+
+@pytest.mark.parametrize("premium_bps", [None, 5, 900, 4000])
+def test_optimise_finds_the_best_integer_input_of_a_small_cycle_by_brute_force(premium_bps):
+    a, b = "0x" + "11" * 20, "0x" + "22" * 20
+    pools = {"p": V2Pool("p", a, b, 40_000, 90_000), "q": V2Pool("q", a, b, 60_000, 100_000)}
+    cycle = Cycle((Hop("p", a, b), Hop("q", b, a)))  # a is dear in p (2.25 b), cheap in q (1.67 b)
+    fee = None if premium_bps is None else (lambda x: aave_premium(x, premium_bps))
+    best = optimise(pools, cycle, fee)
+    profits = {x: cycle_out(pools, cycle, x) - x - (fee(x) if fee else 0) for x in range(1, 60_000)}
+    top = max(profits.values())
+    assert (top > 0) == (premium_bps != 4000)
+    if top <= 0:
+        assert best is None
+    else:
+        assert best is not None and best.profit == top and profits[best.amount_in] == top
