@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ MINT = keccak(text="mint(address,uint256)")[:4]
 SYNC = keccak(text="sync()")[:4]
 #: The deployer keeps at least this many USD of each token (topped up at start).
 TOP_UP_USD = 10**9
+#: Actions kept in :attr:`Simulator.actions`.
+KEEP_ACTIONS = 10_000
 #: Error lines logged before the log thins out to one in LOG_EVERY.
 LOG_FIRST, LOG_EVERY = 50, 100
 
@@ -108,7 +111,8 @@ class Simulator:
         self.progress = progress or (lambda _: None)
         self.log = log or (lambda _: None)
         self.counts = Counts()
-        self.actions: list[Action] = []
+        #: The latest actions drawn (the first ones of a short run), oldest first.
+        self.actions: deque[Action] = deque(maxlen=KEEP_ACTIONS)
         self.metas = manifest_pools(manifest)
         self.by_address = {m.address: m for m in self.metas}
         self.cycles = all_cycles(self.metas)
