@@ -35,8 +35,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 
-from contracts.answers import BadRpcAnswer, Head, Log, parse_log, quantity
+from contracts.answers import BadRpcAnswer, Head, Log, parse_head, parse_log, quantity
 from contracts.client import Chain
 from contracts.events import TOPICS, BadLog, Decoded, PoolInfo, decode_log
 from contracts.factories import PAIR_CREATED, POOL_CREATED, Factory, NewPool, decode_factory_log
@@ -85,13 +86,15 @@ class ChainFollower:
         Tick-bitmap words read each side of a V3 pool's price at bootstrap.
     reorg_depth : int
         Blocks remembered for reorgs; a deeper reorg re-reads every pool at the head.
+    range_blocks : int
+        Most blocks fetched in one round trip when catching up (HTTP polling, back-fill).
     clock : callable
         Wall clock in ns (receive times).
     """
 
     def __init__(self, chain: Chain, registry: Mapping[str, PoolInfo], factories: Mapping[str, Factory],
                  sink: Sink, count: Callable[[str], None], *, word_radius: int = 8, reorg_depth: int = 64,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 range_blocks: int = 100, clock: Callable[[], int] = time.time_ns) -> None:
         self.chain = chain
         self.registry: dict[str, PoolInfo] = dict(registry)
         self.factories = dict(factories)
@@ -99,6 +102,7 @@ class ChainFollower:
         self.count = count
         self.word_radius = word_radius
         self.reorg_depth = max(1, reorg_depth)
+        self.range_blocks = max(1, range_blocks)
         self.clock = clock
         self.chain_id = 0
         self.head: Head | None = None
@@ -181,36 +185,67 @@ class ChainFollower:
 
     def catch_up(self, target: int | None = None) -> int:
         """Close every canonical block after the last one closed, up to ``target`` (default
-        latest); undo a reorg first if the chain no longer holds the last one. Blocks closed."""
+        latest); undo a reorg first if the chain no longer holds the last one. Blocks closed.
+
+        Blocks are fetched a window at a time (``range_blocks``): their headers and one
+        ``eth_getLogs`` over the range, in one batch; a window whose logs or parents do not
+        match its headers (the chain moved meanwhile) is asked again.
+        """
         if self.head is None:
             return 0
         if target is None:
             target = self.chain.block_number()
         closed = 0
         while self.head.number < target:
-            try:
-                head = self.chain.head(self.head.number + 1)
-            except BadRpcAnswer:
-                target = self.chain.block_number()  # the chain got shorter (a reorg to a lower head)
-                if self.head.number >= target:
+            window = self._window(self.head.number + 1, min(target, self.head.number + self.range_blocks))
+            if window is None:  # the chain got shorter or changed under the window
+                target = self.chain.block_number()
+                if self.head.number >= target or self._stale_tip():
                     self._undo_reorg()
                 continue
-            if head.parent_hash != self.head.hash:
+            if window[0][0].parent_hash != self.head.hash:
                 self._undo_reorg()
                 continue
-            self._close(head, self.clock())
-            closed += 1
+            for head, logs, tip in window:
+                self._close(head, self.clock(), (logs, tip))
+                closed += 1
         if target < self.head.number or (target == self.head.number and self._stale_tip()):
             self._undo_reorg()
             closed += self.catch_up(target)
         return closed
 
+    def _window(self, first: int, last: int) -> list[tuple[Head, list[Log], int]] | None:
+        """Headers and logs of blocks ``first..last``, checked against each other; cut after
+        the first block with a factory log (the pools to ask for change there)."""
+        requests: list[tuple[str, list]] = [("eth_getBlockByNumber", [hex(n), False]) for n in range(first, last + 1)]
+        params = {**self._log_filter(), "fromBlock": hex(first), "toBlock": hex(last)}
+        answers = self.chain.rpc_batch([*requests, ("eth_getLogs", [params]), ("eth_maxPriorityFeePerGas", [])])
+        if any(a is None for a in answers[:-2]):
+            return None
+        heads = [parse_head(a, f"block {first + i}") for i, a in enumerate(answers[:-2])]
+        if any(h.number != first + i for i, h in enumerate(heads)) or \
+                any(b.parent_hash != a.hash for a, b in pairwise(heads)):
+            return None
+        tip = quantity(answers[-1], "eth_maxPriorityFeePerGas")
+        by_block: dict[int, list[Log]] = {h.number: [] for h in heads}
+        for log in self._checked_logs(answers[-2], f"blocks {first}..{last}"):
+            if log["blockNumber"] not in by_block or log["blockHash"] != heads[log["blockNumber"] - first].hash:
+                return None
+            by_block[log["blockNumber"]].append(log)
+        out = []
+        for head in heads:
+            logs = by_block[head.number]
+            out.append((head, logs, tip))
+            if any(log["address"] in self.factories for log in logs):
+                break
+        return out
+
     # -- closing a block -------------------------------------------------------------------------
 
-    def _close(self, head: Head, received_ns: int) -> None:
+    def _close(self, head: Head, received_ns: int, fetched: tuple[list[Log], int] | None = None) -> None:
         ts = head.timestamp * _GWEI
         self._timestamps[head.hash] = ts
-        logs, tip = self._block_logs(head)
+        logs, tip = fetched if fetched is not None else self._block_logs(head)
         early = self._early.pop(head.hash, {})
         out: list[list[Message]] = []
         record = _Block(head.hash)
@@ -258,23 +293,33 @@ class ChainFollower:
         self._remember(head, record)
         self.sink(out)
 
+    def _log_filter(self) -> dict[str, object]:
+        return {"address": sorted(set(self.registry) | set(self.factories)),
+                "topics": [["0x" + t.hex() for t in (*_POOL_TOPICS, PAIR_CREATED, POOL_CREATED)]]}
+
     def _block_logs(self, head: Head) -> tuple[list[Log], int]:
         """The block's logs of our pools and factories (by block hash) and the tip suggestion."""
-        params = {"blockHash": "0x" + head.hash.hex(),
-                  "address": sorted(set(self.registry) | set(self.factories)),
-                  "topics": [["0x" + t.hex() for t in (*_POOL_TOPICS, PAIR_CREATED, POOL_CREATED)]]}
+        params = {**self._log_filter(), "blockHash": "0x" + head.hash.hex()}
         answer, tip = self.chain.rpc_batch([("eth_getLogs", [params]), ("eth_maxPriorityFeePerGas", [])])
-        if not isinstance(answer, list):
-            raise BadRpcAnswer(f"eth_getLogs of block {head.number}: the answer is not a list")
-        logs = [parse_log(item, f"eth_getLogs block {head.number} log") for item in answer]
-        last = -1
-        for log in logs:
-            if log["blockHash"] != head.hash or log["blockNumber"] != head.number or log["removed"] \
-                    or log["logIndex"] <= last:
-                raise BadRpcAnswer(f"eth_getLogs of block {head.number} answered a log of another block, "
-                                   f"a removed one or out of order (index {log['logIndex']})")
-            last = log["logIndex"]
+        logs = self._checked_logs(answer, f"block {head.number}")
+        if any(log["blockHash"] != head.hash for log in logs):
+            raise BadRpcAnswer(f"eth_getLogs of block {head.number} answered a log of another block")
         return logs, quantity(tip, "eth_maxPriorityFeePerGas")
+
+    @staticmethod
+    def _checked_logs(answer: object, what: str) -> list[Log]:
+        """Parsed logs, mined, not removed, in strictly increasing (block, index) order."""
+        if not isinstance(answer, list):
+            raise BadRpcAnswer(f"eth_getLogs of {what}: the answer is not a list")
+        logs = [parse_log(item, f"eth_getLogs {what} log") for item in answer]
+        last = (-1, -1)
+        for log in logs:
+            where = (log["blockNumber"], log["logIndex"])
+            if log["removed"] or where <= last:
+                raise BadRpcAnswer(f"eth_getLogs of {what} answered a removed log or one out of order "
+                                   f"(block {where[0]}, index {where[1]})")
+            last = where
+        return logs
 
     def _decode(self, log: Log, timestamp_ns: int) -> Decoded | BadLog:
         try:

@@ -36,7 +36,7 @@ def _fake_log(real: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 class HostileChain(Chain):
-    """Anvil, except that the answer to the ``n``-th block's ``eth_getLogs`` is tampered with."""
+    """Anvil, except that the first ``eth_getLogs`` answer holding a V2 Sync is tampered with."""
 
     def __init__(self, url: str, tamper: str) -> None:
         super().__init__(url)
@@ -45,21 +45,22 @@ class HostileChain(Chain):
 
     def rpc_batch(self, requests, *, errors=False):
         answers = super().rpc_batch(requests, errors=errors)
-        if self.done or requests[0][0] != "eth_getLogs" or "blockHash" not in requests[0][1][0]:
+        at = next((i for i, (method, _) in enumerate(requests) if method == "eth_getLogs"), None)
+        if self.done or at is None:
             return answers
-        logs = answers[0]
+        logs = answers[at]
         syncs = [log for log in logs if log["topics"][0] == "0x" + V2_SYNC.hex()]
         if not syncs:
             return answers
         self.done = True
         real = syncs[0]
         if self.tamper == "unknown_pool":
-            after = max(int(log["logIndex"], 16) for log in logs) + 1
-            answers[0] = [*logs, _fake_log(real, address=STRANGER, logIndex=hex(after))]
+            answers[at] = [*logs, _fake_log(logs[-1], address=STRANGER, topics=real["topics"], data=real["data"],
+                                            logIndex=hex(int(logs[-1]["logIndex"], 16) + 1))]
         elif self.tamper == "out_of_range":
-            answers[0] = [_fake_log(log, data="0x" + (TOO_BIG * 2).hex()) if log is real else log for log in logs]
+            answers[at] = [_fake_log(log, data="0x" + (TOO_BIG * 2).hex()) if log is real else log for log in logs]
         elif self.tamper == "malformed":
-            answers[0] = [{k: v for k, v in log.items() if k != "topics"} if log is real else log for log in logs]
+            answers[at] = [{k: v for k, v in log.items() if k != "topics"} if log is real else log for log in logs]
         elif self.tamper == "rpc_error":
             raise self._error()
         return answers
