@@ -28,6 +28,7 @@ and logged at most once per kind every ``log_every_s`` seconds.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from alphapulse.errors import ChainError, ConfigError
@@ -106,6 +107,7 @@ class EvmCollectorNode(Node):
             follower, ws_url=ws, logs=LogFilter.of([*registry, *factories], [topics]), count=self._count,
             poll_interval_s=s["poll_interval_ms"] / 1000, backoff_min_s=s["backoff_min_ms"] / 1000,
             backoff_max_s=s["backoff_max_ms"] / 1000, head_timeout_s=s["head_timeout_ms"] / 1000)
+        logging.getLogger("web3").setLevel(logging.WARNING)  # it logs every subscription at INFO
         self.thread.start()
         self.rt.log.info("collector-evm: following %d pools and %d factories at %s (%s)", len(registry),
                          len(factories), rpc, ws or "HTTP polling")

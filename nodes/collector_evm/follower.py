@@ -383,6 +383,9 @@ class ChainFollower:
         self.head = head
         while len(self.blocks) > self.reorg_depth:
             self.blocks.popitem(last=False)
+        for block_hash in [h for h, logs in self._early.items()
+                           if next(iter(logs.values()))[0]["blockNumber"] <= head.number]:
+            del self._early[block_hash]  # logs of a block that will not close (another branch's)
         while len(self._timestamps) > _TIMESTAMPS_KEPT:
             del self._timestamps[next(iter(self._timestamps))]
 
