@@ -137,3 +137,23 @@ def test_reorg_seen_on_the_websocket_is_undone_exactly(net, manifest_file):
         assert replica.block_ends[-1].block_hash == head.hash
         assert mismatches(net.chain, replica, _registry(net), head.number) == []
         assert h.metric("alphapulse_errors_total", kind="reorg") >= 1
+
+
+def test_a_pool_that_cannot_be_read_is_counted_every_block_logged_once_and_others_flow(net, tmp_path):
+    manifest = json.loads(json.dumps(net.manifest))
+    ghost = dict(manifest["uniswap_v2"]["pairs"][0], address="0x" + "5a" * 20)  # no code there
+    manifest["uniswap_v2"]["pairs"].append(ghost)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    with NodeHarness("collector-evm", settings=_settings(path)) as h:
+        h.wait_for_ring(BlockEnd, timeout=30)
+        activity = Activity(net.chain, net.manifest, seed=71)
+        for _ in range(3):
+            activity.burst(3)
+        last = net.chain.block_number()
+        h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == last)
+        assert h.metric("alphapulse_errors_total", kind="no_code") >= 4  # at start, then every block
+        assert h.log().count("collector-evm: no_code") == 1
+        replica = _replica(h.ring_frames)
+        assert bytes.fromhex(ghost["address"][2:]) not in replica.pools
+        assert mismatches(net.chain, replica, _registry(net), last) == []
