@@ -157,3 +157,20 @@ def test_a_pool_that_cannot_be_read_is_counted_every_block_logged_once_and_other
         replica = _replica(h.ring_frames)
         assert bytes.fromhex(ghost["address"][2:]) not in replica.pools
         assert mismatches(net.chain, replica, _registry(net), last) == []
+
+
+def test_stream_stays_exact_under_the_market_simulator(net, manifest_file, tmp_path):
+    from contracts.simulator.runner import Options, Simulator
+
+    with NodeHarness("collector-evm", settings=_settings(manifest_file)) as h:
+        h.wait_for_ring(BlockEnd, timeout=30)
+        options = Options(out=tmp_path / "truth.jsonl", seed=5, rate=60.0, inject_rate=120.0, block_time=0.25,
+                          blocks=30)
+        counts = Simulator(net.chain, net.manifest, options).run()
+        assert counts.swaps >= 100 and counts.mints and counts.burns and counts.injections
+        last = net.chain.block_number()
+        h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == last)
+        replica = _replica(h.ring_frames)
+        assert mismatches(net.chain, replica, _registry(net), last) == []
+        busy = [m for m in replica.block_ends if m.log_count >= 6]
+        assert len(busy) >= 10  # several transactions per block, as on a real chain
