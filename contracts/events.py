@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_utils import keccak, to_checksum_address
 
@@ -147,9 +147,8 @@ class PoolInfo:
             object.__setattr__(self, "venue", int(VenueId.UNISWAP_V3 if v3 else VenueId.UNISWAP_V2))
 
 
-@dataclass(slots=True, frozen=True)
-class Decoded:
-    """One decoded log: the message and where in the chain it comes from.
+class Decoded(NamedTuple):
+    """One decoded log: the message and where in the chain it comes from (immutable).
 
     Attributes
     ----------
@@ -239,13 +238,28 @@ def _tick_range(lower_word: bytes, upper_word: bytes, info: PoolInfo, event: str
     return lower, upper
 
 
+#: TickMath bounds of recently seen ticks: a pool's price stays within a few ticks for many swaps.
+_BOUNDS: dict[int, tuple[int, int]] = {}
+_BOUNDS_KEPT = 4096
+
+
+def _tick_bounds(tick: int) -> tuple[int, int]:
+    """``(sqrt_ratio_at_tick(tick), sqrt_ratio_at_tick(tick + 1))``, remembered."""
+    bounds = _BOUNDS.get(tick)
+    if bounds is None:
+        if len(_BOUNDS) >= _BOUNDS_KEPT:
+            _BOUNDS.clear()
+        bounds = _BOUNDS[tick] = (sqrt_ratio_at_tick(tick), sqrt_ratio_at_tick(tick + 1))
+    return bounds
+
+
 def _price_and_tick(sqrt_word: bytes, tick_word: bytes, event: str, *, exact: bool) -> tuple[int, int]:
     """sqrtPriceX96 and tick, checked against TickMath (``exact``: tick is the price's own tick)."""
     sqrt_price = _uint(sqrt_word, 160, f"{event} sqrtPriceX96")
     tick = _int(tick_word, 24, f"{event} tick")
     if not (MIN_SQRT_RATIO <= sqrt_price < MAX_SQRT_RATIO and MIN_TICK <= tick < MAX_TICK):
         raise BadLog("inconsistent", f"{event}: sqrtPriceX96 {sqrt_price} or tick {tick} outside TickMath's range")
-    low, high = sqrt_ratio_at_tick(tick), sqrt_ratio_at_tick(tick + 1)
+    low, high = _tick_bounds(tick)
     # A swap that stops on a tick boundary moving down reports the tick below it (UniswapV3Pool.swap).
     if not (low <= sqrt_price < high or (not exact and sqrt_price == high)):
         raise BadLog("inconsistent", f"{event}: tick {tick} does not match sqrtPriceX96 {sqrt_price}")
@@ -254,16 +268,29 @@ def _price_and_tick(sqrt_word: bytes, tick_word: bytes, event: str, *, exact: bo
 
 # --- events --------------------------------------------------------------------------------------
 
+#: Builds a record from its fields in order, without the keyword-parsing ``__new__`` (half the
+#: cost of a V2 Sync's decode): PoolSync and Decoded on the hot path.
+_new = tuple.__new__
+_SYNC_FIELDS = ("reserve0", "reserve1", "timestamp_ns", "block_number", "venue", "token0_decimals",
+                "token1_decimals", "pool_address", "token0_addr", "token1_addr")
+if PoolSync._fields != _SYNC_FIELDS:  # type: ignore[attr-defined]
+    raise ImportError("PoolSync's fields changed: contracts.events._v2_sync builds it by position")
+
 _Handler = Callable[[list[bytes], bytes, bytes, PoolInfo, int, int], Message]
 
 
 def _v2_sync(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, block: int, ts: int) -> Message:
-    _topics(topics, 1, "V2 Sync")
-    w = _words(data, 2, "V2 Sync")
-    return PoolSync(reserve0=_uint(w[0], 112, "V2 Sync reserve0"), reserve1=_uint(w[1], 112, "V2 Sync reserve1"),
-                    timestamp_ns=ts, block_number=block, venue=info.venue, token0_decimals=info.decimals0,
-                    token1_decimals=info.decimals1, pool_address=pool, token0_addr=info.token0,
-                    token1_addr=info.token1)
+    # The hot path of every V2 swap: the checks of _topics, _words and _uint, inlined.
+    if len(topics) != 1:
+        _topics(topics, 1, "V2 Sync")
+    if len(data) != 2 * _WORD:
+        _words(data, 2, "V2 Sync")
+    reserve0, reserve1 = int.from_bytes(data[:_WORD], "big"), int.from_bytes(data[_WORD:], "big")
+    if reserve0 >> 112 or reserve1 >> 112:
+        _uint(data[:_WORD], 112, "V2 Sync reserve0")
+        _uint(data[_WORD:], 112, "V2 Sync reserve1")
+    return _new(PoolSync, (reserve0, reserve1, ts, block, info.venue, info.decimals0, info.decimals1, pool,  # type: ignore[type-var]
+                           info.token0, info.token1))
 
 
 def _v2_swap(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, block: int, ts: int) -> Message:
@@ -375,8 +402,29 @@ _HANDLERS: dict[tuple[PoolKind, bytes], _Handler] = {
 }
 
 
-def _is_index(value: Any) -> bool:
-    return type(value) is int and 0 <= value < 2**64
+#: Handlers by pool kind, then topic0 (one lookup of the topic's bytes, no key tuple per log).
+_BY_KIND: dict[PoolKind, dict[bytes, _Handler]] = {}
+for (_kind, _topic0), _handler in _HANDLERS.items():
+    _BY_KIND.setdefault(_kind, {})[_topic0] = _handler
+_NO_HANDLERS: dict[bytes, _Handler] = {}
+_INDEX_END = 2**64
+_BYTES = (bytes, bytearray)  # tuples: isinstance is faster than with a union
+_SEQUENCES = (list, tuple)
+#: 20-byte addresses of pools already seen in a registry (bounded by the registries' sizes).
+_POOL_BYTES: dict[str, bytes] = {}
+
+
+def _pool_bytes(address: str) -> bytes:
+    """The 20 bytes of a checksummed address, or b"" if it is not one."""
+    pool = _POOL_BYTES.get(address)
+    if pool is None:
+        try:
+            pool = bytes.fromhex(address[2:]) if address[:2] == "0x" and len(address) == 42 else b""
+        except ValueError:
+            pool = b""
+        if pool:
+            _POOL_BYTES[address] = pool
+    return pool
 
 
 def decode_log(log: Mapping[str, Any], registry: Mapping[str, PoolInfo], timestamp_ns: int) -> Decoded:
@@ -410,25 +458,35 @@ def decode_log(log: Mapping[str, Any], registry: Mapping[str, PoolInfo], timesta
         removed = log.get("removed", False)
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadLog("malformed", f"not a log: {exc!r}") from exc
-    if not (isinstance(address, str) and isinstance(topics, list | tuple) and isinstance(data, bytes | bytearray)
-            and all(isinstance(t, bytes | bytearray) and len(t) == _WORD for t in topics)
-            and _is_index(block) and _is_index(index) and isinstance(tx, bytes | bytearray)
-            and _is_index(timestamp_ns)):
+    well_formed = (isinstance(address, str) and isinstance(topics, _SEQUENCES) and isinstance(data, _BYTES)
+                   and type(block) is int and 0 <= block < _INDEX_END and type(index) is int
+                   and 0 <= index < _INDEX_END and isinstance(tx, _BYTES) and type(timestamp_ns) is int
+                   and 0 <= timestamp_ns < _INDEX_END)
+    exact = True  # every topic is exactly bytes (not a subclass, not bytearray): no copies
+    if well_formed:
+        for t in topics:
+            if type(t) is not bytes:
+                exact = False
+                if not isinstance(t, _BYTES):
+                    well_formed = False
+                    break
+            if len(t) != _WORD:
+                well_formed = False
+                break
+    if not well_formed:
         raise BadLog("malformed", f"log fields of the wrong type or size at {address!r}")
     if removed is not False:
         raise BadLog("removed", f"log (block {block}, index {index}) was removed by a reorg")
     info = registry.get(address)
     if info is None:
         raise BadLog("unknown_pool", f"log (block {block}, index {index}) from unknown address {address}")
-    handler = _HANDLERS.get((info.kind, bytes(topics[0]))) if topics else None
+    handler = _BY_KIND.get(info.kind, _NO_HANDLERS).get(bytes(topics[0])) if topics else None
     if handler is None:
         raise BadLog("unknown_event", f"log (block {block}, index {index}) of {address}: "
                                       f"topic0 {topics[0].hex() if topics else 'absent'} is no {info.kind.name} event")
-    try:
-        pool = bytes.fromhex(address[2:]) if address[:2] == "0x" and len(address) == 42 else b""
-    except ValueError:
-        pool = b""
+    pool = _pool_bytes(address)
     if not pool:
         raise BadLog("malformed", f"log address {address!r} is not a 20-byte hex address")
-    message = handler([bytes(t) for t in topics], bytes(data), pool, info, block, timestamp_ns)
-    return Decoded(message, address, block, index, bytes(tx))
+    message = handler(topics if exact else [bytes(t) for t in topics], data if type(data) is bytes else bytes(data),
+                      pool, info, block, timestamp_ns)
+    return _new(Decoded, (message, address, block, index, tx if type(tx) is bytes else bytes(tx)))

@@ -290,7 +290,7 @@ def _bytes_from_json(value: Any, n: int) -> bytes:
 # Helpers the generated code calls.
 
 def _exact(value: Any, n: int) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != n:
+    if not isinstance(value, (bytes, bytearray)) or len(value) != n:  # a tuple: faster than a union
         raise BadFieldValue(f"expected {n} bytes, got {value!r}")
     return bytes(value)
 
@@ -543,6 +543,43 @@ class Layout:
                "    except (_struct_error, TypeError, OverflowError) as exc:\n"
                "        raise _fail(_name, exc) from exc\n")
         ns["_struct_error"] = struct.error
+        exec(src, ns)
+        return self._compile_fast_encoder(prefix, ns["encode"]) or ns["encode"]
+
+    def _compile_fast_encoder(self, prefix: bytes, checked: Callable[[Any], bytes]
+                              ) -> Callable[[Any], bytes] | None:
+        """The encoder of a fixed layout without per-field calls, or None (vectors, tails).
+
+        The record is unpacked once into locals (no attribute lookups), the prefix is packed by
+        the same struct, and address-like fields go to ``struct`` as they are (its ``s`` code
+        takes bytes and bytearray only) behind one length guard. Anything the fast path does
+        not accept is encoded again by ``checked``, which raises the precise error, so both
+        accept and reject exactly the same values.
+        """
+        if any(isinstance(f.kind, Vec | Count | Tail) for f in self.fields):
+            return None
+        names = {f.name: f"_f{i}" for i, f in enumerate(self.public)}
+        items = ["_prefix"] if prefix else []
+        guards = []
+        for f in self.fields:
+            kind = f.kind
+            if isinstance(kind, Pad):
+                continue
+            if isinstance(kind, Raw):
+                items.append(names[f.name])
+                guards.append(f"len({names[f.name]}) == {kind.n}")
+            else:
+                items.extend(kind.encode_src(names[f.name]))
+        unpack = f"        {', '.join(names.values())}, = o\n" if names else ""
+        body = f"_pack({', '.join(items)})"
+        ret = (f"        if {' and '.join(guards)}:\n            return {body}\n" if guards
+               else f"        return {body}\n")
+        fmt = f"<{len(prefix)}s{self.fmt}" if prefix else "<" + self.fmt
+        ns: dict[str, Any] = {"_pack": struct.Struct(fmt).pack, "_prefix": prefix, "_u256": _u256,
+                              "_text_enc": _text_enc, "_checked": checked, "_struct_error": struct.error}
+        src = (f"def encode(o):\n    try:\n{unpack}{ret}"
+               "    except (_struct_error, TypeError, ValueError, OverflowError):\n        pass\n"
+               "    return _checked(o)\n")
         exec(src, ns)
         return ns["encode"]
 
