@@ -144,9 +144,21 @@ def data(value: Any, what: str, size: int | None = None) -> bytes:
     return raw
 
 
+#: Checksummed forms of the addresses seen lately: answers name the same few contracts again and
+#: again, and checksumming (a keccak) costs more than the rest of a log's parsing.
+_CHECKSUMMED: dict[bytes, str] = {}
+_CHECKSUMMED_KEPT = 65536
+
+
 def address(value: Any, what: str) -> str:
     """A checksummed address from 20 bytes of hex (any case) or bytes."""
-    return to_checksum_address(data(value, what, 20))
+    raw = data(value, what, 20)
+    checksummed = _CHECKSUMMED.get(raw)
+    if checksummed is None:
+        if len(_CHECKSUMMED) >= _CHECKSUMMED_KEPT:
+            _CHECKSUMMED.clear()
+        checksummed = _CHECKSUMMED[raw] = to_checksum_address(raw)
+    return checksummed
 
 
 def _field(obj: dict, key: str, what: str) -> Any:
