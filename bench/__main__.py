@@ -10,7 +10,7 @@ import sys
 import bench
 from bench.report import format_table, json_lines
 
-_HELPERS = {"report", "pinning", "bootstrap"}  # bootstrap: rows of the collector bench
+_HELPERS = {"report", "pinning", "bootstrap", "block_latency"}  # the last two: rows of the collector bench
 
 
 def available() -> list[str]:

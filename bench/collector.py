@@ -22,7 +22,7 @@ from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 
-from bench import bootstrap
+from bench import block_latency, bootstrap
 from bench.pinning import cpus, pin, unpin
 from bench.report import Row, per_op_row, us_per_op
 from contracts.events import PoolInfo, decode_log
@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logs", type=int, default=20_000, help="logs per round")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per case")
     bootstrap.add_arguments(parser)
+    block_latency.add_arguments(parser)
 
 
 def _word(value: int) -> bytes:
@@ -132,4 +133,5 @@ def run(args: argparse.Namespace) -> list[Row]:
             ring_row.extra["x_web3"] = round(web3_row.p50_us / ring_row.p50_us, 1)
         rows += [web3_row, ring_row]
     rows += bootstrap.rows(args)  # its own anvil; nothing with --no-bootstrap
+    rows += block_latency.rows(args)  # its own anvil; nothing with --no-blocks
     return rows
