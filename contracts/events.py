@@ -273,8 +273,12 @@ def _price_and_tick(sqrt_word: bytes, tick_word: bytes, event: str, *, exact: bo
 _new = tuple.__new__
 _SYNC_FIELDS = ("reserve0", "reserve1", "timestamp_ns", "block_number", "venue", "token0_decimals",
                 "token1_decimals", "pool_address", "token0_addr", "token1_addr")
-if PoolSync._fields != _SYNC_FIELDS:  # type: ignore[attr-defined]
-    raise ImportError("PoolSync's fields changed: contracts.events._v2_sync builds it by position")
+_SWAP_FIELDS = ("amount_in", "amount_out", "liquidity_after", "timestamp_ns", "block_number", "tick_after", "venue",
+                "amount_in_decimals", "amount_out_decimals", "pool_address", "token_in_addr", "token_out_addr",
+                "sqrt_price_x96_after")
+if PoolSync._fields != _SYNC_FIELDS or PoolSwap._fields != _SWAP_FIELDS:  # type: ignore[attr-defined]
+    raise ImportError("PoolSync's or PoolSwap's fields changed: contracts.events builds them by position")
+_ZERO12 = bytes(12)
 
 _Handler = Callable[[list[bytes], bytes, bytes, PoolInfo, int, int], Message]
 
@@ -294,10 +298,17 @@ def _v2_sync(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, bloc
 
 
 def _v2_swap(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, block: int, ts: int) -> Message:
-    _topics(topics, 3, "V2 Swap")
-    _address(topics[1], "V2 Swap sender")
-    _address(topics[2], "V2 Swap to")
-    in0, in1, out0, out1 = (_uint(w, 256, "V2 Swap amount") for w in _words(data, 4, "V2 Swap"))
+    # Each check inlined for the good case; the helpers raise the precise error otherwise.
+    if len(topics) != 3:
+        _topics(topics, 3, "V2 Swap")
+    if topics[1][:12] != _ZERO12 or topics[2][:12] != _ZERO12:
+        _address(topics[1], "V2 Swap sender")
+        _address(topics[2], "V2 Swap to")
+    if len(data) != 4 * _WORD:
+        _words(data, 4, "V2 Swap")
+    # Four uint256 words: any 32 bytes are one.
+    in0, in1 = int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big")
+    out0, out1 = int.from_bytes(data[64:96], "big"), int.from_bytes(data[96:], "big")
     net0, net1 = in0 - out0, in1 - out1  # what the pair gained of each token
     if net0 > 0 > net1:
         forward, amount_in, amount_out = True, net0, -net1
@@ -310,12 +321,14 @@ def _v2_swap(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, bloc
 
 def _swap(info: PoolInfo, pool: bytes, block: int, ts: int, forward: bool, amount_in: int, amount_out: int,
           sqrt_price: int, liquidity: int, tick: int) -> Message:
-    t_in, t_out = (info.token0, info.token1) if forward else (info.token1, info.token0)
-    d_in, d_out = (info.decimals0, info.decimals1) if forward else (info.decimals1, info.decimals0)
-    return PoolSwap(amount_in=_wire(amount_in, "swap amount in"), amount_out=_wire(amount_out, "swap amount out"),
-                    liquidity_after=liquidity, timestamp_ns=ts, block_number=block, tick_after=tick,
-                    venue=info.venue, amount_in_decimals=d_in, amount_out_decimals=d_out, pool_address=pool,
-                    token_in_addr=t_in, token_out_addr=t_out, sqrt_price_x96_after=sqrt_price)
+    if amount_in > U128_MAX or amount_out > U128_MAX:
+        _wire(amount_in, "swap amount in")
+        _wire(amount_out, "swap amount out")
+    if forward:
+        return _new(PoolSwap, (amount_in, amount_out, liquidity, ts, block, tick, info.venue,  # type: ignore[type-var]
+                               info.decimals0, info.decimals1, pool, info.token0, info.token1, sqrt_price))
+    return _new(PoolSwap, (amount_in, amount_out, liquidity, ts, block, tick, info.venue,  # type: ignore[type-var]
+                           info.decimals1, info.decimals0, pool, info.token1, info.token0, sqrt_price))
 
 
 def _mint_burn(cls: Any, info: PoolInfo, pool: bytes, ts: int, provider: bytes, liquidity: int,
@@ -342,13 +355,17 @@ def _v2_burn(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, bloc
 
 
 def _v3_swap(topics: list[bytes], data: bytes, pool: bytes, info: PoolInfo, block: int, ts: int) -> Message:
-    _topics(topics, 3, "V3 Swap")
-    _address(topics[1], "V3 Swap sender")
-    _address(topics[2], "V3 Swap recipient")
-    w = _words(data, 5, "V3 Swap")
-    amount0, amount1 = _int(w[0], 256, "V3 Swap amount0"), _int(w[1], 256, "V3 Swap amount1")
-    sqrt_price, tick = _price_and_tick(w[2], w[4], "V3 Swap", exact=False)
-    liquidity = _uint(w[3], 128, "V3 Swap liquidity")
+    if len(topics) != 3:
+        _topics(topics, 3, "V3 Swap")
+    if topics[1][:12] != _ZERO12 or topics[2][:12] != _ZERO12:
+        _address(topics[1], "V3 Swap sender")
+        _address(topics[2], "V3 Swap recipient")
+    if len(data) != 5 * _WORD:
+        _words(data, 5, "V3 Swap")
+    # Two int256 words (any 32 bytes are one), then the checked price, liquidity and tick.
+    amount0, amount1 = int.from_bytes(data[:32], "big", signed=True), int.from_bytes(data[32:64], "big", signed=True)
+    sqrt_price, tick = _price_and_tick(data[64:96], data[128:], "V3 Swap", exact=False)
+    liquidity = _uint(data[96:128], 128, "V3 Swap liquidity")
     if amount0 >= 0 >= amount1:
         # A swap through empty ticks can move the price and no tokens: (0, 0) is written zero for one.
         forward, amount_in, amount_out = True, amount0, -amount1
