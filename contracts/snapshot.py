@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 
@@ -229,6 +228,11 @@ def _answer(result: Any, to: str) -> bytes | PoolReadError:
     return raw
 
 
+def _int_word(value: int) -> bytes:
+    """A signed integer argument as its ABI word (two's complement, sign-extended)."""
+    return value.to_bytes(32, "big", signed=True)
+
+
 def _decode(types: Sequence[str], raw: bytes, what: str) -> tuple[Any, ...]:
     """Strict ABI decoding of static types: exactly one word each, no dirty padding."""
     if len(raw) != 32 * len(types):
@@ -316,12 +320,13 @@ def _marked_ticks(pool: str, words: range, spacing: int, answers: list[bytes]) -
     ticks = []
     for word, raw in zip(words, answers, strict=True):
         (bits,) = _decode(("uint256",), raw, f"tickBitmap({word}) of {pool}")
-        for bit in range(256):
-            if bits >> bit & 1:
-                tick = (word * 256 + bit) * spacing
-                if not MIN_TICK <= tick <= MAX_TICK:
-                    raise PoolReadError("inconsistent", f"pool {pool}: tick {tick} marked initialized")
-                ticks.append(tick)
+        while bits:
+            lowest = bits & -bits
+            bits ^= lowest
+            tick = (word * 256 + lowest.bit_length() - 1) * spacing
+            if not MIN_TICK <= tick <= MAX_TICK:
+                raise PoolReadError("inconsistent", f"pool {pool}: tick {tick} marked initialized")
+            ticks.append(tick)
     return ticks
 
 
@@ -386,10 +391,10 @@ def snapshot_pools(chain: Chain, pools: Mapping[str, PoolInfo], block: int, *, w
     heads = {pool: got for pool, got in read.items() if isinstance(got, _V3Head)}
     words = {pool: word_range(head.tick, pools[pool].tick_spacing, word_radius)
              for pool, head in heads.items() if head.sqrt_price}  # no ticks before initialization
-    second = [(pool, _TICK_BITMAP + abi_encode(["int16"], [w])) for pool, span in words.items() for w in span]
+    second = [(pool, _TICK_BITMAP + _int_word(w)) for pool, span in words.items() for w in span]
     marked = _round(caller, second, snap.failed,
                     lambda pool, answers: _marked_ticks(pool, words[pool], pools[pool].tick_spacing, answers))
-    third = [(pool, _TICKS + abi_encode(["int24"], [t])) for pool, ticks in marked.items() for t in ticks]
+    third = [(pool, _TICKS + _int_word(t)) for pool, ticks in marked.items() for t in ticks]
     ticks = _round(caller, third, snap.failed, lambda pool, answers: _read_ticks(pool, marked[pool], answers))
     for pool, got in read.items():
         if pool in snap.failed:
