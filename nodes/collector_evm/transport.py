@@ -9,10 +9,13 @@
 - **HTTP polling** (``ws_url`` empty): every ``poll_interval_s`` the follower catches up to
   the latest block (``eth_getLogs`` per block hash).
 
-Any chain error (the websocket dropped, the node unreachable, a malformed answer) makes every
-pool invalid (PoolInvalidation, reason DISCONNECTION); the thread waits (exponential backoff
-from ``backoff_min_s`` to ``backoff_max_s``), reconnects, re-reads the pools at the last block
-still canonical and back-fills the blocks it missed (:meth:`ChainFollower.resync`).
+A websocket that cannot be had at all is not an outage: the HTTP endpoint is polled meanwhile
+(blocks stay exact) and the websocket is tried again after a growing wait. A websocket that
+dropped after working, or any error on the HTTP side (the node unreachable, a malformed
+answer), makes every pool invalid (PoolInvalidation, reason DISCONNECTION); the thread waits
+(exponential backoff from ``backoff_min_s`` to ``backoff_max_s``), reconnects, re-reads the
+pools at the last block still canonical and back-fills the blocks it missed
+(:meth:`ChainFollower.resync`).
 """
 
 from __future__ import annotations
@@ -126,6 +129,8 @@ class FollowerThread:
         self.stopping = threading.Event()
         #: Connections lost so far (each one invalidated every pool).
         self.outages = 0
+        #: True while a websocket subscription is up.
+        self.streaming = False
         self._thread = threading.Thread(target=self._run, name="collector-follower", daemon=True)
 
     def start(self) -> None:
@@ -139,33 +144,56 @@ class FollowerThread:
 
     def _run(self) -> None:
         backoff = self.backoff_min_s
+        ws_backoff = self.backoff_min_s
+        needs_sync = True
         while not self.stopping.is_set():
             try:
-                if self.follower.synced:
-                    self.follower.resync()
-                else:
-                    self.follower.start()
+                if needs_sync:
+                    if self.follower.synced:
+                        self.follower.resync()
+                    else:
+                        self.follower.start()
+                    needs_sync = False
                 backoff = self.backoff_min_s
-                if self.ws_url:
+                if not self.ws_url:
+                    self._poll(None)
+                    continue
+                try:
                     self._stream()
-                else:
-                    self._poll()
+                except SubscriptionLost as exc:
+                    self.count(exc.kind, str(exc))
+                    if self.streaming:  # it worked, then dropped: what it missed is unknown
+                        ws_backoff = self.backoff_min_s
+                        self._outage()
+                        needs_sync = True
+                        self.stopping.wait(backoff)
+                    else:  # no websocket to be had: the HTTP endpoint carries on meanwhile
+                        self._poll(time.monotonic() + ws_backoff)
+                        ws_backoff = min(ws_backoff * 2, self.backoff_max_s)
             except ChainError as exc:
                 self.count(getattr(exc, "kind", "chain_error"), str(exc))
-                if self.follower.synced and not self.stopping.is_set():
-                    self.outages += 1
-                    self.follower.invalidate_all(InvalidationReason.DISCONNECTION)
+                if not needs_sync:
+                    self._outage()
+                    needs_sync = True
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, self.backoff_max_s)
 
-    def _poll(self) -> None:
-        while not self.stopping.is_set():
+    def _outage(self) -> None:
+        """Every pool's state is unknown until the next resync."""
+        if self.follower.synced and not self.stopping.is_set():
+            self.outages += 1
+            self.follower.invalidate_all(InvalidationReason.DISCONNECTION)
+
+    def _poll(self, until: float | None) -> None:
+        """Close blocks over HTTP every ``poll_interval_s`` until stopped or ``until`` (monotonic)."""
+        while not self.stopping.is_set() and (until is None or time.monotonic() < until):
             self.follower.catch_up()
             self.stopping.wait(self.poll_interval_s)
 
     def _stream(self) -> None:
         events: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
         pump = WsPump(self.ws_url, self.logs, events)
+        self.streaming = False
         pump.start()
         try:
             last_event = time.monotonic()
@@ -183,6 +211,7 @@ class FollowerThread:
                     self.follower.on_log(event, received_ns)
                 elif kind == "ready":
                     last_event = time.monotonic()
+                    self.streaming = True
                     self.follower.catch_up()  # blocks mined between the resync and the subscription
                 elif kind == "bad":
                     self.count(event.kind, str(event))

@@ -174,3 +174,20 @@ def test_stream_stays_exact_under_the_market_simulator(net, manifest_file, tmp_p
         assert mismatches(net.chain, replica, _registry(net), last) == []
         busy = [m for m in replica.block_ends if m.log_count >= 6]
         assert len(busy) >= 10  # several transactions per block, as on a real chain
+
+
+def test_without_a_websocket_it_falls_back_to_http_polling_without_invalidating(net, manifest_file):
+    from mesh.protocol.messages import PoolInvalidation
+    from nodes.runtime.testing import free_port
+
+    settings = _settings(manifest_file, ws_url=f"ws://127.0.0.1:{free_port()}", poll_interval_ms=100)
+    with NodeHarness("collector-evm", settings=settings) as h:
+        h.wait_for_ring(BlockEnd, timeout=30)
+        activity = Activity(net.chain, net.manifest, seed=91)
+        for _ in range(3):
+            activity.burst(3)
+        last = net.chain.block_number()
+        h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == last)
+        assert h.ring_produced(PoolInvalidation) == []
+        assert h.metric("alphapulse_errors_total", kind="subscription_lost") >= 1
+        assert mismatches(net.chain, _replica(h.ring_frames), _registry(net), last) == []
