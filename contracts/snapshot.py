@@ -10,7 +10,10 @@ batches of at most ``max_batch`` requests:
    to the words that can hold a tick of that spacing (TickMath's MIN_TICK..MAX_TICK);
 3. ``ticks(t)`` of every tick those words mark initialized.
 
-So any number of pools costs three round trips while each round fits in one batch. The result
+The first batch also asks for the block's header (:attr:`Snapshot.head`); the later rounds are
+pinned by its hash (EIP-1898, ``requireCanonical``), so a reorg between rounds fails those calls
+rather than mixing two blocks. Any number of pools costs three round trips while each round fits
+in one batch. The result
 holds the same :class:`contracts.pools.V2State` / :class:`contracts.pools.V3State` values as the
 one-call-per-field readers of :mod:`contracts.pools` (tokens from the registry).
 
@@ -18,7 +21,7 @@ Every answer is untrusted: each is decoded strictly by its ABI type (exact lengt
 bits) and checked for what a genuine pool can hold. One pool's revert, missing code, malformed or
 impossible answer fails that pool alone (:attr:`Snapshot.failed`, a :class:`PoolReadError` with a
 ``kind``); only a failure of the whole batch (transport, an answer that does not pair with the
-requests) raises.
+requests) or a block the node does not have (:class:`NoSuchBlock`) raises.
 
 :func:`pool_infos` builds the registry entries of newly created pools
 (:class:`contracts.factories.NewPool`) with their tokens' ``decimals()``, batched the same way.

@@ -126,7 +126,7 @@ def test_hostile_missing_malformed_and_mismatched_pools_fail_alone_by_kind(net):
     mixed = {**registry, **bad}
     mixed[genuine_v3] = wrong_fee
     snap = snapshot_pools(net.chain, mixed, net.chain.block_number())
-    kinds = {a: e.kind for a, e in snap.failed.items()}  # type: ignore[attr-defined]
+    kinds = {a: e.kind for a, e in snap.failed.items()}
     assert kinds == {hostile: "reverted", nobody: "no_code", dirty: "malformed", short: "malformed",
                      genuine_v3: "mismatch"}
     assert all(isinstance(e, PoolReadError) for e in snap.failed.values())
@@ -173,7 +173,7 @@ def test_pool_infos_reads_decimals_at_the_block_and_fails_pools_of_bad_tokens(ne
     decimals = {weth: 18, usdc: 6}
     t0, t1 = sort(weth, usdc)
     assert (first.decimals0, first.decimals1) == (decimals[t0], decimals[t1])
-    assert {p: e.kind for p, e in out.failed.items()} == {  # type: ignore[attr-defined]
+    assert {p: e.kind for p, e in out.failed.items()} == {
         "0x" + "03" * 20: "bad_token", "0x" + "04" * 20: "bad_token"}
     assert out.decimals == {weth: 18, usdc: 6, dai: 18} and out.round_trips == 1
 
@@ -314,13 +314,13 @@ def test_each_bad_answer_fails_its_pool_alone_with_its_kind(node, case):
     _ScriptedNode(node, {V3_POOL: _v3_pool(**override), V2_POOL: _v2_pair()})
     snap = snapshot_pools(Chain(node.url, timeout=5), REGISTRY, 16, word_radius=1)
     assert set(snap.failed) == {V3_POOL} and set(snap.states) == {V2_POOL}
-    assert snap.failed[V3_POOL].kind == kind  # type: ignore[attr-defined]
+    assert snap.failed[V3_POOL].kind == kind
 
 
 def test_a_bitmap_marking_ticks_beyond_tick_math_is_inconsistent(node):
     _ScriptedNode(node, {V3_POOL: _v3_pool(tick=MAX_TICK - 100, bitmap={(MAX_TICK // 60) >> 8: 2**256 - 1})})
     snap = snapshot_pools(Chain(node.url, timeout=5), {V3_POOL: REGISTRY[V3_POOL]}, 16, word_radius=1)
-    assert snap.failed[V3_POOL].kind == "inconsistent"  # type: ignore[attr-defined]
+    assert snap.failed[V3_POOL].kind == "inconsistent"
 
 
 def test_every_failure_kind_is_triggered():
