@@ -48,7 +48,7 @@ from mesh.protocol.constants import PoolKind
 
 __all__ = [
     "DEFAULT_MAX_BATCH", "SNAPSHOT_FAILURE_KINDS", "Infos", "NoSuchBlock", "PoolReadError", "Snapshot", "pool_infos",
-    "snapshot_pools", "word_range",
+    "read_ticks", "snapshot_pools", "word_range",
 ]
 
 #: Requests per JSON-RPC batch by default (geth's default batch limit is 1000 requests).
@@ -411,6 +411,38 @@ def snapshot_pools(chain: Chain, pools: Mapping[str, PoolInfo], block: int, *, w
                                     ticks.get(pool, ()))
     snap.head, snap.round_trips, snap.calls = caller.head, caller.round_trips, caller.calls
     return snap
+
+
+def _any_ticks(pool: str, ticks: list[int], answers: list[bytes]) -> list[V3Tick]:
+    """``ticks(t)`` answers of chosen ticks, initialized or not (then gross and net are 0)."""
+    out = []
+    for tick, raw in zip(ticks, answers, strict=True):
+        info = _decode(_TICK_TYPES, raw, f"ticks({tick}) of {pool}")
+        gross, net, initialized = info[0], info[1], info[7]
+        if bool(initialized) != (gross > 0) or abs(net) > gross:
+            raise PoolReadError("inconsistent", f"pool {pool}: tick {tick} holds gross {gross}, net {net}, "
+                                                f"initialized {initialized}")
+        out.append(V3Tick(tick, gross, net))
+    return out
+
+
+def read_ticks(chain: Chain, wanted: Mapping[str, Iterable[int]], block: int, *, block_hash: bytes | None = None,
+               max_batch: int = DEFAULT_MAX_BATCH) -> tuple[dict[str, list[V3Tick]], dict[str, ChainError]]:
+    """``UniswapV3Pool.ticks(t)`` of chosen ticks of several pools at one block, batched.
+
+    Returns the ticks read per pool (sorted; a tick that is not initialized has gross and net 0)
+    and the :class:`PoolReadError` of every pool one of whose calls failed. Raises what
+    :func:`snapshot_pools` raises for a batch-wide failure.
+    """
+    chosen = {pool: sorted({int(t) for t in ticks}) for pool, ticks in wanted.items()}
+    bad = [t for ticks in chosen.values() for t in ticks if not MIN_TICK <= t <= MAX_TICK]
+    if bad:
+        raise ChainError(f"ticks {bad[:4]} outside TickMath's range")
+    caller = _Caller(chain, block, block_hash, max_batch)
+    failed: dict[str, ChainError] = {}
+    calls = [(pool, _TICKS + _int_word(t)) for pool, ticks in chosen.items() for t in ticks]
+    read = _round(caller, calls, failed, lambda pool, answers: _any_ticks(pool, chosen[pool], answers))
+    return read, failed
 
 
 def _decimals(token: str, result: bytes | PoolReadError) -> int:

@@ -41,12 +41,11 @@ from contracts.answers import BadRpcAnswer, Head, Log, parse_head, parse_log, qu
 from contracts.client import Chain
 from contracts.events import TOPICS, BadLog, Decoded, PoolInfo, decode_log
 from contracts.factories import PAIR_CREATED, POOL_CREATED, Factory, NewPool, decode_factory_log
-from contracts.snapshot import pool_infos, snapshot_pools
+from contracts.snapshot import pool_infos, read_ticks, snapshot_pools
 from mesh.protocol import Message
 from mesh.protocol.constants import InvalidationReason, PoolKind
 from mesh.protocol.messages import PoolBurn, PoolMint
 from nodes.collector_evm import frames as f
-from nodes.collector_evm.ticks import read_ticks
 
 __all__ = ["ChainFollower", "Sink"]
 

@@ -24,6 +24,7 @@ from contracts.snapshot import (
     NoSuchBlock,
     PoolReadError,
     pool_infos,
+    read_ticks,
     snapshot_pools,
     word_range,
 )
@@ -68,6 +69,27 @@ def test_snapshot_equals_the_one_call_per_field_readers_for_every_devnet_pool(ne
     assert snap.head is not None and snap.head.number == block
     v3 = [s for s in snap.states.values() if isinstance(s, V3State)]
     assert all(s.ticks and list(s.ticks) == sorted(s.ticks, key=lambda t: t.tick) for s in v3)
+
+
+@pytest.mark.chain
+def test_read_ticks_reads_initialized_and_empty_ticks_at_the_block(net):
+    registry = registry_from_manifest(net.manifest)
+    pools = [p for p, info in registry.items() if info.kind == PoolKind.UNISWAP_V3]
+    block = net.chain.block_number()
+    states = snapshot_pools(net.chain, {p: registry[p] for p in pools}, block).states
+    wanted = {p: [t.tick for t in states[p].ticks] + [states[p].ticks[0].tick + registry[p].tick_spacing]
+              for p in pools}
+    ticks, failed = read_ticks(net.chain, wanted, block)
+    assert failed == {}
+    for pool in pools:
+        assert ticks[pool][:-1] != [] and sorted(ticks[pool], key=lambda t: t.tick) == ticks[pool]
+        known = {t.tick: t for t in states[pool].ticks}
+        for tick in ticks[pool]:
+            expected = known.get(tick.tick)
+            assert (tick.liquidity_gross, tick.liquidity_net) == \
+                ((expected.liquidity_gross, expected.liquidity_net) if expected else (0, 0))
+    with pytest.raises(ChainError):
+        read_ticks(net.chain, {pools[0]: [MAX_TICK + 1]}, block)
 
 
 @pytest.mark.chain
