@@ -47,8 +47,8 @@ from contracts.v3math import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK,
 from mesh.protocol.constants import PoolKind
 
 __all__ = [
-    "DEFAULT_MAX_BATCH", "SNAPSHOT_FAILURE_KINDS", "Infos", "NoSuchBlock", "PoolReadError", "Snapshot", "pool_infos",
-    "read_ticks", "snapshot_pools", "word_range",
+    "DEFAULT_MAX_BATCH", "SNAPSHOT_FAILURE_KINDS", "Infos", "NoSuchBlock", "PoolReadError", "Snapshot", "eth_calls",
+    "pool_infos", "read_ticks", "selector", "snapshot_pools", "word_range",
 ]
 
 #: Requests per JSON-RPC batch by default (geth's default batch limit is 1000 requests).
@@ -134,18 +134,19 @@ class Infos:
     round_trips: int = 0
 
 
-def _selector(signature: str) -> bytes:
+def selector(signature: str) -> bytes:
+    """The 4-byte function selector of a Solidity signature such as ``"transfer(address,uint256)"``."""
     return keccak(text=signature)[:4]
 
 
-_GET_RESERVES = _selector("getReserves()")
-_SLOT0 = _selector("slot0()")
-_LIQUIDITY = _selector("liquidity()")
-_FEE = _selector("fee()")
-_TICK_SPACING = _selector("tickSpacing()")
-_TICK_BITMAP = _selector("tickBitmap(int16)")
-_TICKS = _selector("ticks(int24)")
-_DECIMALS = _selector("decimals()")
+_GET_RESERVES = selector("getReserves()")
+_SLOT0 = selector("slot0()")
+_LIQUIDITY = selector("liquidity()")
+_FEE = selector("fee()")
+_TICK_SPACING = selector("tickSpacing()")
+_TICK_BITMAP = selector("tickBitmap(int16)")
+_TICKS = selector("ticks(int24)")
+_DECIMALS = selector("decimals()")
 
 _RESERVES_TYPES = ("uint112", "uint112", "uint32")
 _SLOT0_TYPES = ("uint160", "int24", "uint16", "uint16", "uint16", "uint8", "bool")
@@ -210,6 +211,18 @@ class _Caller:
             raise NoSuchBlock(f"the node answered block {head.number} 0x{head.hash.hex()} for block {self.block}")
         self.head = head
         self.block_param = _by_hash(head.hash)
+
+
+def eth_calls(chain: Chain, calls: Sequence[tuple[str, bytes]], block: int, *, block_hash: bytes | None = None,
+              max_batch: int = DEFAULT_MAX_BATCH) -> list[bytes | PoolReadError]:
+    """``eth_call`` of each ``(address, calldata)`` at one block, batched as :func:`snapshot_pools` does.
+
+    With ``block_hash`` (e.g. a :attr:`Snapshot.head`'s) the calls read that very block. Each
+    answer is the raw bytes returned or that call's :class:`PoolReadError` (reverted, no code,
+    malformed...); the caller decodes the bytes. Raises what :func:`snapshot_pools` raises for a
+    batch-wide failure or an unknown block.
+    """
+    return _Caller(chain, block, block_hash, max_batch)(calls)
 
 
 def _by_hash(block_hash: bytes) -> dict[str, Any]:
@@ -347,7 +360,8 @@ def _read_ticks(pool: str, ticks: list[int], answers: list[bytes]) -> tuple[V3Ti
 
 
 def snapshot_pools(chain: Chain, pools: Mapping[str, PoolInfo], block: int, *, word_radius: int = 8,
-                   max_batch: int = DEFAULT_MAX_BATCH, block_hash: bytes | None = None) -> Snapshot:
+                   max_batch: int = DEFAULT_MAX_BATCH, block_hash: bytes | None = None,
+                   word_radii: Mapping[str, int] | None = None) -> Snapshot:
     """Read every pool of ``pools`` at ``block`` with batched ``eth_call`` requests.
 
     Parameters
@@ -365,6 +379,8 @@ def snapshot_pools(chain: Chain, pools: Mapping[str, PoolInfo], block: int, *, w
         Most requests in one JSON-RPC batch; a round larger than that takes several round trips.
     block_hash
         When given, the block must have this hash (the first round is pinned by it too).
+    word_radii
+        Word radius of chosen pools (by address), instead of ``word_radius`` for those.
 
     Returns
     -------
@@ -381,10 +397,12 @@ def snapshot_pools(chain: Chain, pools: Mapping[str, PoolInfo], block: int, *, w
         error object for the whole batch), or the block's header could not be read; no pool is
         blamed for it.
     ChainError
-        ``word_radius`` negative or ``max_batch`` below 1.
+        A word radius negative or ``max_batch`` below 1.
     """
-    if word_radius < 0:
-        raise ChainError(f"word_radius {word_radius} must not be negative")
+    radii = dict(word_radii or {})
+    lowest = min([word_radius, *radii.values()])
+    if lowest < 0:
+        raise ChainError(f"word radius {lowest} must not be negative")
     caller = _Caller(chain, block, block_hash, max_batch)
     snap = Snapshot(block)
     if not pools:
@@ -392,7 +410,7 @@ def snapshot_pools(chain: Chain, pools: Mapping[str, PoolInfo], block: int, *, w
     first = [call for pool, info in pools.items() for call in _first_calls(pool, info)]
     read = _round(caller, first, snap.failed, lambda pool, answers: _read_first(pool, pools[pool], answers))
     heads = {pool: got for pool, got in read.items() if isinstance(got, _V3Head)}
-    words = {pool: word_range(head.tick, pools[pool].tick_spacing, word_radius)
+    words = {pool: word_range(head.tick, pools[pool].tick_spacing, radii.get(pool, word_radius))
              for pool, head in heads.items() if head.sqrt_price}  # no ticks before initialization
     second = [(pool, _TICK_BITMAP + _int_word(w)) for pool, span in words.items() for w in span]
     marked = _round(caller, second, snap.failed,

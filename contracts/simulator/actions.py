@@ -22,9 +22,9 @@ from fractions import Fraction
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from eth_utils import keccak
 
 from contracts.simulator.state import MarketState, PoolMeta
+from contracts.snapshot import selector
 from contracts.swapmath.pools import (
     V2Pool,
     V3Pool,
@@ -35,18 +35,13 @@ from contracts.swapmath.pools import (
 )
 from contracts.v3math import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK
 
-
-def _sel(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-TRANSFER = _sel("transfer(address,uint256)")
-V2_SWAP = _sel("swap(uint256,uint256,address,bytes)")
-V2_MINT = _sel("mint(address)")
-V2_BURN = _sel("burn(address)")
-V3_SWAP = _sel("swapV3(address,bool,int256,uint160,address)")
-V3_MINT = _sel("mintV3(address,int24,int24,uint128)")
-V3_BURN = _sel("burn(int24,int24,uint128)")
+TRANSFER = selector("transfer(address,uint256)")
+V2_SWAP = selector("swap(uint256,uint256,address,bytes)")
+V2_MINT = selector("mint(address)")
+V2_BURN = selector("burn(address)")
+V3_SWAP = selector("swapV3(address,bool,int256,uint160,address)")
+V3_MINT = selector("mintV3(address,int24,int24,uint128)")
+V3_BURN = selector("burn(int24,int24,uint128)")
 #: Gas limits per call (generous: unused gas is not paid, but counts against the block's limit).
 GAS = {"transfer": 80_000, "v2_swap": 150_000, "v2_mint": 250_000, "v2_burn": 250_000,
        "v3_swap": 1_000_000, "v3_mint": 600_000, "v3_burn": 400_000}

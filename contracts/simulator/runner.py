@@ -26,7 +26,6 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak
 
 from alphapulse.errors import ChainError
 from contracts.answers import data, parse_receipt
@@ -36,12 +35,13 @@ from contracts.fees import FeeQuote
 from contracts.simulator.actions import Action, Market, Settings, Trader, Tx, reference_price
 from contracts.simulator.state import TICK_RADIUS, MarketState, manifest_pools, read_market
 from contracts.simulator.truth import Injection, all_cycles, append_line, ground_truth
+from contracts.snapshot import selector
 from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import TicksUnknown, V2Pool
 
-BALANCE_OF = keccak(text="balanceOf(address)")[:4]
-MINT = keccak(text="mint(address,uint256)")[:4]
-SYNC = keccak(text="sync()")[:4]
+BALANCE_OF = selector("balanceOf(address)")
+MINT = selector("mint(address,uint256)")
+SYNC = selector("sync()")
 #: The deployer keeps at least this many USD of each token (topped up at start).
 TOP_UP_USD = 10**9
 #: Actions kept in :attr:`Simulator.actions`.

@@ -1,9 +1,11 @@
-"""Read every devnet pool's exact state at one block, in three batched JSON-RPC round trips.
+"""Read every devnet pool's exact state at one block, as the swap-math models.
 
-The pools and their constant fields (tokens, fee, tick spacing) come from the devnet manifest;
-what changes is read with ``eth_call`` at the block: V2 ``getReserves`` and ``totalSupply``; V3
-``slot0``, ``liquidity``, the ``tickBitmap`` words within ``tick_radius`` ticks of the price
-(or all of them) and ``ticks(t)`` of every initialized tick found; the Aave flash-loan premium.
+The pools and their constant fields (tokens, fee, tick spacing) come from the devnet manifest.
+Their state is read by :func:`contracts.snapshot.snapshot_pools` (the collector's batched
+bootstrap: strict decoding, every call pinned to one block): V2 reserves; V3 price, tick,
+liquidity and every initialized tick of the bitmap words within ``tick_radius`` ticks of the
+price (or of all words). One more batch, pinned to the same block by its hash, reads what the
+bootstrap does not: the V2 pairs' ``totalSupply`` and the Aave flash-loan premium.
 """
 
 from __future__ import annotations
@@ -12,34 +14,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_abi.exceptions import DecodingError
-from eth_utils import keccak
+from eth_utils import to_checksum_address
 
-from contracts.answers import BadRpcAnswer, data
+from contracts.answers import BadRpcAnswer
 from contracts.client import Chain
+from contracts.events import registry_from_manifest
+from contracts.pools import V2State, V3State
+from contracts.snapshot import PoolReadError, eth_calls, selector, snapshot_pools, word_range
 from contracts.swapmath.pools import V2Pool, V3Pool
-from contracts.v3math import MAX_TICK, MIN_TICK
 
 #: Ticks on each side of the price whose bitmap words are read (1.0001**30000 is about 20x).
 TICK_RADIUS = 30_000
+#: A word radius that reads every bitmap word of any pool (snapshot clamps it to the usable ones).
+ALL_WORDS = 1 << 24
 #: Venues of the manifest holding V2 pairs and V3 pools.
 V2_VENUES = ("uniswap_v2", "uniswap_v2_fork")
 V3_VENUE = "uniswap_v3"
 
-
-def _selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-GET_RESERVES = _selector("getReserves()")
-TOTAL_SUPPLY = _selector("totalSupply()")
-SLOT0 = _selector("slot0()")
-LIQUIDITY = _selector("liquidity()")
-TICK_BITMAP = _selector("tickBitmap(int16)")
-TICKS = _selector("ticks(int24)")
-PREMIUM = _selector("FLASHLOAN_PREMIUM_TOTAL()")
+TOTAL_SUPPLY = selector("totalSupply()")
+PREMIUM = selector("FLASHLOAN_PREMIUM_TOTAL()")
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,21 +71,39 @@ def manifest_pools(manifest: dict[str, Any]) -> list[PoolMeta]:
     return pools
 
 
-def _call(to: str, payload: bytes, block: int) -> tuple[str, list[Any]]:
-    return "eth_call", [{"to": to, "data": "0x" + payload.hex()}, hex(block)]
+def word_radius(tick_radius: int | None, tick_spacing: int) -> int:
+    """Bitmap words each side of the price's word that cover ``tick_radius`` ticks each side of it.
 
-
-def _batch(chain: Chain, calls: Sequence[tuple[str, list[Any]]], what: str) -> list[bytes]:
-    return [data(r, what) for r in chain.rpc_batch(calls)]
-
-
-def _words(meta: PoolMeta, tick: int, tick_radius: int | None) -> range:
-    spacing = meta.tick_spacing
+    A word holds 256 tick spacings, so ``tick ± tick_radius`` lies within
+    ``ceil(ceil(tick_radius / tick_spacing) / 256)`` words of the price's word, whatever the tick.
+    None reads every word.
+    """
     if tick_radius is None:
-        lo, hi = MIN_TICK // spacing, MAX_TICK // spacing
-    else:
-        lo, hi = (tick - tick_radius) // spacing, (tick + tick_radius) // spacing
-    return range(lo >> 8, (hi >> 8) + 1)
+        return ALL_WORDS
+    spacings = -(-tick_radius // tick_spacing)  # ceiling divisions
+    return -(-spacings // 256)
+
+
+def to_model(state: V2State | V3State, total_supply: int = 0, words: range = range(0)) -> V2Pool | V3Pool:
+    """The swap-math model of a pool state read by :mod:`contracts.snapshot`.
+
+    ``total_supply`` is a V2 pair's LP supply; ``words`` the V3 bitmap words read (every
+    initialized tick in them is among ``state.ticks``), empty when none was.
+    """
+    if isinstance(state, V2State):
+        return V2Pool(state.address, state.token0, state.token1, state.reserve0, state.reserve1, total_supply)
+    return V3Pool(state.address, state.token0, state.token1, state.fee, state.tick_spacing, state.sqrt_price_x96,
+                  state.tick, state.liquidity, tuple(t.tick for t in state.ticks),
+                  {t.tick: t.liquidity_net for t in state.ticks}, {t.tick: t.liquidity_gross for t in state.ticks},
+                  words.start, words.stop - 1)
+
+
+def _uint(answer: bytes | PoolReadError, what: str) -> int:
+    if isinstance(answer, PoolReadError):
+        raise answer
+    if len(answer) != 32:
+        raise BadRpcAnswer(f"{what}: {len(answer)} bytes, expected 32")
+    return int.from_bytes(answer, "big")
 
 
 def read_market(chain: Chain, manifest: dict[str, Any], block: int | None = None, *,
@@ -103,55 +114,36 @@ def read_market(chain: Chain, manifest: dict[str, Any], block: int | None = None
 
     Raises
     ------
+    PoolReadError
+        A pool (or the Aave pool) could not be read: every pool is needed.
     BadRpcAnswer
         An answer that does not decode.
-    ChainUnreachable, RpcError
-        As for :meth:`Chain.rpc_batch`.
+    NoSuchBlock, ChainUnreachable, RpcError
+        As for :func:`contracts.snapshot.snapshot_pools`.
     """
     metas = list(pools) if pools is not None else manifest_pools(manifest)
     number = chain.block_number() if block is None else block
-    first: list[tuple[str, list[Any]]] = [_call(manifest["aave_v3"]["pool"], PREMIUM, number)]
+    registry = registry_from_manifest(manifest)
+    keys: dict[str, str] = {m.address: to_checksum_address(m.address) for m in metas}
+    chosen = {keys[m.address]: registry[keys[m.address]] for m in metas}
+    radii = {keys[m.address]: word_radius(tick_radius, m.tick_spacing) for m in metas if m.is_v3}
+    snap = snapshot_pools(chain, chosen, number, word_radii=radii)
+    if snap.failed:
+        address, failure = next(iter(snap.failed.items()))
+        raise PoolReadError(failure.kind, f"pool {address} at block {number}: {failure}") from failure
+    v2 = [m for m in metas if not m.is_v3]
+    extra = [(manifest["aave_v3"]["pool"], PREMIUM)] + [(m.address, TOTAL_SUPPLY) for m in v2]
+    answers = eth_calls(chain, extra, number, block_hash=None if snap.head is None else snap.head.hash)
+    premium = _uint(answers[0], "FLASHLOAN_PREMIUM_TOTAL")
+    supply = {m.address: _uint(a, f"totalSupply of {m.address}") for m, a in zip(v2, answers[1:], strict=True)}
+    result: dict[str, V2Pool | V3Pool] = {}
     for m in metas:
-        if m.is_v3:
-            first += [_call(m.address, SLOT0, number), _call(m.address, LIQUIDITY, number)]
+        address = keys[m.address]
+        state = snap.states[address]
+        if isinstance(state, V2State):
+            result[m.address] = to_model(state, supply[m.address])
         else:
-            first += [_call(m.address, GET_RESERVES, number), _call(m.address, TOTAL_SUPPLY, number)]
-    answers = iter(_batch(chain, first, "state call"))
-    try:
-        premium = abi_decode(["uint256"], next(answers))[0]
-        heads: dict[str, tuple[int, int, int]] = {}
-        result: dict[str, V2Pool | V3Pool] = {}
-        for m in metas:
-            a, b = next(answers), next(answers)
-            if m.is_v3:
-                sqrt_price, tick = abi_decode(["uint160", "int24"], a[:64])
-                heads[m.address] = (sqrt_price, tick, abi_decode(["uint128"], b)[0])
-            else:
-                r0, r1, _ = abi_decode(["uint112", "uint112", "uint32"], a)
-                result[m.address] = V2Pool(m.address, m.token0, m.token1, r0, r1, abi_decode(["uint256"], b)[0])
-        v3 = [m for m in metas if m.is_v3]
-        words = {m.address: _words(m, heads[m.address][1], tick_radius) for m in v3}
-        bitmap_calls = [_call(m.address, TICK_BITMAP + abi_encode(["int16"], [w]), number)
-                        for m in v3 for w in words[m.address]]
-        bitmaps = iter(_batch(chain, bitmap_calls, "tickBitmap"))
-        initialized: dict[str, list[int]] = {}
-        for m in v3:
-            found = initialized.setdefault(m.address, [])
-            for w in words[m.address]:
-                bits = int.from_bytes(next(bitmaps), "big")
-                found += [((w << 8) + bit) * m.tick_spacing for bit in range(256) if bits >> bit & 1]
-        tick_calls = [_call(m.address, TICKS + abi_encode(["int24"], [t]), number)
-                      for m in v3 for t in initialized[m.address]]
-        infos = iter(_batch(chain, tick_calls, "ticks"))
-        for m in v3:
-            net: dict[int, int] = {}
-            gross: dict[int, int] = {}
-            for t in initialized[m.address]:
-                gross[t], net[t] = abi_decode(["uint128", "int128"], next(infos)[:64])
-            sqrt_price, tick, liquidity = heads[m.address]
-            span = words[m.address]
-            result[m.address] = V3Pool(m.address, m.token0, m.token1, m.fee, m.tick_spacing, sqrt_price, tick,
-                                       liquidity, tuple(initialized[m.address]), net, gross, span.start, span.stop - 1)
-    except (StopIteration, DecodingError, ValueError) as exc:  # a short or malformed answer
-        raise BadRpcAnswer(f"pool state at block {number} does not decode: {exc}") from exc
-    return MarketState(number, {m.address: result[m.address] for m in metas}, premium)
+            read = state.sqrt_price_x96 != 0  # no word is read before initialization
+            words = word_range(state.tick, m.tick_spacing, radii[address]) if read else range(0)
+            result[m.address] = to_model(state, words=words)
+    return MarketState(number, result, premium)
