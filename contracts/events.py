@@ -497,11 +497,11 @@ def decode_log(log: Mapping[str, Any], registry: Mapping[str, PoolInfo], timesta
     info = registry.get(address)
     if info is None:
         raise BadLog("unknown_pool", f"log (block {block}, index {index}) from unknown address {address}")
-    handler = _BY_KIND.get(info.kind, _NO_HANDLERS).get(bytes(topics[0])) if topics else None
+    handler = _BY_KIND.get(info.kind, _NO_HANDLERS).get(topics[0] if exact else bytes(topics[0])) if topics else None
     if handler is None:
         raise BadLog("unknown_event", f"log (block {block}, index {index}) of {address}: "
                                       f"topic0 {topics[0].hex() if topics else 'absent'} is no {info.kind.name} event")
-    pool = _pool_bytes(address)
+    pool = _POOL_BYTES.get(address) or _pool_bytes(address)
     if not pool:
         raise BadLog("malformed", f"log address {address!r} is not a 20-byte hex address")
     message = handler(topics if exact else [bytes(t) for t in topics], data if type(data) is bytes else bytes(data),
