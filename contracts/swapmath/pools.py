@@ -50,7 +50,12 @@ def v2_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
 
 @dataclass(slots=True, frozen=True)
 class V2Pool:
-    """A UniswapV2Pair: reserves (raw units) and LP total supply."""
+    """A UniswapV2Pair: reserves (raw units) and LP total supply.
+
+    The model of a :class:`contracts.pools.V2State` read from the chain (which carries the
+    pair's last timestamp instead of its supply); :func:`contracts.simulator.state.to_model`
+    converts one.
+    """
 
     address: str
     token0: str
@@ -72,7 +77,9 @@ class V3Pool:
 
     ``ticks`` are the initialized ticks in increasing order, ``net``/``gross`` their
     ``liquidityNet``/``liquidityGross``; every initialized tick whose bitmap word (compressed
-    tick >> 8) lies in ``[word_lo, word_hi]`` is listed.
+    tick >> 8) lies in ``[word_lo, word_hi]`` is listed. Unlike a :class:`contracts.pools.V3State`
+    (the record of a read, converted by :func:`contracts.simulator.state.to_model`), it knows
+    which words its ticks cover and indexes them for the swap loop.
     """
 
     address: str
