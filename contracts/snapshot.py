@@ -23,6 +23,8 @@ impossible answer fails that pool alone (:attr:`Snapshot.failed`, a :class:`Pool
 ``kind``); only a failure of the whole batch (transport, an answer that does not pair with the
 requests) or a block the node does not have (:class:`NoSuchBlock`) raises.
 
+:func:`eth_calls` sends other calls the same way (by a snapshot's block hash, to read its block).
+
 :func:`pool_infos` builds the registry entries of newly created pools
 (:class:`contracts.factories.NewPool`) with their tokens' ``decimals()``, batched the same way.
 """
