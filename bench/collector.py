@@ -9,6 +9,10 @@ and written to a shared-memory ring; the baseline is web3's ``ContractEvent.proc
 the same logs (which only decodes, into an ``AttributeDict``), in the same run. Rounds are
 interleaved; ``p50_us`` / ``max_us`` are per log over the rounds, ``per_s`` the median rate.
 Target (issue 10): at least 100 k V2 Sync logs/s into the ring, and 10x web3's decoding rate.
+The V3 Swap logs all sit at one tick, so the decoder's remembered TickMath bounds always hit.
+
+Then, each on an anvil of its own: the bootstrap rows (:mod:`bench.bootstrap`) and the block
+latency rows, a block of 200 logs from the websocket to the ring (:mod:`bench.block_latency`).
 """
 
 from __future__ import annotations
