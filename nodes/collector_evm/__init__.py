@@ -21,6 +21,9 @@ The manifest has the devnet manifest's shape (``alphapulse devnet up`` writes on
 ``uniswap_v3`` (``factory``, ``pools``); its ``rpc_url`` is used when ``rpc_url`` is empty.
 Pools the factories create later are found from their creation logs.
 
+Without its manifest (the devnet not up yet, a wrong path) the node runs all the same, counts
+a ``config`` error, says why at most once per ``log_every_s``, and tries again every 2 s.
+
 Errors of every boundary (a log from an unknown address, a malformed log, a value out of
 range, a JSON-RPC error, a lost websocket) are counted by kind in ``alphapulse_errors_total``
 and logged at most once per kind every ``log_every_s`` seconds.
@@ -58,6 +61,9 @@ from nodes.runtime import ConfigKey, Contract, Node
 
 __all__ = ["EvmCollectorNode"]
 
+#: Seconds between attempts to load a manifest that is missing or unreadable.
+_RETRY_S = 2.0
+
 
 class EvmCollectorNode(Node):
     """Follow one EVM chain's Uniswap pools into the market-data ring."""
@@ -85,7 +91,29 @@ class EvmCollectorNode(Node):
     )
 
     def on_start(self) -> None:
-        """Load the pools, start following the chain on a thread of its own."""
+        """Load the pools and start following; without a manifest yet, try again every tick."""
+        logging.getLogger("web3").setLevel(logging.WARNING)  # it logs every subscription at INFO
+        self._last_logged: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+        self.thread: FollowerThread | None = None
+        self._next_try = 0.0
+        self._try_start()
+
+    def on_tick(self, now_ns: int) -> int:
+        """Retry loading the manifest (the devnet may come up after this node)."""
+        if self.thread is None and time.monotonic() >= self._next_try:
+            self._try_start()
+            return 1
+        return 0
+
+    def _try_start(self) -> None:
+        try:
+            self.thread = self._follow()
+        except ConfigError as exc:
+            self._next_try = time.monotonic() + _RETRY_S
+            self._note_error(exc.kind, str(exc))
+
+    def _follow(self) -> FollowerThread:
         s = self.rt.settings
         path = s["manifest"] or str(DevnetPaths.of().manifest)
         try:
@@ -95,26 +123,25 @@ class EvmCollectorNode(Node):
             rpc = s["rpc_url"] or str(manifest.get("rpc_url", ""))
             ws = "" if s["ws_url"] == "off" else (s["ws_url"] or ws_url(rpc))
         except (ChainError, OSError, KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"collector-evm: cannot load pools from {path}: {exc}") from exc
+            raise ConfigError(f"cannot load pools from {path}: {exc}") from exc
         if not rpc:
-            raise ConfigError("collector-evm: no rpc_url configured and none in the manifest")
-        self._last_logged: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
+            raise ConfigError("no rpc_url configured and none in the manifest")
         follower = ChainFollower(Chain(rpc), registry, factories, self._sink, self._count_kind,
                                  word_radius=int(s["word_radius"]), reorg_depth=int(s["reorg_depth"]))
         topics = [*sorted(set(TOPICS.values())), PAIR_CREATED, POOL_CREATED]
-        self.thread = FollowerThread(
+        thread = FollowerThread(
             follower, ws_url=ws, logs=LogFilter.of([*registry, *factories], [topics]), count=self._count,
             poll_interval_s=s["poll_interval_ms"] / 1000, backoff_min_s=s["backoff_min_ms"] / 1000,
             backoff_max_s=s["backoff_max_ms"] / 1000, head_timeout_s=s["head_timeout_ms"] / 1000)
-        logging.getLogger("web3").setLevel(logging.WARNING)  # it logs every subscription at INFO
-        self.thread.start()
+        thread.start()
         self.rt.log.info("collector-evm: following %d pools and %d factories at %s (%s)", len(registry),
                          len(factories), rpc, ws or "HTTP polling")
+        return thread
 
     def on_stop(self) -> None:
         """Stop the follower thread."""
-        self.thread.stop()
+        if self.thread is not None:
+            self.thread.stop()
 
     # -- from the follower thread ----------------------------------------------------------------
 

@@ -64,17 +64,21 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
     return left
 
 
+#: The nodes of the default deployment (the simulator is a program, not a node: no heartbeat).
+DEFAULT_RUNNING = {"risk", "monitor", "collector-evm"}
+
+
 def _wait_running(env: dict[str, str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     running: set[str] = set()
-    while time.monotonic() < deadline and running != {"risk", "monitor"}:
+    while time.monotonic() < deadline and running != DEFAULT_RUNNING:
         running = {n for n, r in _status(env).items() if r.get("state") == "RUNNING"}
-    assert running == {"risk", "monitor"}
+    assert running == DEFAULT_RUNNING
 
 
 def _run_env(cli_env) -> dict[str, str]:
     env = dict(cli_env.env)
-    env.pop("ALPHAPULSE_CONFIG")  # the default deployment: risk and monitor
+    env.pop("ALPHAPULSE_CONFIG")  # the default deployment
     return env
 
 
@@ -118,7 +122,7 @@ def test_ctrl_c_after_the_output_pipe_closed_leaves_no_process_behind(cli_env):
         started = _descendants(proc.pid)
         anvil_pid = orjson.loads((devnet_dir / "manifest.json").read_bytes())["anvil"]["pid"]
         started[anvil_pid] = _stat(anvil_pid)[19]  # anvil runs in a session of its own
-        assert len(started) >= 4  # supervisord, risk, monitor, anvil
+        assert len(started) >= 6  # supervisord, risk, monitor, collector-evm, simulator, anvil
         proc.stdout.close()  # the reader (tee) is gone...
         os.killpg(proc.pid, signal.SIGINT)  # ...and Ctrl-C reaches the foreground group
         proc.wait(90)
@@ -141,7 +145,7 @@ def test_terminate_or_hangup_stops_supervisord_and_nodes(sig, cli_env):
     try:
         _wait_running(env)
         started = _descendants(proc.pid)
-        assert len(started) >= 3  # supervisord, risk, monitor
+        assert len(started) >= 5  # supervisord, risk, monitor, collector-evm, simulator
         proc.send_signal(sig)
         output = proc.communicate(timeout=90)[0].decode()
         left = _wait_gone(started, timeout=10)

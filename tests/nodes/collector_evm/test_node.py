@@ -191,3 +191,14 @@ def test_without_a_websocket_it_falls_back_to_http_polling_without_invalidating(
         assert h.ring_produced(PoolInvalidation) == []
         assert h.metric("alphapulse_errors_total", kind="subscription_lost") >= 1
         assert mismatches(net.chain, _replica(h.ring_frames), _registry(net), last) == []
+
+
+def test_without_its_manifest_the_node_runs_counts_and_starts_once_it_appears(net, tmp_path):
+    path = tmp_path / "later" / "manifest.json"
+    with NodeHarness("collector-evm", settings=_settings(path)) as h:
+        h.collect(until=lambda _: h.metric("alphapulse_errors_total", kind="config") >= 1, timeout=15)
+        assert h.metric("alphapulse_errors_total", kind="config") >= 1
+        assert h.ring_produced(BlockEnd) == []
+        path.parent.mkdir()
+        path.write_text(json.dumps(net.manifest))
+        assert h.wait_for_ring(BlockEnd, timeout=30)
