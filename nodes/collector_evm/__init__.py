@@ -54,6 +54,7 @@ from mesh.protocol.messages import (
     PoolSwap,
     PoolSync,
     PoolTickLiquidity,
+    StateInvalidationReason,
 )
 from nodes.collector_evm.follower import ChainFollower
 from nodes.collector_evm.transport import FollowerThread
@@ -73,7 +74,7 @@ class EvmCollectorNode(Node):
         role="Uniswap V2/V3 logs of one EVM chain into the market-data ring, exactly.",
         source=SourceType.POLYGON_COLLECTOR,
         produces=(PoolState, PoolSync, PoolSwap, PoolMint, PoolBurn, PoolTickLiquidity, ChainEvent,
-                  BlockEnd, GasPrice, PoolInvalidation),
+                  BlockEnd, GasPrice, PoolInvalidation, StateInvalidationReason),
         writes=(RelayDomain.MARKET_DATA,),
         config={
             "rpc_url": ConfigKey("", "JSON-RPC endpoint (http/https); empty = the manifest's"),

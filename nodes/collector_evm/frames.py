@@ -11,7 +11,8 @@ frame                                  when
 ``[PoolTickLiquidity...]``             V3 ticks a block's Mint/Burn touched, their exact values
                                        after the block
 ``[BlockEnd, GasPrice]``               the block is complete; gas for the next one
-``[PoolInvalidation]``                 forget a pool's state until its next PoolState
+``[PoolInvalidation, StateInv...]``    forget a pool's state until its next PoolState (with
+                                       upstream's StateInvalidationReason for its readers)
 =====================================  ===========================================================
 """
 
@@ -32,6 +33,7 @@ from mesh.protocol.messages import (
     PoolInvalidation,
     PoolState,
     PoolTickLiquidity,
+    StateInvalidationReason,
 )
 
 __all__ = ["TICKS_PER_FRAME", "block_end", "invalidation", "log_frame", "snapshot_frames", "tick_frames"]
@@ -108,6 +110,13 @@ def block_end(head: Head, priority_fee: int, log_count: int, received_ns: int, c
 
 def invalidation(pool: str, info: PoolInfo, block: int, reason: InvalidationReason,
                  chain_id: int, timestamp_ns: int) -> list[Message]:
-    """Forget ``pool``'s state: it was consistent up to ``block``."""
+    """Forget ``pool``'s state: it was consistent up to ``block``.
+
+    PoolInvalidation names the pool; upstream's market-data StateInvalidationReason after it
+    carries the same reason for readers that know only upstream types. (Upstream's
+    StateInvalidation is a system-domain type, which a market-data ring does not carry, and
+    its pool InstrumentId cannot tell two pools of one pair and venue apart.)
+    """
     return [PoolInvalidation(block_number=block, timestamp_ns=timestamp_ns, chain_id=chain_id,
-                             venue=info.venue, reason=int(reason), pool_address=_address(pool))]
+                             venue=info.venue, reason=int(reason), pool_address=_address(pool)),
+            StateInvalidationReason(reason=int(reason))]

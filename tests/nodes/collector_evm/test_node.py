@@ -7,7 +7,13 @@ import json
 import pytest
 
 from mesh.protocol import decode_frame
-from mesh.protocol.messages import BlockEnd, ChainEvent, GasPrice, PoolState
+from mesh.protocol.messages import (
+    BlockEnd,
+    ChainEvent,
+    GasPrice,
+    PoolState,
+    StateInvalidationReason,
+)
 from nodes.collector_evm.replica import Replica
 from nodes.runtime.testing import NodeHarness
 from tests.nodes.collector_evm.activity import Activity
@@ -57,6 +63,7 @@ def test_node_stream_rebuilds_every_pool_exactly_over_websocket_and_http(net, ma
         assert events and all(e.chain_id == net.chain.chain_id and e.received_ns > 0 for e in events)
         assert sum(m.log_count for m in replica.block_ends) == len(events)
         assert h.metric("alphapulse_errors_total") == 0
+        h.assert_contract()
 
 
 def _registry(net):
@@ -99,6 +106,8 @@ def test_dropped_connection_invalidates_every_pool_then_resyncs_and_backfills(ne
             proxy.cut()
             stale = h.wait_for_ring(PoolInvalidation, count=len(_registry(net)), timeout=30)
             assert {m.reason for m in stale} == {InvalidationReason.DISCONNECTION}
+            upstream = h.ring_produced(StateInvalidationReason)
+            assert len(upstream) == len(stale) and {m.reason for m in upstream} == {InvalidationReason.DISCONNECTION}
             for _ in range(3):  # blocks the collector cannot see
                 activity.burst(4)
             missed = net.chain.block_number()
@@ -114,6 +123,7 @@ def test_dropped_connection_invalidates_every_pool_then_resyncs_and_backfills(ne
             closed = [m.block_number for m in replica.block_ends]
             assert set(range(first + 2, last + 1)) <= set(closed)
             assert h.metric("alphapulse_errors_total") >= 1
+            h.assert_contract()
     finally:
         proxy.close()
 
