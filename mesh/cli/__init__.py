@@ -143,10 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     the command has finished is ignored.
     """
     try:
-        status = _run(argv)
-        if argv is None:  # done: a Ctrl-C now must not turn the exit into a death by signal
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        return status
+        try:
+            return _run(argv)
+        finally:  # done (also by SystemExit, as argparse's --help and errors end): a Ctrl-C
+            if argv is None:  # now must not turn the exit into a death by signal
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         if argv is not None:
             return EXIT_INTERRUPTED
