@@ -54,8 +54,12 @@ from contracts.fees import FeeQuote, quote
 from contracts.logs import LogFilter, get_logs
 from contracts.reverts import ErrorDecoder, Reverted
 
-#: Gas added to an estimate by :meth:`Chain.send`: 20 % plus this many units.
-GAS_MARGIN = 20_000
+#: Gas added to an estimate by :meth:`Chain.send`: 20 % plus this many units. Generous because
+#: anvil mines several blocks in one second with the same timestamp: an estimate made in second T
+#: can be mined in T+1, when every Uniswap V2 pair touched also writes its two price
+#: accumulators (two stores from zero on a fresh pair, about 44 k gas) and a V3 pool its oracle
+#: observation. Gas a transaction does not use is not paid.
+GAS_MARGIN = 200_000
 
 
 class ChainUnreachable(ChainError):
