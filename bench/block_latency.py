@@ -194,10 +194,13 @@ def measure(port: int, blocks: int, swaps: int) -> list[Row]:
     writer = RingWriter.create("market-data", "bench-blocks", namespace=namespace, capacity=1 << 24)
     sink = _RingSink(writer)
     errors: list[str] = []
-    follower = _TimedFollower(Chain(chain.url), registry, factories, sink, errors.append)
+    def count(kind: str, detail: str) -> None:
+        errors.append(f"{kind}: {detail}")
+
+    follower = _TimedFollower(Chain(chain.url), registry, factories, sink, count)
     topics = [*sorted(set(TOPICS.values())), PAIR_CREATED, POOL_CREATED]
     thread = FollowerThread(follower, ws_url=ws_url(chain.url), logs=LogFilter.of([*registry, *factories], [topics]),
-                            count=lambda kind, detail: errors.append(f"{kind}: {detail}"))
+                            count=count)
     bare = _BareRpc(port)
     params = {"address": sorted({*registry, *factories}),
               "topics": [["0x" + t.hex() for t in (*sorted(set(TOPICS.values())), PAIR_CREATED, POOL_CREATED)]]}

@@ -127,7 +127,7 @@ class EvmCollectorNode(Node):
             raise ConfigError(f"cannot load pools from {path}: {exc}") from exc
         if not rpc:
             raise ConfigError("no rpc_url configured and none in the manifest")
-        follower = ChainFollower(Chain(rpc), registry, factories, self._sink, self._count_kind,
+        follower = ChainFollower(Chain(rpc), registry, factories, self._sink, self._count,
                                  word_radius=int(s["word_radius"]), reorg_depth=int(s["reorg_depth"]))
         topics = [*sorted(set(TOPICS.values())), PAIR_CREATED, POOL_CREATED]
         thread = FollowerThread(
@@ -152,9 +152,6 @@ class EvmCollectorNode(Node):
     def _write(self, frames: list[list[Message]]) -> None:
         for tlvs in frames:
             self.rt.write_ring(tlvs)
-
-    def _count_kind(self, kind: str) -> None:
-        self._count(kind, "")
 
     def _count(self, kind: str, detail: str) -> None:
         self.rt.offload.post(self._note_error, kind, detail)

@@ -52,6 +52,7 @@ __all__ = ["ChainFollower", "Sink"]
 #: Receives one block's (or one bootstrap's) frames, in order.
 Sink = Callable[[list[list[Message]]], None]
 _GWEI = 10**9
+_U64_END = 2**64
 #: Block timestamps kept by hash, to decode logs that arrive before their block closes.
 _TIMESTAMPS_KEPT = 256
 _POOL_TOPICS = tuple(sorted(set(TOPICS.values())))
@@ -80,7 +81,7 @@ class ChainFollower:
     sink : Sink
         Where frames go (one call per block or bootstrap).
     count : callable
-        ``count(kind)`` for every error.
+        ``count(kind, detail)`` for every error.
     word_radius : int
         Tick-bitmap words read each side of a V3 pool's price at bootstrap.
     reorg_depth : int
@@ -92,7 +93,7 @@ class ChainFollower:
     """
 
     def __init__(self, chain: Chain, registry: Mapping[str, PoolInfo], factories: Mapping[str, Factory],
-                 sink: Sink, count: Callable[[str], None], *, word_radius: int = 8, reorg_depth: int = 64,
+                 sink: Sink, count: Callable[[str, str], None], *, word_radius: int = 8, reorg_depth: int = 64,
                  range_blocks: int = 100, clock: Callable[[], int] = time.time_ns) -> None:
         self.chain = chain
         self.registry: dict[str, PoolInfo] = dict(registry)
@@ -155,7 +156,8 @@ class ChainFollower:
         self.head = head
         out: list[list[Message]] = []
         self._bootstrap(pools, head, out)
-        out.append(f.block_end(head, self._priority_fee(), 0, self.clock(), self.chain_id, self._venue()))
+        out.append(f.block_end(head, _block_ns(head), self._priority_fee(), 0, self.clock(), self.chain_id,
+                               self._venue()))
         self.sink(out)
 
     # -- events from the transport ---------------------------------------------------------------
@@ -176,7 +178,7 @@ class ChainFollower:
             return
         if head.number <= self.head.number and self._known(head.number) == head.hash:
             return
-        self._timestamps[head.hash] = head.timestamp * _GWEI
+        self._timestamps[head.hash] = _block_ns(head)
         if head.number == self.head.number + 1 and head.parent_hash == self.head.hash:
             self._close(head, received_ns)
         else:
@@ -242,7 +244,7 @@ class ChainFollower:
     # -- closing a block -------------------------------------------------------------------------
 
     def _close(self, head: Head, received_ns: int, fetched: tuple[list[Log], int] | None = None) -> None:
-        ts = head.timestamp * _GWEI
+        ts = _block_ns(head)
         self._timestamps[head.hash] = ts
         logs, tip = fetched if fetched is not None else self._block_logs(head)
         early = self._early.pop(head.hash, {})
@@ -288,7 +290,7 @@ class ChainFollower:
             self._bootstrap(broken, head, out)
             record.pools |= broken
         record.pools |= fresh | retry
-        out.append(f.block_end(head, tip, written, self.clock(), self.chain_id, self._venue()))
+        out.append(f.block_end(head, ts, tip, written, self.clock(), self.chain_id, self._venue()))
         self._remember(head, record)
         self.sink(out)
 
@@ -324,14 +326,14 @@ class ChainFollower:
         try:
             return decode_log(log, self.registry, timestamp_ns)
         except BadLog as exc:
-            self.count(exc.kind)
+            self.count(exc.kind, str(exc))
             return exc
 
     def _factory_log(self, log: Log) -> NewPool | None:
         try:
             new = decode_factory_log(log, self.factories)
         except BadLog as exc:
-            self.count(exc.kind)
+            self.count(exc.kind, str(exc))
             return None
         return None if new.pool in self.registry else new
 
@@ -341,7 +343,7 @@ class ChainFollower:
         infos = pool_infos(self.chain, created, head.number, decimals=self.decimals)
         self.decimals.update(infos.decimals)
         for error in infos.failed.values():
-            self.count(getattr(error, "kind", "pool_read"))
+            self.count(getattr(error, "kind", "pool_read"), str(error))
         self.registry.update(infos.infos)
         self._bootstrap(set(infos.infos), head, out)
         return set(infos.infos)
@@ -353,12 +355,12 @@ class ChainFollower:
             return
         snap = snapshot_pools(self.chain, {p: self.registry[p] for p in pools}, head.number,
                               word_radius=self.word_radius, block_hash=head.hash)
-        ts = head.timestamp * _GWEI
+        ts = _block_ns(head)
         for pool in pools:
             state = snap.states.get(pool)
             if state is None:
                 error = snap.failed.get(pool)
-                self.count(getattr(error, "kind", "pool_read"))
+                self.count(getattr(error, "kind", "pool_read"), str(error))
                 if pool in self.valid:
                     out.append(f.invalidation(pool, self.registry[pool], head.number,
                                               InvalidationReason.BAD_STATE, self.chain_id, self.clock()))
@@ -370,11 +372,11 @@ class ChainFollower:
     def _refresh_ticks(self, touched: dict[str, set[int]], head: Head, out: list[list[Message]]) -> set[str]:
         """Read the touched ticks at ``head``; the pools whose ticks could not be read."""
         ticks, failed = read_ticks(self.chain, touched, head.number, block_hash=head.hash)
-        ts = head.timestamp * _GWEI
+        ts = _block_ns(head)
         for pool, values in ticks.items():
             out += f.tick_frames(pool, self.registry[pool], values, head.number, ts)
         for error in failed.values():
-            self.count(getattr(error, "kind", "pool_read"))
+            self.count(getattr(error, "kind", "pool_read"), str(error))
         return set(failed)
 
     def _remember(self, head: Head, record: _Block) -> None:
@@ -410,7 +412,7 @@ class ChainFollower:
                 continue  # beyond the chain's head now
             if head.hash == self.blocks[number].hash:
                 return head
-        self.count("reorg_too_deep")
+        self.count("reorg_too_deep", f"no block of the last {len(self.blocks)} remembered is canonical")
         return self.chain.head("latest")
 
     def _undo_reorg(self) -> None:
@@ -426,7 +428,7 @@ class ChainFollower:
                     self.valid.discard(pool)
         if anchor.number not in self.blocks:  # deeper than remembered: everything is suspect
             affected = set(self.valid)
-        self.count("reorg")
+        self.count("reorg", f"back to block {anchor.number}")
         now = self.clock()
         out = [f.invalidation(p, self.registry[p], anchor.number, InvalidationReason.REORG, self.chain_id, now)
                for p in sorted(affected & self.valid)]
@@ -443,3 +445,11 @@ class ChainFollower:
     def _venue(self) -> int:
         return self.chain_id if self.chain_id <= 0xFFFF else 0
 
+
+def _block_ns(head: Head) -> int:
+    """The block's timestamp in ns, as every frame carries it (u64); a node that answers a
+    timestamp beyond year 2554 is not answering the question asked."""
+    ns = head.timestamp * _GWEI
+    if ns >= _U64_END:
+        raise BadRpcAnswer(f"block {head.number} has timestamp {head.timestamp}: not a time in ns as u64")
+    return ns

@@ -42,7 +42,6 @@ __all__ = ["TICKS_PER_FRAME", "block_end", "invalidation", "log_frame", "snapsho
 TICKS_PER_FRAME = 64
 _GWEI = 10**9
 _U32 = 2**32 - 1
-_U64 = 2**64 - 1
 
 
 def _address(checksummed: str) -> bytes:
@@ -90,11 +89,10 @@ def snapshot_frames(pool: str, info: PoolInfo, state: V2State | V3State, block: 
     return frames
 
 
-def block_end(head: Head, priority_fee: int, log_count: int, received_ns: int, chain_id: int,
-              venue: int) -> list[Message]:
+def block_end(head: Head, timestamp_ns: int, priority_fee: int, log_count: int, received_ns: int,
+              chain_id: int, venue: int) -> list[Message]:
     """The block is complete: BlockEnd (exact wei) and upstream's GasPrice (whole gwei)."""
     base = next_base_fee_of(head)
-    timestamp_ns = min(head.timestamp * _GWEI, _U64)
     base_gwei = min(-(-base // _GWEI), _U32)  # rounded up: never under-quote the base fee
     tip_gwei = min(-(-priority_fee // _GWEI), _U32)
     return [

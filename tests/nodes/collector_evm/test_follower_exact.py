@@ -4,33 +4,17 @@ from __future__ import annotations
 
 from contracts.events import registry_from_manifest
 from contracts.factories import factories_from_manifest
-from mesh.protocol import encode_frame
 from nodes.collector_evm.follower import ChainFollower
-from nodes.collector_evm.replica import Replica
 from tests.nodes.collector_evm.activity import Activity
 from tests.nodes.collector_evm.chainstate import ALL_WORDS, mismatches
-
-
-class Recorder:
-    """A sink that encodes and applies every frame, as a ring reader would."""
-
-    def __init__(self) -> None:
-        self.replica = Replica()
-        self.frames: list[bytes] = []
-        self.errors: list[str] = []
-
-    def sink(self, frames) -> None:
-        for tlvs in frames:
-            raw = encode_frame(tlvs, source=4, sequence=len(self.frames))
-            self.frames.append(raw)
-            self.replica.apply_raw([raw])
+from tests.nodes.collector_evm.recorder import Recorder
 
 
 def test_replica_of_the_stream_equals_the_chain_after_random_activity(net):
     registry = registry_from_manifest(net.manifest)
     rec = Recorder()
     follower = ChainFollower(net.chain, registry, factories_from_manifest(net.manifest), rec.sink,
-                             rec.errors.append, word_radius=ALL_WORDS)
+                             rec.count, word_radius=ALL_WORDS)
     start = follower.start()
     assert mismatches(net.chain, rec.replica, registry, start.number) == []
     activity = Activity(net.chain, net.manifest, seed=7)

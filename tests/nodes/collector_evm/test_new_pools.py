@@ -12,13 +12,13 @@ from contracts.v3math import sqrt_price_x96
 from nodes.collector_evm.follower import ChainFollower
 from tests.nodes.collector_evm.activity import GAS, Activity
 from tests.nodes.collector_evm.chainstate import ALL_WORDS, mismatches
-from tests.nodes.collector_evm.test_follower_exact import Recorder
+from tests.nodes.collector_evm.recorder import Recorder
 
 
 def test_pools_created_later_are_bootstrapped_and_followed(net):
     rec = Recorder()
     follower = ChainFollower(net.chain, registry_from_manifest(net.manifest), factories_from_manifest(net.manifest),
-                             rec.sink, rec.errors.append, word_radius=ALL_WORDS)
+                             rec.sink, rec.count, word_radius=ALL_WORDS)
     follower.start()
     known = set(follower.registry)
     chain, usdc, dai = net.chain, net.token("USDC"), net.token("DAI")

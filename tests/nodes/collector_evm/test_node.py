@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from contracts.events import registry_from_manifest
 from mesh.protocol import decode_frame
 from mesh.protocol.messages import (
     BlockEnd,
@@ -53,7 +54,7 @@ def test_node_stream_rebuilds_every_pool_exactly_over_websocket_and_http(net, ma
         last = net.chain.block_number()
         h.wait_for_ring(BlockEnd, timeout=30, where=lambda m: m.block_number == last)
         replica = _replica(h.ring_frames)
-        assert mismatches(net.chain, replica, {**_registry(net)}, last) == []
+        assert mismatches(net.chain, replica, _registry(net), last) == []
         # Every block closed once, in order, each followed by the gas of the next one.
         numbers = [m.block_number for m in replica.block_ends]
         assert numbers == sorted(set(numbers)) and numbers[-1] == last, h.log()
@@ -67,7 +68,6 @@ def test_node_stream_rebuilds_every_pool_exactly_over_websocket_and_http(net, ma
 
 
 def _registry(net):
-    from contracts.events import registry_from_manifest
     return registry_from_manifest(net.manifest)
 
 

@@ -16,12 +16,12 @@ from mesh.protocol.messages import PoolInvalidation
 from nodes.collector_evm.follower import ChainFollower
 from tests.nodes.collector_evm.activity import Activity
 from tests.nodes.collector_evm.chainstate import ALL_WORDS, mismatches
-from tests.nodes.collector_evm.test_follower_exact import Recorder
+from tests.nodes.collector_evm.recorder import Recorder
 
 
 def _follower(net, rec: Recorder) -> ChainFollower:
     return ChainFollower(net.chain, registry_from_manifest(net.manifest), factories_from_manifest(net.manifest),
-                         rec.sink, rec.errors.append, word_radius=ALL_WORDS)
+                         rec.sink, rec.count, word_radius=ALL_WORDS)
 
 
 def _invalidations(rec: Recorder) -> list[PoolInvalidation]:
