@@ -9,6 +9,10 @@
 - **HTTP polling** (``ws_url`` empty): every ``poll_interval_s`` the follower catches up to
   the latest block (``eth_getLogs`` per block hash).
 
+Anything else that fails inside the follower (a bug, a library's surprise) is counted as
+``follower_error`` and handled like a lost connection: the thread never dies while the node's
+heartbeat says it runs.
+
 A websocket that cannot be had at all is not an outage: the HTTP endpoint is polled meanwhile
 (blocks stay exact) and the websocket is tried again after a growing wait. A websocket that
 dropped after working, or any error on the HTTP side (the node unreachable, a malformed
@@ -170,8 +174,9 @@ class FollowerThread:
                     else:  # no websocket to be had: the HTTP endpoint carries on meanwhile
                         self._poll(time.monotonic() + ws_backoff)
                         ws_backoff = min(ws_backoff * 2, self.backoff_max_s)
-            except ChainError as exc:
-                self.count(getattr(exc, "kind", "chain_error"), str(exc))
+            except Exception as exc:  # noqa: BLE001 - the follower must outlive any one failure
+                kind = exc.kind if isinstance(exc, ChainError) else "follower_error"
+                self.count(kind, f"{type(exc).__name__}: {exc}")
                 if not needs_sync:
                     self._outage()
                     needs_sync = True
