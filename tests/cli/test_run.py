@@ -145,7 +145,8 @@ def test_terminate_or_hangup_stops_supervisord_and_nodes(sig, cli_env):
     try:
         _wait_running(env)
         started = _descendants(proc.pid)
-        assert len(started) >= 5  # supervisord, risk, monitor, collector-evm, simulator
+        # supervisord, risk, monitor, collector-evm (the simulator, without a devnet, exits at once)
+        assert len(started) >= 4
         proc.send_signal(sig)
         output = proc.communicate(timeout=90)[0].decode()
         left = _wait_gone(started, timeout=10)
