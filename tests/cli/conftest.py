@@ -12,6 +12,7 @@ import posix_ipc
 import pytest
 
 from nodes.runtime.testing import free_port, short_dir
+from shm.segment import list_ring_names, unlink
 
 
 @dataclass
@@ -27,7 +28,8 @@ class CliEnv:
 
 @pytest.fixture
 def cli_env(unique_name: str) -> Iterator[CliEnv]:
-    """A config with one declared node (risk) in a fresh short run dir; segments unlinked after."""
+    """A config with one declared node (risk) in a fresh short run dir; the kill flag and every
+    ring of the namespace unlinked after (a node killed with its supervisor cannot unlink its own)."""
     with short_dir() as root:
         run_dir = root / "run"
         run_dir.mkdir()
@@ -45,3 +47,5 @@ def cli_env(unique_name: str) -> Iterator[CliEnv]:
         finally:
             with contextlib.suppress(posix_ipc.ExistentialError):
                 posix_ipc.unlink_shared_memory(f"/{namespace}-kill")
+            for ring in list_ring_names(namespace):
+                unlink(ring)

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from contracts import devnet
 from nodes.runtime.testing import free_port
 
 RUN = [sys.executable, "-m", "mesh", "run"]
@@ -128,9 +129,10 @@ def test_ctrl_c_after_the_output_pipe_closed_leaves_no_process_behind(cli_env):
         proc.wait(90)
         left = _wait_gone(started, timeout=30)
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # the test failed before the stop: take its devnet down too
             proc.kill()
             proc.wait()
+            devnet.down(devnet.DevnetPaths.of(devnet_dir))
         _kill_all(started)
     assert left == {}, f"still running: {left}"
     assert not (devnet_dir / "manifest.json").exists()
