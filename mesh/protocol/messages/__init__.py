@@ -2,6 +2,7 @@
 
 from mesh.protocol.messages.defi import (
     ArbitrageOpportunity,
+    ArbitrageRoute,
     BlockEnd,
     ChainEvent,
     CrossChainArbitrageSignal,
@@ -41,7 +42,7 @@ from mesh.protocol.messages.upstream_system import (
 )
 
 __all__ = [
-    "ArbitrageOpportunity", "ArbitrageSignal", "BlockEnd", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
+    "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
     "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
     "OrderRequest", "OrderStatus", "PoolBurn", "PoolInvalidation", "PoolLiquidity", "PoolMint", "PoolState",
     "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",

@@ -1,7 +1,7 @@
 """The AlphaPulse DeFi extension: types upstream leaves unspecified (docs/protocol-types.md).
 
 Numbers are free slots inside each domain's upstream range: Market data 4-7 (upstream reserves
-them with no layout), Signal 33-35 and 62 (upstream's registry names 62 RiskAlert with a 24-256
+them with no layout), Signal 33-36 and 62 (upstream's registry names 62 RiskAlert with a 24-256
 byte bound but no layout; this one fits it), Execution 50-52, System 113-114. Layouts use natural alignment with every hole written as
 padding, u128 at 16-byte offsets and sizes rounded to 16 where a u128 is present, so a
 ``#[repr(C)]`` Rust struct with the same fields has the same bytes. Money is raw token units
@@ -20,6 +20,7 @@ from mesh.protocol.layout import (
     pad,
     paddr,
     raw,
+    tail,
     text,
     u8,
     u16,
@@ -87,6 +88,17 @@ ArbitrageOpportunity = message(33, "ArbitrageOpportunity", [
     addr("flash_lender", "Aave pool, V2 pair or V3 pool lending tokens[0]"), pad(8),
 ], size=368, origin=_EXT,
     doc="A sized, fee-netted arbitrage route of up to 4 hops, ready for an executor.")
+
+ArbitrageRoute = message(36, "ArbitrageRoute", [
+    vec("amounts_out", u128(""), 4, "hop_count",
+        doc="exact output of each hop, raw units of its output token"),
+    u128("gas_cost", "gas_estimate × gas_price_wei in raw units of tokens[0], rounded up"),
+    u64("opportunity_id", "the ArbitrageOpportunity this route belongs to"), u64("chain_id"),
+    count("hop_count", "B", "1..4"), pad(15),
+    tail("trade", "the packed trade FlashArbitrage.execute takes (contracts/arbitrage.py)"),
+], size=112, origin=_EXT,
+    doc="What an executor sends for an ArbitrageOpportunity: every hop's exact output and the "
+        "packed FlashArbitrage trade. Rides in the same frame, after the opportunity.")
 
 CrossChainArbitrageSignal = message(34, "CrossChainArbitrageSignal", [
     u128("amount_in", "raw units on the source chain"),

@@ -87,6 +87,17 @@ class ArbitrageOpportunity(Message):
     def __init__(self, amount_in: int = ..., expected_out: int = ..., flash_fee: int = ..., expected_profit: int = ..., opportunity_id: int = ..., chain_id: int = ..., detected_block: int = ..., valid_until_block: int = ..., valid_until_ns: int = ..., gas_estimate: int = ..., gas_price_wei: int = ..., net_profit_usd_q8: int = ..., hop_fee_ppm: tuple[int, ...] = ..., flash_fee_ppm: int = ..., strategy_id: int = ..., confidence_bps: int = ..., flash_source: int = ..., pool_kinds: tuple[int, ...] = ..., pools: tuple[bytes, ...] = ..., tokens: tuple[bytes, ...] = ..., flash_lender: bytes = ...) -> None: ...
     def _replace(self, **changes: Any) -> ArbitrageOpportunity: ...
 
+class ArbitrageRoute(Message):
+    """What an executor sends for an ArbitrageOpportunity: every hop's exact output and the packed FlashArbitrage trade. Rides in the same frame, after the opportunity."""
+
+    amounts_out: tuple[int, ...]
+    gas_cost: int
+    opportunity_id: int
+    chain_id: int
+    trade: bytes
+    def __init__(self, amounts_out: tuple[int, ...] = ..., gas_cost: int = ..., opportunity_id: int = ..., chain_id: int = ..., trade: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> ArbitrageRoute: ...
+
 class CrossChainArbitrageSignal(Message):
     """A price difference between two chains, net of bridge cost."""
 
