@@ -1,30 +1,51 @@
-"""Gas per FlashArbitrage route kind and flash source, on a fresh devnet (real anvil, real bytecode).
+"""Gas of FlashArbitrage routes, one per route shape of :mod:`contracts.gas_table`, on a devnet.
 
-``python -m bench gas [--port N]`` starts its own anvil, deploys the devnet market, makes WETH
-dearer on the Uniswap V2 pairs, then measures each trade's ``gasUsed`` (receipt, after refunds,
-including the 21000 intrinsic gas and calldata) from an ``evm_snapshot`` so every trade sees the same
-pools. Baselines measured in the same run: a plain Uniswap V2 swap (token transfer + ``pair.swap``
-from an EOA, the cheapest way to swap on V2) and a V3 swap through the devnet periphery.
-Target (issue 5): a 2-hop V2 route funded by a V2 flash swap at most 150 k gas.
+``python -m bench gas [--port N]`` starts its own anvil, deploys the devnet market, makes WETH dearer
+on the Uniswap V2 pairs (as the tests' devnet does), then runs :func:`measure`: every route shape the
+table covers (4 lender slots x every sequence of 2 to 4 V2/V3 hops, 98 shapes) on a profitable devnet
+route (:mod:`bench._gas_routes`), each measured as the receipt's ``gasUsed`` (after refunds, with the
+21000 intrinsic gas and calldata) from an ``evm_snapshot`` so every trade sees the same pools. Each row
+shows the table's value and its drift from the measurement in %. Also measured in the same run: a plain
+Uniswap V2 swap (token transfer + ``pair.swap`` from an EOA) and a V3 swap through the devnet
+periphery as baselines, the fused 2-hop V2 route with dust, with the profit kept in the contract and
+with hop 1 priced from ``getReserves``, and a route whose V3 hop crosses one initialized tick.
+Target (issue 5): the 2-hop V2 route funded by a fused V2 flash swap at most 150 k gas.
+
+:func:`measure` runs on any chain holding a devnet deployment (``contracts.deploy.deploy_market``)
+with the V2 mispricing of :func:`mispricing`: the tests call it on their per-worker devnet. It works
+inside a snapshot and leaves the chain as it found it.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from math import isqrt
+from typing import Any
 
+from bench._gas_routes import Planned, amount_of, plan
 from bench.report import Row
 from contracts.accounts import dev_account
 from contracts.anvil import port_is_free, start_anvil, stop_anvil
-from contracts.arbitrage import PoolBook, Trade, arbitrage_contract, execute, quote, with_v2_amounts
+from contracts.arbitrage import PoolBook, Trade, arbitrage_contract, execute
 from contracts.client import Chain
 from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
-from contracts.pools import erc20, read_v2, swap_v2, swap_v3, v2_pair
-from contracts.v3math import v2_amount_out
+from contracts.gas_table import RouteShape, route_gas, shapes
+from contracts.pools import erc20, read_v2, swap_v2, swap_v3, v2_pair, v3_pool
+from contracts.simulator.state import read_market
+from contracts.swapmath import V3Pool, enumerate_cycles
+from contracts.v3math import sqrt_ratio_at_tick, v2_amount_out
 from mesh.protocol.constants import FlashSource, PoolKind
 
 TARGET_V2_FLASH_2HOP = 150_000
+#: V3 pools made WETH-dear by this much (percent) before measuring, so all-V3 cycles profit too.
+V3_PUSH_PCT = 4
+V3_PUSHED = (("WETH/USDC", 3000), ("WETH/DAI", 3000))
+V2, V3 = PoolKind.UNISWAP_V2, PoolKind.UNISWAP_V3
+FUSED_V2V2 = RouteShape(FlashSource.UNISWAP_V2, True, (V2, V2))
+CROSSING = RouteShape(FlashSource.AAVE_V3, False, (V3, V2))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,52 +53,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="anvil port (default: first free from 28545)")
 
 
-def _routes(chain: Chain, arb, m: dict, recipient: str) -> list[tuple[str, Trade]]:
-    t = {s: m["tokens"][s]["address"] for s in m["tokens"]}
-    book = PoolBook(chain, arb)
+@dataclass(slots=True, frozen=True)
+class Measured:
+    """One measured case: its ``gasUsed`` and, for a route shape, the table's value."""
 
-    def pool(venue: str, pair: str, fee: int | None = None) -> str:
-        return find_pool(m, venue, pair, fee)["address"]
+    case: str
+    gas: int
+    shape: RouteShape | None = None
+    crossings: int = 0
 
-    v2 = lambda venue, pair: (pool(venue, pair), PoolKind.UNISWAP_V2)  # noqa: E731
-    v3 = lambda pair, fee: (pool("uniswap_v3", pair, fee), PoolKind.UNISWAP_V3)  # noqa: E731
-    usdc, weth = 10_000 * 10**6, 3 * 10**18
-    uni, fork = "uniswap_v2", "uniswap_v2_fork"
-    weth_2v2 = (v2(uni, "WETH/USDC"), v2(fork, "WETH/USDC"))
-    weth_3 = (v2(uni, "WETH/DAI"), v3("USDC/DAI", 100), v2(fork, "WETH/USDC"))
-    usdc_v3v2 = (v3("WETH/USDC", 500), v2(uni, "WETH/USDC"))
-    usdc_3 = (v3("WETH/USDC", 3000), v2(uni, "WETH/DAI"), v3("USDC/DAI", 100))
-    aave = (m["aave_v3"]["pool"], FlashSource.AAVE_V3)
-    v2_lender = (pool(uni, "USDC/DAI"), FlashSource.UNISWAP_V2)
-    v3_lender = (pool("uniswap_v3", "WBTC/USDC", 500), FlashSource.UNISWAP_V3)
-    # V2 -> V2 with USDC from the flash pair that is not on the route
-    usdc_2v2 = (v2(fork, "WETH/USDC"), v2(uni, "WETH/USDC"))
-    fused = lambda route: (route[-1][0], FlashSource.UNISWAP_V2)  # noqa: E731 - the last pair lends
-    cases = [
-        ("v2 flash swap (fused), 2-hop V2->V2", weth_2v2, t["WETH"], weth, fused(weth_2v2)),
-        ("v2 flash swap (fused), 3-hop V2->V3->V2", weth_3, t["WETH"], weth, fused(weth_3)),
-        ("v2 flash (other pair), 2-hop V2->V2", usdc_2v2, t["USDC"], usdc, v2_lender),
-        ("v2 flash (other pair), 2-hop V3->V2", usdc_v3v2, t["USDC"], usdc, v2_lender),
-        ("v2 flash (other pair), 3-hop V3->V2->V3", usdc_3, t["USDC"], usdc, v2_lender),
-        ("aave flashLoanSimple, 2-hop V2->V2", usdc_2v2, t["USDC"], usdc, aave),
-        ("aave flashLoanSimple, 2-hop V3->V2", usdc_v3v2, t["USDC"], usdc, aave),
-        ("aave flashLoanSimple, 3-hop V3->V2->V3", usdc_3, t["USDC"], usdc, aave),
-        ("v3 flash, 2-hop V2->V2", usdc_2v2, t["USDC"], usdc, v3_lender),
-        ("v3 flash, 2-hop V3->V2", usdc_v3v2, t["USDC"], usdc, v3_lender),
-        ("v3 flash, 3-hop V3->V2->V3", usdc_3, t["USDC"], usdc, v3_lender),
-    ]
-    out = []
-    for name, pools, token, amount, (lender, source) in cases:
-        trade = book.lender(Trade(book.hops_along(token, list(pools)), amount, lender, source, 1, recipient))
-        last_out = None
-        if trade.fused and any(h.kind == PoolKind.UNISWAP_V3 for h in trade.hops):
-            probe = book.lender(replace(trade, lender=m["aave_v3"]["pool"], source=FlashSource.AAVE_V3))
-            last_out = quote(chain, arb, probe)
-        out.append((name, with_v2_amounts(chain, trade, last_out)))
-    return out
+    @property
+    def table(self) -> int | None:
+        """:func:`contracts.gas_table.route_gas` of the case's shape (None for a baseline or variant)."""
+        if self.shape is None:
+            return None
+        return route_gas(self.shape.source, self.shape.fused, self.shape.kinds, self.crossings)
+
+    @property
+    def drift_pct(self) -> float | None:
+        """(table - measured) / measured, in percent."""
+        table = self.table
+        return None if table is None else 100.0 * (table - self.gas) / self.gas
 
 
-def _steady_state(chain: Chain, m: dict, recipient: str) -> None:
+def mispricing(chain: Chain, m: dict[str, Any]) -> None:
+    """WETH about 4 % dearer on the V2 WETH/USDC pair and 3 % on V2 WETH/DAI (the tests' devnet too)."""
+    usdc, dai = (m["tokens"][s]["address"] for s in ("USDC", "DAI"))
+    swap_v2(chain, find_pool(m, "uniswap_v2", "WETH/USDC")["address"], usdc, 45_000 * 10**6)
+    swap_v2(chain, find_pool(m, "uniswap_v2", "WETH/DAI")["address"], dai, 45_000 * 10**18)
+
+
+def _push_v3(chain: Chain, m: dict[str, Any]) -> None:
+    """Make WETH :data:`V3_PUSH_PCT` % dearer in the :data:`V3_PUSHED` pools (an exact price limit)."""
+    weth = m["tokens"]["WETH"]["address"]
+    for pair, fee in V3_PUSHED:
+        pool = find_pool(m, "uniswap_v3", pair, fee)
+        sqrt_p = v3_pool(chain, pool["address"]).functions.slot0().call()[0]
+        weth_is_0 = pool["token0"].lower() == weth.lower()
+        # price = token1 per token0: WETH dearer means a higher price when WETH is token0
+        factor = (100 + V3_PUSH_PCT, 100) if weth_is_0 else (100, 100 + V3_PUSH_PCT)
+        target = isqrt(sqrt_p * sqrt_p * factor[0] // factor[1])
+        other = pool["token1"] if weth_is_0 else pool["token0"]
+        swap_v3(chain, m["periphery"], pool["address"], other, amount_of(m, other, 50_000_000), target)
+
+
+def _steady_state(chain: Chain, m: dict[str, Any], recipient: str) -> None:
     """Make storage look like mainnet's: every V2 pair has non-zero price accumulators (a swap after
     time passed) and the recipient already holds each token. Otherwise one-off zero-to-non-zero
     SSTOREs (20 k gas each) would be billed to whichever trade touches the slot first."""
@@ -91,7 +111,8 @@ def _steady_state(chain: Chain, m: dict, recipient: str) -> None:
         chain.transact(erc20(chain, token["address"]), "transfer", recipient, 1)
 
 
-def _measure(chain: Chain, fn) -> int:
+def _gas_of(chain: Chain, fn: Callable[[], int]) -> int:
+    """``fn()`` (which sends transactions and returns their gas) in a new block, then undone."""
     snap = chain.snapshot()
     try:
         chain.rpc("evm_increaseTime", [12])  # a new block, as on mainnet: pairs update accumulators
@@ -100,60 +121,120 @@ def _measure(chain: Chain, fn) -> int:
         chain.revert_to(snap)
 
 
+def _baselines(chain: Chain, m: dict[str, Any], recipient: str) -> list[Measured]:
+    weth = m["tokens"]["WETH"]["address"]
+
+    def v2_baseline() -> int:
+        pair = find_pool(m, "uniswap_v2_fork", "WETH/USDC")["address"]
+        sent = chain.transact(erc20(chain, weth), "transfer", pair, 10**18)["gasUsed"]
+        state = read_v2(chain, pair)
+        zero_in = state.token0 == weth
+        r_in, r_out = (state.reserve0, state.reserve1) if zero_in else (state.reserve1, state.reserve0)
+        out = v2_amount_out(10**18, r_in, r_out)
+        amounts = (0, out) if zero_in else (out, 0)
+        return sent + chain.transact(v2_pair(chain, pair), "swap", *amounts, recipient, b"")["gasUsed"]
+
+    def v3_baseline() -> int:
+        pool = find_pool(m, "uniswap_v3", "WETH/USDC", 500)["address"]
+        before = chain.w3.eth.block_number
+        swap_v3(chain, m["periphery"], pool, weth, 10**18, recipient=recipient)
+        block = chain.w3.eth.get_block(before + 1, full_transactions=False)
+        return chain.w3.eth.get_transaction_receipt(block["transactions"][0])["gasUsed"]
+
+    return [Measured("baseline: V2 transfer + pair.swap from EOA (2 txs)", _gas_of(chain, v2_baseline)),
+            Measured("baseline: V3 pool.swap via periphery (1 tx)", _gas_of(chain, v3_baseline))]
+
+
+def _variants(chain: Chain, m: dict[str, Any], arb: Any, fused: Trade) -> list[Measured]:
+    """The fused 2-hop V2 route with dust in the contract, with its profit kept there, and with hop 1
+    priced by the contract from ``getReserves``."""
+
+    def with_dust(trade: Trade) -> Callable[[], int]:
+        def fn() -> int:
+            for token in m["tokens"].values():  # 1 raw unit of every token left in the contract
+                chain.transact(erc20(chain, token["address"]), "transfer", arb.address, 1)
+            return execute(chain, arb, trade)["gasUsed"]
+        return fn
+
+    unpriced = replace(fused, hops=(replace(fused.hops[0], amount_out=0), *fused.hops[1:]))
+    name = FUSED_V2V2.name
+    return [Measured(f"{name} +dust", _gas_of(chain, with_dust(fused))),
+            Measured(f"{name} +dust, profit kept in contract", _gas_of(chain, with_dust(replace(fused, recipient=arb.address)))),
+            Measured(f"{name}, hop 1 priced from getReserves",
+                     _gas_of(chain, lambda: execute(chain, arb, unpriced)["gasUsed"]))]
+
+
+def _crossing(chain: Chain, m: dict[str, Any], arb: Any, book: PoolBook, recipient: str) -> Measured:
+    """:data:`CROSSING`'s route after its V3 pool's price was moved just short of the next initialized
+    tick the route's V3 hop swaps towards: the hop crosses that one tick."""
+    market = read_market(chain, m)
+    planned = plan(CROSSING, market, m, book, recipient)
+    hop = next(h for h in planned.trade.hops if h.kind == V3)
+    pool = market.pools[next(a for a in market.pools if a.lower() == hop.pool.lower())]
+    assert isinstance(pool, V3Pool)
+    down = hop.zero_for_one  # selling token0 lowers the price
+    tick = max(t for t in pool.ticks if t <= pool.tick) if down else min(t for t in pool.ticks if t > pool.tick)
+    edge = sqrt_ratio_at_tick(tick)
+    limit = edge + edge // 20_000 if down else edge - edge // 20_000  # half a basis point short
+    snap = chain.snapshot()
+    try:
+        swap_v3(chain, m["periphery"], hop.pool, hop.token_in, amount_of(m, hop.token_in, 50_000_000), limit)
+        crossing = plan(CROSSING, read_market(chain, m), m, book, recipient, crossings=1)
+        gas = _gas_of(chain, lambda: execute(chain, arb, crossing.trade)["gasUsed"])
+    finally:
+        chain.revert_to(snap)
+    return Measured(f"{CROSSING.name}, V3 hop crosses 1 tick", gas, CROSSING, 1)
+
+
+def measure(chain: Chain, m: dict[str, Any], recipient: str | None = None) -> list[Measured]:
+    """Baselines, every table shape, the variants and the tick crossing, measured on ``chain``.
+
+    ``m`` is the deployment's manifest; the chain's account must own its FlashArbitrage and hold the
+    test tokens (the deployer). The chain is restored to the state it was given in.
+    """
+    recipient = recipient or dev_account(2).address
+    arb = arbitrage_contract(chain, m["flash_arbitrage"])
+    book = PoolBook(chain, arb)
+    snap = chain.snapshot()
+    try:
+        _push_v3(chain, m)
+        _steady_state(chain, m, recipient)
+        out = _baselines(chain, m, recipient)
+        market = read_market(chain, m)
+        cycles = enumerate_cycles(market.pools.values(), max_hops=4)
+        planned: dict[RouteShape, Planned] = {s: plan(s, market, m, book, recipient, cycles=cycles) for s in shapes()}
+        for shape, route in planned.items():
+            gas = _gas_of(chain, lambda t=route.trade: execute(chain, arb, t)["gasUsed"])
+            out.append(Measured(shape.name, gas, shape))
+        out += _variants(chain, m, arb, planned[FUSED_V2V2].trade)
+        out.append(_crossing(chain, m, arb, book, recipient))
+        return out
+    finally:
+        chain.revert_to(snap)
+
+
+def to_rows(measured: list[Measured]) -> list[Row]:
+    """The bench's rows: gas, table value and drift; the fused 2-hop V2 route against its target."""
+    rows = []
+    for case in measured:
+        extra: dict[str, Any] = {"gas": case.gas, "table": case.table}
+        drift = case.drift_pct
+        extra["drift_%"] = None if drift is None else f"{drift:+.2f}"
+        if case.shape == FUSED_V2V2 and case.crossings == 0:
+            extra["target"] = TARGET_V2_FLASH_2HOP
+            extra["ok"] = "yes" if case.gas <= TARGET_V2_FLASH_2HOP else "NO"
+        rows.append(Row("gas", case.case, extra=extra))
+    return rows
+
+
 def run(args: argparse.Namespace) -> list[Row]:
-    """Start anvil, deploy, measure every route; return the rows."""
+    """Start anvil, deploy, measure every case; return the rows."""
     port = args.port or next(p for p in range(28545, 28645) if port_is_free(p))
     proc = start_anvil(port)
     try:
         chain = Chain(f"http://127.0.0.1:{port}")
         m = deploy_market(chain)
-        weth, usdc, dai = (m["tokens"][s]["address"] for s in ("WETH", "USDC", "DAI"))
-        swap_v2(chain, find_pool(m, "uniswap_v2", "WETH/USDC")["address"], usdc, 45_000 * 10**6)
-        swap_v2(chain, find_pool(m, "uniswap_v2", "WETH/DAI")["address"], dai, 45_000 * 10**18)
-        arb = arbitrage_contract(chain, m["flash_arbitrage"])
-        recipient = dev_account(2).address
-        _steady_state(chain, m, recipient)
-        rows = []
-
-        def v2_baseline() -> int:
-            pair = find_pool(m, "uniswap_v2_fork", "WETH/USDC")["address"]
-            sent = chain.transact(erc20(chain, weth), "transfer", pair, 10**18)["gasUsed"]
-            state = read_v2(chain, pair)
-            zero_in = state.token0 == weth
-            r_in, r_out = (state.reserve0, state.reserve1) if zero_in else (state.reserve1, state.reserve0)
-            out = v2_amount_out(10**18, r_in, r_out)
-            amounts = (0, out) if zero_in else (out, 0)
-            return sent + chain.transact(v2_pair(chain, pair), "swap", *amounts, recipient, b"")["gasUsed"]
-
-        def v3_baseline() -> int:
-            pool = find_pool(m, "uniswap_v3", "WETH/USDC", 500)["address"]
-            before = chain.w3.eth.block_number
-            swap_v3(chain, m["periphery"], pool, weth, 10**18, recipient=recipient)
-            block = chain.w3.eth.get_block(before + 1, full_transactions=False)
-            return chain.w3.eth.get_transaction_receipt(block["transactions"][0])["gasUsed"]
-
-        rows.append(Row("gas", "baseline: V2 transfer + pair.swap from EOA (2 txs)", extra={"gas": _measure(chain, v2_baseline)}))
-        rows.append(Row("gas", "baseline: V3 pool.swap via periphery (1 tx)", extra={"gas": _measure(chain, v3_baseline)}))
-        def with_dust(trade: Trade) -> int:
-            for token in m["tokens"].values():  # 1 raw unit of every token left in the contract
-                chain.transact(erc20(chain, token["address"]), "transfer", arb.address, 1)
-            return execute(chain, arb, trade)["gasUsed"]
-
-        cases = [(name, trade, False) for name, trade in _routes(chain, arb, m, recipient)]
-        cases.insert(1, (cases[0][0] + " +dust", cases[0][1], True))
-        kept = _routes(chain, arb, m, arb.address)[0]
-        cases.insert(2, (kept[0] + " +dust, profit kept in contract", kept[1], True))
-        first = cases[0][1]
-        unpriced = replace(first, hops=(replace(first.hops[0], amount_out=0), *first.hops[1:]))
-        cases.insert(3, (cases[0][0] + ", hop 1 priced from getReserves", unpriced, False))
-        for name, trade, dust in cases:
-            measured = (lambda t=trade: with_dust(t)) if dust else (lambda t=trade: execute(chain, arb, t)["gasUsed"])
-            gas = _measure(chain, measured)
-            extra: dict = {"gas": gas}
-            if name.startswith("v2 flash swap (fused), 2-hop"):
-                extra["target"] = TARGET_V2_FLASH_2HOP
-                extra["ok"] = "yes" if gas <= TARGET_V2_FLASH_2HOP else "NO"
-            rows.append(Row("gas", name, extra=extra))
-        return rows
+        mispricing(chain, m)
+        return to_rows(measure(chain, m))
     finally:
         stop_anvil(proc)
