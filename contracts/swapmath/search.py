@@ -5,7 +5,7 @@ bracketing triple, with a golden-section step whenever the parabola is unusable 
 infeasible point, a vertex outside the bracket, a step not shrinking fast enough). The parabola's
 vertex is computed in exact integer arithmetic, so large inputs and profits lose nothing to
 floats. The search stops once the bracket is narrower than ``rel_tol`` of the input (the profit
-is then flat to well below one part in a million) or than ``scan``, and ends with a scan of the
+is then flat to well below one part in a million) or than ``resolution``, and ends with a scan of the
 integers around the best point, as the saw-tooth may hide a slightly better neighbour.
 
 ``f`` returns None where the input is infeasible (a swap would revert or leave the known ticks);
@@ -16,7 +16,6 @@ input goes further in every pool).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 #: Golden-section fraction, as a ratio of integers (0.381966...).
 GOLDEN_NUM, GOLDEN_DEN = 381_966, 1_000_000
@@ -24,23 +23,17 @@ GOLDEN_NUM, GOLDEN_DEN = 381_966, 1_000_000
 MAX_STEPS = 400
 
 
-@dataclass(slots=True)
-class Counted:
-    """``f`` memoised, counting its distinct evaluations."""
+class _Memo:
+    """``f`` memoised (each distinct input evaluated once) and the best point seen."""
 
-    f: Callable[[int], int | None]
-    seen: dict[int, int | None] = field(default_factory=dict)
+    def __init__(self, f: Callable[[int], int | None]):
+        self.f = f
+        self.seen: dict[int, int | None] = {}
 
     def __call__(self, x: int) -> int | None:
-        """``f(x)``, evaluated once per distinct ``x``."""
         if x not in self.seen:
             self.seen[x] = self.f(x)
         return self.seen[x]
-
-    @property
-    def evaluations(self) -> int:
-        """Distinct inputs evaluated so far."""
-        return len(self.seen)
 
     def best(self) -> tuple[int, int] | None:
         """The best feasible ``(x, f(x))`` seen (ties: the smallest ``x``), None if none was."""
@@ -56,7 +49,7 @@ def _better(a: int | None, b: int | None) -> bool:
     return a is not None and (b is None or a > b)
 
 
-def _bracket(f: Counted, x0: int, lo: int, hi: int) -> tuple[int, int, int]:
+def _bracket(f: _Memo, x0: int, lo: int, hi: int) -> tuple[int, int, int]:
     """``a < b < c`` (or touching ``lo``/``hi``) with ``f(b)`` at least ``f(a)`` and ``f(c)``,
     found by steps growing geometrically from ``x0`` in the rising direction."""
     b = min(hi, max(lo, x0))
@@ -96,13 +89,21 @@ def _golden(a: int, b: int, c: int) -> int:
     return b - max(1, (b - a) * GOLDEN_NUM // GOLDEN_DEN)
 
 
-def maximise(f: Counted, x0: int, lo: int, hi: int, *, rel_tol: float = 1e-9, scan: int = 4) -> tuple[int, int] | None:
+def maximise(f: Callable[[int], int | None], x0: int, lo: int, hi: int, *, rel_tol: float = 1e-9,
+             resolution: int = 1, scan: int = 4) -> tuple[int, int] | None:
     """The best ``(x, f(x))`` found in ``[lo, hi]`` starting from ``x0`` (None if no point is
-    feasible); see the module docstring. Evaluations are counted by ``f``."""
+    feasible; ties: the smallest ``x``).
+
+    Narrowing stops when the bracket is within ``max(resolution, rel_tol * x)`` of the best
+    point (``resolution`` at least 1); then every integer within ``scan`` of it is evaluated.
+    ``f`` is called once per distinct input.
+    """
+    f = _Memo(f)
+    resolution = max(1, resolution)
     a, b, c = _bracket(f, x0, lo, hi)
     widths = [c - a]
     for _ in range(MAX_STEPS):
-        tol = max(scan, int(b * rel_tol))
+        tol = max(resolution, int(b * rel_tol))
         if c - a <= 2 * tol:
             break
         u = _next_point(f, a, b, c, tol, parabolic=len(widths) < 3 or 2 * widths[-1] <= widths[-3])
@@ -114,14 +115,14 @@ def maximise(f: Counted, x0: int, lo: int, hi: int, *, rel_tol: float = 1e-9, sc
             a = u
         widths.append(c - a)
     near = range(max(lo, b - scan), min(hi, b + scan) + 1)
-    if c - a <= 4 * scan + 2:
+    if c - a <= 2 * scan + 2:
         near = range(max(lo, min(a, near.start)), max(c, near.stop - 1) + 1)
     for x in near:
         f(x)
     return f.best()
 
 
-def _next_point(f: Counted, a: int, b: int, c: int, tol: int, parabolic: bool) -> int:
+def _next_point(f: _Memo, a: int, b: int, c: int, tol: int, parabolic: bool) -> int:
     """The next point to evaluate strictly inside ``(a, c)``: the parabola's vertex when usable
     (moved ``tol`` away from ``b`` when closer), else a golden-section point."""
     fa, fb, fc = f(a), f(b), f(c)

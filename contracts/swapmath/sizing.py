@@ -42,14 +42,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import partial
 
 from contracts.swapmath.cycles import MAX_INPUT, SCREEN, Cycle, Optimum, marginal_rate
 from contracts.swapmath.flash import BadSizing, FlashFee
 from contracts.swapmath.libs import FEE_DENOMINATOR, SwapReverted
 from contracts.swapmath.pools import TicksUnknown, V2Pool, V3Pool, v3_swap
-from contracts.swapmath.search import Counted, maximise
+from contracts.swapmath.search import maximise
 
 #: A V2 pair's reserves are uint112: a swap leaving more reverts (``UniswapV2: OVERFLOW``).
 MAX_RESERVE = 2**112 - 1
@@ -62,6 +63,9 @@ SCAN = 4
 CERTIFY = 512
 #: Mixed routes stop narrowing once the bracket is this fraction of the input.
 REL_TOL = 1e-9
+#: A drop into the best input's plateau above this fraction of the profit is a saw-tooth worth
+#: searching over plateaus.
+PLATEAU_JUMP = 1e-7
 
 Pool = V2Pool | V3Pool
 AmountOut = Callable[[Pool, bool, int], int]
@@ -76,7 +80,8 @@ class Sized(Optimum):
     Attributes
     ----------
     evaluations : int
-        Distinct inputs whose exact route output was computed.
+        Exact route evaluations: distinct inputs whose route output was computed, plus (V2-only
+        routes) exact backward passes finding the least input for an output.
     exact : bool
         Proven the best integer input (every other input earns less, or as much and is larger).
     bound : int | None
@@ -109,6 +114,86 @@ def _v2_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int) -> 
     return with_fee * reserve_out // (reserve_in * BPS + with_fee)
 
 
+class _Route:
+    """A route's exact output and profit per input, memoised and counted.
+
+    ``out`` raises :class:`SwapReverted` or :class:`TicksUnknown` where the route cannot be
+    priced; such inputs, and those outside ``[1, top]``, are infeasible (None).
+    """
+
+    def __init__(self, out: Callable[[int], int], least: Callable[[int], int | None] | None, *,
+                 fee: FlashFee | None, top: int):
+        self._out = out
+        self._least = least
+        self.fee = fee
+        self.top = top
+        self.outs: dict[int, int | None] = {}
+        self.extra = 0  # evaluations not of an input (backward passes)
+
+    @property
+    def evaluations(self) -> int:
+        """Exact evaluations so far."""
+        return len(self.outs) + self.extra
+
+    def out(self, x: int) -> int | None:
+        """The route's exact output for ``x``, None where infeasible."""
+        if not 1 <= x <= self.top:
+            return None
+        if x not in self.outs:
+            try:
+                self.outs[x] = self._out(x)
+            except (SwapReverted, TicksUnknown):
+                self.outs[x] = None
+        return self.outs[x]
+
+    def profit(self, x: int) -> int | None:
+        """Exact profit of ``x`` net of the flash fee, None where infeasible."""
+        y = self.out(x)
+        return None if y is None else y - x - (self.fee(x) if self.fee else 0)
+
+    def least(self, y: int) -> int | None:
+        """The least input paying ``y`` or more (None if none is known to), by the route's
+        backward pass (one evaluation) when it has one."""
+        if self._least is None:
+            return None
+        self.extra += 1
+        try:
+            return self._least(y)
+        except (SwapReverted, TicksUnknown):
+            return None
+
+    def leftmost(self, x: int) -> int:
+        """The least input paying what feasible ``x`` pays (the best input of its plateau)."""
+        y = self.out(x)
+        if y is not None and (start := self.least(y)) is not None and 1 <= start <= x and self.out(start) == y:
+            return start
+        step = 1
+        while x - step >= 1 and self.out(x - step) == y:
+            step *= 2
+        lo, hi = max(0, x - step), x - step // 2 if step > 1 else x  # out(lo) differs, out(hi) == y
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.out(mid) == y:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def tooth_top(self, x: int) -> int | None:
+        """The profit of the best input paying what ``x`` pays (None where infeasible)."""
+        return None if self.out(x) is None else self.profit(self.leftmost(x))
+
+    def best(self) -> Sized | None:
+        """The most profitable input evaluated (ties: the smallest), None unless it profits."""
+        found = [(p, -x) for x in self.outs if (p := self.profit(x)) is not None]
+        if not found or max(found)[0] <= 0:
+            return None
+        profit, neg = max(found)
+        x = -neg
+        premium = self.fee(x) if self.fee else 0
+        return Sized(x, profit + x + premium, premium, self.evaluations)
+
+
 def _check_v2_hops(hops: Sequence[V2Hop]) -> None:
     if not 2 <= len(hops) <= 4:
         raise BadSizing(f"a route has 2 to 4 hops, got {len(hops)}")
@@ -130,6 +215,19 @@ def mobius(hops: Sequence[V2Hop]) -> tuple[int, int, int]:
     return a, b, c
 
 
+def v2_least_input(hops: Sequence[V2Hop], amount_out: int) -> int | None:
+    """The least input whose exact chained ``getAmountOut`` pays ``amount_out`` or more (None if
+    no input does): each pair's least input, ``ceil(10000 r_in y / (g (r_out - y)))``, backwards."""
+    need = amount_out
+    for reserve_in, reserve_out, fee_bps in reversed(hops):
+        if need <= 0:
+            return 0
+        if need >= reserve_out:
+            return None
+        need = -(-BPS * reserve_in * need // ((BPS - fee_bps) * (reserve_out - need)))
+    return need
+
+
 def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int = SCAN,
                certify: int = CERTIFY, max_input: int = MAX_INPUT) -> Sized | None:
     """The best input of a V2-only route from its closed form (see the module docstring).
@@ -142,10 +240,10 @@ def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int 
     fee
         The flash lender's charge, None for none (a fused V2 flash swap).
     scan
-        Integers evaluated each side of the real optimum before the proof (widened while the
-        best one is at the edge).
+        Plateaus (inputs paying one output) visited each side of the real optimum's when the
+        proof would need more than ``certify``.
     certify
-        Most integers evaluated to prove the input the exact best.
+        Most plateaus visited to prove the input the exact best.
     max_input
         Largest input considered (FlashArbitrage's 14-byte amount).
 
@@ -170,34 +268,56 @@ def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int 
     if bound <= 0:
         return None
 
-    def profit(x: int) -> int | None:
-        amount = x
-        try:
-            for reserve_in, reserve_out, fee_bps in hops:
-                amount = _v2_out(amount, reserve_in, reserve_out, fee_bps)
-        except SwapReverted:
-            return None
-        return amount - x - (fee(x) if fee else 0)
+    def chain(x: int) -> int:
+        for reserve_in, reserve_out, fee_bps in hops:
+            x = _v2_out(x, reserve_in, reserve_out, fee_bps)
+        return x
 
-    f = Counted(profit)
-    top = min(max_input, MAX_RESERVE - hops[0][0])
-    x_star = min(top, max(1, (math.isqrt(a * b * d * n) - b * n) // (n * c)))
-    if f(x_star) is None:  # a later pair's reserve would overflow: the best is below
-        top = _feasible_top(f, x_star)
-        if top is None:
+    route = _Route(chain, partial(v2_least_input, hops), fee=fee, top=min(max_input, MAX_RESERVE - hops[0][0]))
+    x_star = min(route.top, max(1, (math.isqrt(a * b * d * n) - b * n) // (n * c)))
+    if route.out(x_star) is None:  # a later pair's reserve would overflow: the best is below
+        route.top = _feasible_top(route, x_star)
+        x_star = route.top
+        if x_star < 1:
             return None
-        x_star = top
-    _scan_widening(f, x_star, top, max(1, scan))
-    found = f.best()
+
+    start = route.least(route.out(x_star) or 0) or 1
+    route.out(start)
+    found = route.best()
     if found is None:
         return None
-    lo, hi = _near_best(a, b, c, n, d, Fraction(found[1]) - slack)
-    lo, hi = max(1, lo), min(top, hi)
-    exact = hi - lo + 1 <= certify
-    if exact:
-        for x in range(lo, hi + 1):
-            f(x)
-    return _result(f, fee, exact, bound)
+    lo, hi = _near_best(a, b, c, n, d, Fraction(found.profit) - slack)
+    lo, hi = max(1, lo), min(route.top, hi)
+    after = route.least((route.out(start) or 0) + 1)  # the plateau's width estimates how many to visit
+    width = max(1, after - start) if after is not None else hi - lo + 1
+    budget = certify if hi - lo + 1 <= certify * width else scan
+    exact = _visit_plateaus(route, start, lo, hi, budget)
+    result = route.best()
+    return None if result is None else replace(result, evaluations=route.evaluations, exact=exact, bound=bound)
+
+
+def _visit_plateaus(route: _Route, start: int, lo: int, hi: int, budget: int) -> bool:
+    """Evaluate the least input of each plateau (inputs paying one output) meeting ``[lo, hi]``,
+    outwards from ``start``'s, at most ``budget`` of them; True when every one was."""
+    right = left = start
+    right_done = left_done = False
+    for _ in range(budget):
+        if not right_done:
+            y = route.out(right)
+            nxt = None if y is None else route.least(y + 1)
+            right_done = nxt is None or nxt > hi or route.out(nxt) is None
+            right = nxt if nxt is not None and not right_done else right
+        if not left_done:
+            left_done = left <= lo
+            if not left_done:
+                y = route.out(left - 1)
+                prev = None if y is None else route.least(y)
+                left_done = prev is None or prev >= left
+                left = left if prev is None else prev
+                route.out(left)
+        if right_done and left_done:
+            return True
+    return False
 
 
 def _profit_bound(ad: int, nb: int, dc: int, slack: Fraction) -> int:
@@ -220,60 +340,25 @@ def _near_best(a: int, b: int, c: int, n: int, d: int, target: Fraction) -> tupl
     return (-qb - root) // (2 * qa), -(-(-qb + root) // (2 * qa))
 
 
-def _feasible_top(f: Counted, infeasible: int) -> int | None:
-    """The largest feasible input below ``infeasible`` (feasibility is an interval from 1)."""
-    if f(1) is None:
-        return None
-    lo, hi = 1, infeasible
+def _feasible_top(route: _Route, infeasible: int) -> int:
+    """The largest feasible input below ``infeasible`` (0 if none; feasibility is an interval)."""
+    lo, hi = 0, infeasible
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if f(mid) is None:
+        if route.out(mid) is None:
             hi = mid
         else:
             lo = mid
     return lo
 
 
-def _scan_widening(f: Counted, centre: int, top: int, scan: int) -> None:
-    """Evaluate ``[centre - scan, centre + scan]``, doubling the side whose edge holds the best."""
-    lo, hi = max(1, centre - scan), min(top, centre + scan)
-    for x in range(lo, hi + 1):
-        f(x)
-    width = scan
-    while True:
-        found = f.best()
-        if found is None:
-            return
-        best = found[0]
-        if best == hi and hi < top:
-            new = min(top, hi + width)
-            for x in range(hi + 1, new + 1):
-                f(x)
-            hi = new
-        elif best == lo and lo > 1:
-            new = max(1, lo - width)
-            for x in range(new, lo):
-                f(x)
-            lo = new
-        else:
-            return
-        width *= 2
-
-
-def _result(f: Counted, fee: FlashFee | None, exact: bool, bound: int | None) -> Sized | None:
-    found = f.best()
-    if found is None or found[1] <= 0:
-        return None
-    x, profit = found
-    premium = fee(x) if fee else 0
-    return Sized(x, profit + x + premium, premium, f.evaluations, exact, bound)
-
-
 def _float_hop(pool: Pool, zero_for_one: bool) -> tuple[float, float] | None:
     """``(m, k)`` with the hop's output near the current state ``m x / (1 + k x)`` in floats."""
+    r_in: float
+    r_out: float
     if isinstance(pool, V2Pool):
-        fee, r_in, r_out = V2_FEE_BPS / BPS, *((pool.reserve0, pool.reserve1) if zero_for_one
-                                                else (pool.reserve1, pool.reserve0))
+        fee = V2_FEE_BPS / BPS
+        r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
     else:
         root = pool.sqrt_price_x96 / 2**96
         virtual0, virtual1 = pool.liquidity / root, pool.liquidity * root
@@ -350,25 +435,86 @@ def optimum(pools: Mapping[str, Pool], cycle: Cycle, fee: FlashFee | None = None
     rate = 1.0 + float(fee.rate if fee else 0)
     if marginal_rate(pools, cycle) < SCREEN * rate:  # concave profit falling from the start
         return None
-    evaluate = amount_out or exact_amount_out
+    route = _Route(*_chain(pools, cycle, amount_out or exact_amount_out), fee=fee, top=max_input)
+    start = min(float_start(pools, cycle, rate) or 1, max_input)
+    found = maximise(route.profit, start, 1, max_input, rel_tol=rel_tol, scan=max(1, scan))
+    if found is not None and found[1] > 0:
+        _plateau_search(route, found[0], rel_tol)
+    return route.best()
+
+
+def _chain(pools: Mapping[str, Pool], cycle: Cycle, evaluate: AmountOut) -> tuple[Callable[[int], int],
+                                                                                 Callable[[int], int | None]]:
+    """The route's exact output (V2 hops by ``getAmountOut``, V3 hops by ``evaluate``) and its
+    backward pass: the least input paying an output or more."""
     steps = [(pools[h.pool], h.zero_for_one) for h in cycle.hops]
 
-    def profit(x: int) -> int | None:
-        amount = x
-        try:
-            for pool, zero_for_one in steps:
-                if isinstance(pool, V2Pool):
-                    r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
-                    amount = _v2_out(amount, r_in, r_out, V2_FEE_BPS)
-                else:
-                    amount = evaluate(pool, zero_for_one, amount)
-                if amount == 0:
-                    break
-        except (SwapReverted, TicksUnknown):
-            return None
-        return amount - x - (fee(x) if fee else 0)
+    def hop(pool: Pool, zero_for_one: bool, x: int) -> int:
+        if isinstance(pool, V2Pool):
+            r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
+            return _v2_out(x, r_in, r_out, V2_FEE_BPS)
+        return evaluate(pool, zero_for_one, x)
 
-    f = Counted(profit)
-    start = float_start(pools, cycle, rate) or 1
-    maximise(f, min(start, max_input), 1, max_input, rel_tol=rel_tol, scan=max(1, scan))
-    return _result(f, fee, False, None)
+    def out(x: int) -> int:
+        for pool, zero_for_one in steps:
+            x = hop(pool, zero_for_one, x)
+            if x == 0:
+                return 0
+        return x
+
+    def least(y: int) -> int | None:
+        for pool, zero_for_one in reversed(steps):
+            if y <= 0:
+                return 0
+            if isinstance(pool, V2Pool):
+                r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
+                found = v2_least_input([(r_in, r_out, V2_FEE_BPS)], y)
+            else:
+                found = _v3_least_input(partial(hop, pool, zero_for_one), pool, zero_for_one, y)
+            if found is None:
+                return None
+            y = found
+        return y
+
+    return out, least
+
+
+def _v3_least_input(out: Callable[[int], int], pool: V3Pool, zero_for_one: bool, y: int) -> int | None:
+    """The least input for which ``out`` pays ``y`` or more: the pool's exact-output swap gives
+    the estimate, ``out`` itself settles it (a V3 pool rounds exact-in and exact-out apart)."""
+    result = v3_swap(pool, zero_for_one, -y)
+    if result.amount_out(zero_for_one) < y:
+        return None  # the pool runs dry first
+    a = result.amount0 if zero_for_one else result.amount1
+    if out(a) < y:
+        step = 1
+        while out(a + step) < y:
+            step *= 2
+        lo, hi = a + step // 2, a + step  # out(lo) < y <= out(hi)
+    else:
+        step = 1
+        while a - step >= 1 and out(a - step) >= y:
+            step *= 2
+        lo, hi = max(0, a - step), a - step // 2 if step > 1 else a
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if out(mid) >= y:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _plateau_search(route: _Route, best: int, rel_tol: float) -> None:
+    """Where coarse token units make the profit a saw-tooth (wide plateaus of one output, each
+    best at its least input), search again over the plateaus' best profits.
+
+    Skipped when the plateau of ``best`` starts at most one input lower and the drop into it
+    is below ``PLATEAU_JUMP`` of the profit: the saw-tooth cannot mislead the search then.
+    """
+    start = route.leftmost(best)
+    here, before = route.profit(start), route.profit(start - 1)
+    if here is None or (start >= best - 1 and before is not None and here - before <= PLATEAU_JUMP * abs(here)):
+        return
+    width = max(1, start - route.leftmost(start - 1)) if start > 1 else 1
+    maximise(route.tooth_top, start, 1, route.top, rel_tol=rel_tol, resolution=width, scan=0)
