@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 from math import isqrt
 from typing import Any
 
+import numpy as np
+
 from bench._gas_routes import Planned, amount_of, plan
 from bench.report import Row
 from contracts.accounts import dev_account
@@ -32,7 +34,7 @@ from contracts.arbitrage import PoolBook, Trade, arbitrage_contract, execute
 from contracts.client import Chain
 from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
-from contracts.gas_table import RouteShape, route_gas, shapes
+from contracts.gas_table import LENDER_NAMES, RouteShape, route_gas, shapes
 from contracts.pools import erc20, read_v2, swap_v2, swap_v3, v2_pair, v3_pool
 from contracts.simulator.state import read_market
 from contracts.swapmath import V3Pool, enumerate_cycles
@@ -49,8 +51,10 @@ CROSSING = RouteShape(FlashSource.AAVE_V3, False, (V3, V2))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--port``: anvil port (default: the first free one from 28545)."""
+    """``--port``: anvil port (default: the first free one from 28545); ``--fit``: also rows of the
+    table's constants fitted to this run (to recalibrate :mod:`contracts.gas_table`)."""
     parser.add_argument("--port", type=int, default=0, help="anvil port (default: first free from 28545)")
+    parser.add_argument("--fit", action="store_true", help="also print the table constants fitted to this run")
 
 
 @dataclass(slots=True, frozen=True)
@@ -99,14 +103,17 @@ def _push_v3(chain: Chain, m: dict[str, Any]) -> None:
 
 def _steady_state(chain: Chain, m: dict[str, Any], recipient: str) -> None:
     """Make storage look like mainnet's: every V2 pair has non-zero price accumulators (a swap after
-    time passed) and the recipient already holds each token. Otherwise one-off zero-to-non-zero
+    time passed), every V3 pool non-zero fee growth in both tokens (a swap each way; a flash or swap
+    also writes it) and the recipient already holds each token. Otherwise one-off zero-to-non-zero
     SSTOREs (20 k gas each) would be billed to whichever trade touches the slot first."""
     chain.rpc("evm_increaseTime", [60])
     chain.rpc("evm_mine")
     for venue in ("uniswap_v2", "uniswap_v2_fork"):
         for pair in m[venue]["pairs"]:
-            symbol = next(s for s, t in m["tokens"].items() if t["address"] == pair["token0"])
-            swap_v2(chain, pair["address"], pair["token0"], 10 ** m["tokens"][symbol]["decimals"] // 100)
+            swap_v2(chain, pair["address"], pair["token0"], amount_of(m, pair["token0"], 10))
+    for pool in m["uniswap_v3"]["pools"]:
+        for token in (pool["token0"], pool["token1"]):
+            swap_v3(chain, m["periphery"], pool["address"], token, amount_of(m, token, 10))
     for token in m["tokens"].values():
         chain.transact(erc20(chain, token["address"]), "transfer", recipient, 1)
 
@@ -175,10 +182,16 @@ def _crossing(chain: Chain, m: dict[str, Any], arb: Any, book: PoolBook, recipie
     down = hop.zero_for_one  # selling token0 lowers the price
     tick = max(t for t in pool.ticks if t <= pool.tick) if down else min(t for t in pool.ticks if t > pool.tick)
     edge = sqrt_ratio_at_tick(tick)
-    limit = edge + edge // 20_000 if down else edge - edge // 20_000  # half a basis point short
+    short, past = edge // 20_000, -(edge // 20_000)  # half a basis point of price either side
+    if not down:
+        short, past = past, short
+    other = hop.token_out
     snap = chain.snapshot()
     try:
-        swap_v3(chain, m["periphery"], hop.pool, hop.token_in, amount_of(m, hop.token_in, 50_000_000), limit)
+        # across the tick and back: its fee-growth-outside slots hold non-zero values, as on a pool
+        # whose ticks have been crossed before (the first crossing ever writes zero slots: 20 k each)
+        swap_v3(chain, m["periphery"], hop.pool, hop.token_in, amount_of(m, hop.token_in, 50_000_000), edge + past)
+        swap_v3(chain, m["periphery"], hop.pool, other, amount_of(m, other, 50_000_000), edge + short)
         crossing = plan(CROSSING, read_market(chain, m), m, book, recipient, crossings=1)
         gas = _gas_of(chain, lambda: execute(chain, arb, crossing.trade)["gasUsed"])
     finally:
@@ -213,6 +226,35 @@ def measure(chain: Chain, m: dict[str, Any], recipient: str | None = None) -> li
         chain.revert_to(snap)
 
 
+def fit(measured: list[Measured]) -> dict[str, int]:
+    """Constants of :mod:`contracts.gas_table` fitted to the shapes measured without tick crossings
+    (least squares on the relative error, rounded to 10 gas), and the crossing's extra gas.
+
+    The model: ``BASE_GAS[lender] + FIRST_HOP_GAS[kind of hop 0] + sum(HOP_GAS[kind] of later hops)``,
+    with a first V2 hop costing as much as a later one (each route has one first hop, so only the
+    first V3 hop's difference can be told from the base).
+    """
+    cases = [c for c in measured if c.shape is not None and c.crossings == 0]
+    x = np.zeros((len(cases), 7))
+    y = np.array([c.gas for c in cases], dtype=np.float64)
+    for i, case in enumerate(cases):
+        assert case.shape is not None
+        kinds = case.shape.kinds
+        x[i, case.shape.lender] = 1.0
+        x[i, 4] = kinds.count(V2)
+        x[i, 5] = kinds[1:].count(V3)
+        x[i, 6] = kinds[0] == V3
+    coef = np.linalg.lstsq(x / y[:, None], np.ones(len(y)), rcond=None)[0]
+    c = [int(round(v, -1)) for v in coef]
+    out = {f"BASE_GAS[{name}]": c[i] for i, name in enumerate(LENDER_NAMES)}
+    out |= {"HOP_GAS[V2]": c[4], "HOP_GAS[V3]": c[5], "FIRST_HOP_GAS[V3]": c[6]}
+    by_name = {m.case: m.gas for m in measured}
+    for case in measured:
+        if case.crossings == 1 and case.shape is not None:
+            out["TICK_CROSS_GAS"] = case.gas - by_name[case.shape.name]
+    return out
+
+
 def to_rows(measured: list[Measured]) -> list[Row]:
     """The bench's rows: gas, table value and drift; the fused 2-hop V2 route against its target."""
     rows = []
@@ -235,6 +277,10 @@ def run(args: argparse.Namespace) -> list[Row]:
         chain = Chain(f"http://127.0.0.1:{port}")
         m = deploy_market(chain)
         mispricing(chain, m)
-        return to_rows(measure(chain, m))
+        measured = measure(chain, m)
+        rows = to_rows(measured)
+        if args.fit:
+            rows += [Row("gas", f"fit: {name}", extra={"gas": value}) for name, value in fit(measured).items()]
+        return rows
     finally:
         stop_anvil(proc)
