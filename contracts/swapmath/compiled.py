@@ -202,6 +202,7 @@ def swap_kernel(sqrt_price, tick, liquidity, fee_pips, tick_spacing, ticks, net_
 # --- Python facade ------------------------------------------------------------------------------
 
 _WORDS = struct.Struct("<6q")
+_TICK = struct.Struct("<q")
 _PAD12, _PAD16 = bytes(12), bytes(16)
 _CACHE_SIZE = 256
 _cache: dict[int, tuple[object, object, tuple[np.ndarray, np.ndarray, np.ndarray] | None]] = {}
@@ -209,14 +210,25 @@ _cache: dict[int, tuple[object, object, tuple[np.ndarray, np.ndarray, np.ndarray
 
 @njit(cache=True)
 def _swap_packed(words, ticks, net_lo, net_hi):
-    """:func:`swap_kernel` with its scalars packed in one uint64 array (one cheap call from
-    Python): price, liquidity, amount and limit limbs, then tick, fee, spacing, word_lo,
-    word_hi and zero_for_one."""
+    """:func:`swap_kernel` with its scalars in one uint64 array, for one cheap call from Python.
+
+    In: price, liquidity, amount and limit limbs (words 0-15), then tick, fee, spacing,
+    word_lo, word_hi and zero_for_one. Out, over the same words: amount0, amount1, price and
+    liquidity limbs, then tick and steps. Returns the status.
+    """
     w = words
-    return swap_kernel((w[0], w[1], w[2], w[3]), np.int64(w[16]), (w[4], w[5], w[6], w[7]),
-                       np.int64(w[17]), np.int64(w[18]), ticks, net_lo, net_hi, ticks.shape[0],
-                       np.int64(w[19]), np.int64(w[20]), w[21] != 0, (w[8], w[9], w[10], w[11]),
-                       (w[12], w[13], w[14], w[15]))
+    status, a0, a1, price, tick, liquidity, steps = swap_kernel(
+        (w[0], w[1], w[2], w[3]), np.int64(w[16]), (w[4], w[5], w[6], w[7]), np.int64(w[17]),
+        np.int64(w[18]), ticks, net_lo, net_hi, ticks.shape[0], np.int64(w[19]), np.int64(w[20]),
+        w[21] != 0, (w[8], w[9], w[10], w[11]), (w[12], w[13], w[14], w[15]))
+    for i in range(4):
+        w[i] = a0[i]
+        w[4 + i] = a1[i]
+        w[8 + i] = price[i]
+        w[12 + i] = liquidity[i]
+    w[16] = uint64(tick)
+    w[17] = uint64(steps)
+    return status
 
 
 def _arrays(pool: V3Pool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -252,7 +264,7 @@ def swap(pool: V3Pool, zero_for_one: bool, amount_specified: int,
     limit = default_limit(zero_for_one) if sqrt_price_limit_x96 is None else sqrt_price_limit_x96
     arrays = _arrays(pool)
     try:
-        packed = b"".join((
+        packed = bytearray().join((
             pool.sqrt_price_x96.to_bytes(20, "little"), _PAD12,
             pool.liquidity.to_bytes(16, "little"), _PAD16,
             amount_specified.to_bytes(32, "little", signed=True),
@@ -260,28 +272,22 @@ def swap(pool: V3Pool, zero_for_one: bool, amount_specified: int,
             _WORDS.pack(pool.tick, pool.fee, pool.tick_spacing, pool.word_lo, pool.word_hi,
                         zero_for_one)))
     except (OverflowError, struct.error):
-        packed = b""
+        packed = bytearray()
     if arrays is None or not packed or not (0 <= pool.fee < FEE_DENOMINATOR and pool.tick_spacing > 0):
         return v3_swap(pool, zero_for_one, amount_specified, sqrt_price_limit_x96)
-    status, a0, a1, price, tick, liquidity, _ = _swap_packed(
-        np.frombuffer(packed, dtype=np.uint64), *arrays)
+    status = _swap_packed(np.frombuffer(packed, dtype=np.uint64), *arrays)
+    tick = _TICK.unpack_from(packed, 128)[0]
     if status == OK:
-        return SwapResult(_signed(a0), _signed(a1), _unsigned(price), tick, _unsigned(liquidity))
+        return SwapResult(int.from_bytes(packed[0:32], "little", signed=True),
+                          int.from_bytes(packed[32:64], "little", signed=True),
+                          int.from_bytes(packed[64:96], "little"), tick,
+                          int.from_bytes(packed[96:128], "little"))
     if status == TICKS_UNKNOWN:
         raise TicksUnknown(f"pool {pool.address}: bitmap word {tick} outside the known "
                            f"[{pool.word_lo}, {pool.word_hi}]")
     if status == TICK_RANGE:
-        raise SwapReverted(REASONS[TICK_RANGE].format(_unsigned(price)))
+        raise SwapReverted(REASONS[TICK_RANGE].format(int.from_bytes(packed[64:96], "little")))
     raise SwapReverted(REASONS[status])
-
-
-def _unsigned(limbs: tuple[int, int, int, int]) -> int:
-    return limbs[0] | limbs[1] << 64 | limbs[2] << 128 | limbs[3] << 192
-
-
-def _signed(limbs: tuple[int, int, int, int]) -> int:
-    value = _unsigned(limbs)
-    return value - (1 << 256) if limbs[3] >> 63 else value
 
 
 def amount_out(pool: V3Pool, zero_for_one: bool, amount_in: int) -> int:
