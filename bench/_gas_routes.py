@@ -10,7 +10,7 @@ every V2 hop carries its precomputed output, as an executor sends it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from alphapulse.errors import ChainError
@@ -24,7 +24,7 @@ from mesh.protocol.constants import FlashSource, PoolKind
 
 #: Each route's input, in USD of its start token.
 INPUT_USD = 3_000
-#: FlashArbitrage's V2 lender fee (bps) and Aave's premium rounding, as the contract repays them.
+#: The fee (bps) FlashArbitrage repays a V2 lender off the route.
 V2_LENDER_FEE_BPS = 30
 
 
@@ -146,4 +146,4 @@ def plan(shape: RouteShape, market: MarketState, manifest: dict[str, Any], book:
                  for h, out in zip(cycle.hops, outs, strict=True))
     address = lender.address if isinstance(lender, PoolMeta) else lender
     trade = book.lender(Trade(hops, amount_of(manifest, cycle.start), address, shape.source, 1, recipient))
-    return Planned(shape, replace(trade, min_profit=1), profit, crossings)
+    return Planned(shape, trade, profit, crossings)

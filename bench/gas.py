@@ -1,14 +1,17 @@
 """Gas of FlashArbitrage routes, one per route shape of :mod:`contracts.gas_table`, on a devnet.
 
-``python -m bench gas [--port N]`` starts its own anvil, deploys the devnet market, makes WETH dearer
-on the Uniswap V2 pairs (as the tests' devnet does), then runs :func:`measure`: every route shape the
-table covers (4 lender slots x every sequence of 2 to 4 V2/V3 hops, 98 shapes) on a profitable devnet
-route (:mod:`bench._gas_routes`), each measured as the receipt's ``gasUsed`` (after refunds, with the
-21000 intrinsic gas and calldata) from an ``evm_snapshot`` so every trade sees the same pools. Each row
-shows the table's value and its drift from the measurement in %. Also measured in the same run: a plain
-Uniswap V2 swap (token transfer + ``pair.swap`` from an EOA) and a V3 swap through the devnet
-periphery as baselines, the fused 2-hop V2 route with dust, with the profit kept in the contract and
-with hop 1 priced from ``getReserves``, and a route whose V3 hop crosses one initialized tick.
+``python -m bench gas [--port N] [--fit]`` starts its own anvil, deploys the devnet market, makes
+WETH dearer on two Uniswap V2 pairs (as the tests' devnet does) and runs :func:`measure`: every route
+shape the table covers (4 lender slots x every sequence of 2 to 4 V2/V3 hops, 98 shapes) on a
+profitable devnet route (:mod:`bench._gas_routes`; two V3 pools are made WETH-dear too, so that
+all-V3 cycles exist), each measured as the receipt's ``gasUsed`` (after refunds, with the 21000
+intrinsic gas and calldata) from an ``evm_snapshot`` so every trade sees the same pools. Each row
+shows the table's value and its drift from the measurement in % (table - measured) / measured.
+Also measured in the same run: a plain Uniswap V2 swap (token transfer + ``pair.swap`` from an EOA)
+and a V3 swap through the devnet periphery as baselines; the fused 2-hop V2 route with dust, with the
+profit kept in the contract and with hop 1 priced from ``getReserves``; a route whose V3 hop crosses
+one initialized tick. ``--fit`` adds rows of the table's constants fitted to this run (:func:`fit`):
+what ``contracts/gas_table.py`` holds after a recalibration.
 Target (issue 5): the 2-hop V2 route funded by a fused V2 flash swap at most 150 k gas.
 
 :func:`measure` runs on any chain holding a devnet deployment (``contracts.deploy.deploy_market``)
@@ -103,8 +106,8 @@ def _push_v3(chain: Chain, m: dict[str, Any]) -> None:
 
 def _steady_state(chain: Chain, m: dict[str, Any], recipient: str) -> None:
     """Make storage look like mainnet's: every V2 pair has non-zero price accumulators (a swap after
-    time passed), every V3 pool non-zero fee growth in both tokens (a swap each way; a flash or swap
-    also writes it) and the recipient already holds each token. Otherwise one-off zero-to-non-zero
+    time passed), every V3 pool non-zero fee growth in both tokens (a swap each way: a swap or a
+    flash writes the fee growth of the token paid in) and the recipient already holds each token. Otherwise one-off zero-to-non-zero
     SSTOREs (20 k gas each) would be billed to whichever trade touches the slot first."""
     chain.rpc("evm_increaseTime", [60])
     chain.rpc("evm_mine")
@@ -128,6 +131,11 @@ def _gas_of(chain: Chain, fn: Callable[[], int]) -> int:
         chain.revert_to(snap)
 
 
+def _sender(chain: Chain, arb: Any, trade: Trade) -> Callable[[], int]:
+    """A function that sends ``trade`` and returns its gasUsed."""
+    return lambda: execute(chain, arb, trade)["gasUsed"]
+
+
 def _baselines(chain: Chain, m: dict[str, Any], recipient: str) -> list[Measured]:
     weth = m["tokens"]["WETH"]["address"]
 
@@ -145,8 +153,9 @@ def _baselines(chain: Chain, m: dict[str, Any], recipient: str) -> list[Measured
         pool = find_pool(m, "uniswap_v3", "WETH/USDC", 500)["address"]
         before = chain.w3.eth.block_number
         swap_v3(chain, m["periphery"], pool, weth, 10**18, recipient=recipient)
-        block = chain.w3.eth.get_block(before + 1, full_transactions=False)
-        return chain.w3.eth.get_transaction_receipt(block["transactions"][0])["gasUsed"]
+        tx = chain.w3.eth.get_block(before + 1, full_transactions=False)["transactions"][0]
+        assert isinstance(tx, bytes)  # a hash, not the transaction (full_transactions=False)
+        return chain.w3.eth.get_transaction_receipt(tx)["gasUsed"]
 
     return [Measured("baseline: V2 transfer + pair.swap from EOA (2 txs)", _gas_of(chain, v2_baseline)),
             Measured("baseline: V3 pool.swap via periphery (1 tx)", _gas_of(chain, v3_baseline))]
@@ -168,7 +177,7 @@ def _variants(chain: Chain, m: dict[str, Any], arb: Any, fused: Trade) -> list[M
     return [Measured(f"{name} +dust", _gas_of(chain, with_dust(fused))),
             Measured(f"{name} +dust, profit kept in contract", _gas_of(chain, with_dust(replace(fused, recipient=arb.address)))),
             Measured(f"{name}, hop 1 priced from getReserves",
-                     _gas_of(chain, lambda: execute(chain, arb, unpriced)["gasUsed"]))]
+                     _gas_of(chain, _sender(chain, arb, unpriced)))]
 
 
 def _crossing(chain: Chain, m: dict[str, Any], arb: Any, book: PoolBook, recipient: str) -> Measured:
@@ -193,7 +202,7 @@ def _crossing(chain: Chain, m: dict[str, Any], arb: Any, book: PoolBook, recipie
         swap_v3(chain, m["periphery"], hop.pool, hop.token_in, amount_of(m, hop.token_in, 50_000_000), edge + past)
         swap_v3(chain, m["periphery"], hop.pool, other, amount_of(m, other, 50_000_000), edge + short)
         crossing = plan(CROSSING, read_market(chain, m), m, book, recipient, crossings=1)
-        gas = _gas_of(chain, lambda: execute(chain, arb, crossing.trade)["gasUsed"])
+        gas = _gas_of(chain, _sender(chain, arb, crossing.trade))
     finally:
         chain.revert_to(snap)
     return Measured(f"{CROSSING.name}, V3 hop crosses 1 tick", gas, CROSSING, 1)
@@ -217,7 +226,7 @@ def measure(chain: Chain, m: dict[str, Any], recipient: str | None = None) -> li
         cycles = enumerate_cycles(market.pools.values(), max_hops=4)
         planned: dict[RouteShape, Planned] = {s: plan(s, market, m, book, recipient, cycles=cycles) for s in shapes()}
         for shape, route in planned.items():
-            gas = _gas_of(chain, lambda t=route.trade: execute(chain, arb, t)["gasUsed"])
+            gas = _gas_of(chain, _sender(chain, arb, route.trade))
             out.append(Measured(shape.name, gas, shape))
         out += _variants(chain, m, arb, planned[FUSED_V2V2].trade)
         out.append(_crossing(chain, m, arb, book, recipient))
