@@ -13,6 +13,7 @@ import pytest
 from contracts.swapmath import compiled, compiled_libs, libs, u256
 from contracts.swapmath.pools import SwapResult, TicksUnknown, V3Pool, v3_amount_out, v3_swap
 from contracts.v3math import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick
+from tests.contracts.test_swapmath import _cases, _chain_swap, _fund, _v3
 
 SPACINGS = {100: 1, 500: 10, 3000: 60, 10000: 200}
 EDGES = (0, 1, 2, 3, 10**6, 2**64 - 1, 2**64, 2**96, 2**128 - 1, 2**128, 2**160 - 1, 2**255,
@@ -298,3 +299,22 @@ def test_a_result_is_a_swap_result_with_the_reference_types():
     result = compiled.swap(pool, False, 10**6)
     assert isinstance(result, SwapResult) and all(type(v) is int for v in (
         result.amount0, result.amount1, result.sqrt_price_x96, result.tick, result.liquidity))
+
+
+# --- the real pools ------------------------------------------------------------------------------
+
+@pytest.mark.chain
+def test_compiled_swaps_equal_the_devnet_pools_across_ticks_limits_and_sizes(net):
+    _fund(net, 10**50)
+    block = net.chain.block_number()
+    rng = random.Random(7)
+    checked = 0
+    for address, pool in _v3(net, tick_radius=None).items():
+        cases = [*_cases(pool, rng), *((z, a, None) for z in (True, False) for a in (10**30, 10**38))]
+        for zero_for_one, amount, limit in cases:
+            expected = _chain_swap(net, address, zero_for_one, amount, limit, block)
+            got = compiled.swap(pool, zero_for_one, amount, limit)
+            assert (got.amount0, got.amount1) == expected, (pool.fee, zero_for_one, amount, limit)
+            assert got == v3_swap(pool, zero_for_one, amount, limit)
+            checked += 1
+    assert checked == 6 * (46 + 4)
