@@ -202,21 +202,23 @@ def swap_kernel(sqrt_price, tick, liquidity, fee_pips, tick_spacing, ticks, net_
 # --- Python facade ------------------------------------------------------------------------------
 
 _WORDS = struct.Struct("<6q")
-_TICK = struct.Struct("<q")
+#: The words ``_swap_packed`` writes back: four results' limbs, the tick (signed), the steps.
+_OUT = struct.Struct("<16Qqq")
 _PAD12, _PAD16 = bytes(12), bytes(16)
 _CACHE_SIZE = 256
 _cache: dict[int, tuple[object, object, tuple[np.ndarray, np.ndarray, np.ndarray] | None]] = {}
 
 
 @njit(cache=True)
-def _swap_packed(words, ticks, net_lo, net_hi):
-    """:func:`swap_kernel` with its scalars in one uint64 array, for one cheap call from Python.
+def _swap_packed(buf, ticks, net_lo, net_hi):
+    """:func:`swap_kernel` with its scalars in one bytearray of uint64 words, for one cheap call
+    from Python.
 
     In: price, liquidity, amount and limit limbs (words 0-15), then tick, fee, spacing,
     word_lo, word_hi and zero_for_one. Out, over the same words: amount0, amount1, price and
     liquidity limbs, then tick and steps. Returns the status.
     """
-    w = words
+    w = np.frombuffer(buf, dtype=np.uint64)
     status, a0, a1, price, tick, liquidity, steps = swap_kernel(
         (w[0], w[1], w[2], w[3]), np.int64(w[16]), (w[4], w[5], w[6], w[7]), np.int64(w[17]),
         np.int64(w[18]), ticks, net_lo, net_hi, ticks.shape[0], np.int64(w[19]), np.int64(w[20]),
@@ -275,18 +277,19 @@ def swap(pool: V3Pool, zero_for_one: bool, amount_specified: int,
         packed = bytearray()
     if arrays is None or not packed or not (0 <= pool.fee < FEE_DENOMINATOR and pool.tick_spacing > 0):
         return v3_swap(pool, zero_for_one, amount_specified, sqrt_price_limit_x96)
-    status = _swap_packed(np.frombuffer(packed, dtype=np.uint64), *arrays)
-    tick = _TICK.unpack_from(packed, 128)[0]
+    status = _swap_packed(packed, *arrays)
+    w = _OUT.unpack_from(packed)
+    tick = w[16]
     if status == OK:
-        return SwapResult(int.from_bytes(packed[0:32], "little", signed=True),
-                          int.from_bytes(packed[32:64], "little", signed=True),
-                          int.from_bytes(packed[64:96], "little"), tick,
-                          int.from_bytes(packed[96:128], "little"))
+        a0 = w[0] | w[1] << 64 | w[2] << 128 | w[3] << 192
+        a1 = w[4] | w[5] << 64 | w[6] << 128 | w[7] << 192
+        return SwapResult(a0 - (w[3] >> 63 << 256), a1 - (w[7] >> 63 << 256),
+                          w[8] | w[9] << 64 | w[10] << 128, tick, w[12] | w[13] << 64)
     if status == TICKS_UNKNOWN:
         raise TicksUnknown(f"pool {pool.address}: bitmap word {tick} outside the known "
                            f"[{pool.word_lo}, {pool.word_hi}]")
     if status == TICK_RANGE:
-        raise SwapReverted(REASONS[TICK_RANGE].format(int.from_bytes(packed[64:96], "little")))
+        raise SwapReverted(REASONS[TICK_RANGE].format(w[8] | w[9] << 64 | w[10] << 128 | w[11] << 192))
     raise SwapReverted(REASONS[status])
 
 
