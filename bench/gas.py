@@ -237,7 +237,7 @@ def measure(chain: Chain, m: dict[str, Any], recipient: str | None = None) -> li
 
 def fit(measured: list[Measured]) -> dict[str, int]:
     """Constants of :mod:`contracts.gas_table` fitted to the shapes measured without tick crossings
-    (least squares on the relative error, rounded to 10 gas), and the crossing's extra gas.
+    (least squares on the relative error), and the crossing's extra gas; rounded to 10 gas.
 
     The model: ``BASE_GAS[lender] + FIRST_HOP_GAS[kind of hop 0] + sum(HOP_GAS[kind] of later hops)``,
     with a first V2 hop costing as much as a later one (each route has one first hop, so only the
@@ -260,7 +260,7 @@ def fit(measured: list[Measured]) -> dict[str, int]:
     by_name = {m.case: m.gas for m in measured}
     for case in measured:
         if case.crossings == 1 and case.shape is not None:
-            out["TICK_CROSS_GAS"] = case.gas - by_name[case.shape.name]
+            out["TICK_CROSS_GAS"] = round(case.gas - by_name[case.shape.name], -1)
     return out
 
 
