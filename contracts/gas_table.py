@@ -107,9 +107,9 @@ UNKNOWN = -1
 BASE_GAS: tuple[int, int, int, int] = (169_970, 51_480, 101_860, 90_660)
 #: Gas of a hop after the first, by kind (index ``PoolKind``; NONE is not a hop).
 HOP_GAS: tuple[int, int, int] = (0, 49_610, 71_200)
-#: Gas of the first hop, by kind: a V2 pair costs the same anywhere (the first is paid by a transfer
-#: from the contract, a later one straight by the hop before it, which then does not pay the
-#: contract); a first V3 pool is paid from the loan, without the held-balance reads of a later one.
+#: Gas of the first hop, by kind. A first V2 hop counts as a later one (every route has one first hop,
+#: so only a first V3 hop's difference can be told from the base); a first V3 hop is cheaper: no
+#: balance reads before and after, which ``execute`` makes for the input of every later V3 hop.
 FIRST_HOP_GAS: tuple[int, int, int] = (0, 49_610, 58_770)
 #: Gas one initialized V3 tick crossed adds (the table's shapes assume none is).
 TICK_CROSS_GAS = 30_600
