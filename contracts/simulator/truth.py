@@ -28,7 +28,7 @@ direction. ``gross`` is the input maximising ``amount_out - amount_in``; ``net``
 maximising ``amount_out - amount_in - premium`` with Aave's flash-loan premium
 (``(amount_in * premium_bps + 5000) // 10000``), null when no input profits net. V2 hops pay
 ``getAmountOut``; V3 hops swap exact input with the loosest price limit, as FlashArbitrage does.
-"Maximising" is exact search over integers as :mod:`contracts.swapmath.cycles` defines it;
+"Maximising" is exact search over integers as :func:`contracts.swapmath.sizing.optimum` does it;
 every amount is exactly what the chain pays at that block.
 """
 
@@ -37,12 +37,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from contracts.simulator.state import MarketState, PoolMeta
-from contracts.swapmath.cycles import Cycle, aave_premium, enumerate_cycles, optimise
+from contracts.swapmath.cycles import Cycle, enumerate_cycles
+from contracts.swapmath.flash import FlashFee
+from contracts.swapmath.sizing import optimum
 
 SCHEMA_VERSION = 1
 FILE_NAME = "ground_truth.jsonl"
@@ -68,10 +69,10 @@ def all_cycles(metas: Iterable[PoolMeta]) -> list[Cycle]:
 def cycle_record(state: MarketState, cycle: Cycle, metas: Mapping[str, PoolMeta],
                  symbols: Mapping[str, str]) -> dict[str, Any] | None:
     """The ``cycles`` entry of one cycle at ``state``, or None when it does not profit gross."""
-    gross = optimise(state.pools, cycle)
+    gross = optimum(state.pools, cycle)
     if gross is None:
         return None
-    net = optimise(state.pools, cycle, partial(aave_premium, premium_bps=state.premium_bps))
+    net = optimum(state.pools, cycle, FlashFee.aave(state.premium_bps))
     return {
         "start": cycle.start,
         "start_symbol": symbols.get(cycle.start.lower(), "?"),

@@ -1,0 +1,97 @@
+"""The strategy without the node: book, graph, screen and evaluator wired together.
+
+The node (:class:`nodes.strategy.StrategyNode`) feeds it ring batches and publishes what
+:meth:`Engine.evaluate` returns; tests and ``python -m bench strategy`` drive it directly with
+the same frames. Thread safety: one thread owns an engine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from alphapulse.errors import AlphaPulseError
+from nodes.strategy.book import M_BLOCK_ENDS, PoolBook
+from nodes.strategy.evaluate import Evaluator, Opportunity
+from nodes.strategy.graph import CycleGraph
+from nodes.strategy.screen import Screen
+
+
+@dataclass(slots=True)
+class PassCounts:
+    """What one evaluation pass did."""
+
+    dirty: int = 0
+    screened: int = 0
+    candidates: int = 0
+    opportunities: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Pools in, opportunities out, at each consistent state of the book."""
+
+    def __init__(self, book: PoolBook, graph: CycleGraph, evaluator: Evaluator, screen: Screen) -> None:
+        self.book, self.graph, self.evaluator, self.screen = book, graph, evaluator, screen
+        self._seen_block_ends = int(book.meta[M_BLOCK_ENDS])
+        self.last = PassCounts()
+
+    def block_ended(self) -> bool:
+        """True once per new ``BlockEnd`` applied to the book since the last call."""
+        ends = int(self.book.meta[M_BLOCK_ENDS])
+        if ends == self._seen_block_ends:
+            return False
+        self._seen_block_ends = ends
+        return True
+
+    def join_new_pools(self) -> int:
+        """Add the pools the book created since the last call to the graph; cycles added."""
+        added = 0
+        for slot in self.book.take_fresh():
+            t0, t1 = self.book.tokens(int(slot))
+            added += self.graph.add_pool(int(slot), t0, t1)
+        return added
+
+    def evaluate(self, now_ns: int | None = None) -> list[Opportunity]:
+        """Screen the cycles through the pools changed since the last pass and size the
+        candidates exactly; the profitable ones, best screen score first."""
+        self.join_new_pools()
+        dirty = self.book.take_dirty()
+        counts = self.last = PassCounts(dirty=len(dirty))
+        if not len(dirty):
+            return []
+        cycles, scores, counts.screened = self.screen.run(dirty, self.graph, self.book.rate, self.book.pools)
+        counts.candidates = len(cycles)
+        self.evaluator.begin()
+        now = time.time_ns() if now_ns is None else now_ns
+        found = []
+        for c, score in zip(cycles, scores, strict=True):
+            try:
+                opp = self.evaluator.evaluate(int(c), float(score), now)
+            except AlphaPulseError as exc:
+                counts.errors[exc.kind] = counts.errors.get(exc.kind, 0) + 1
+                continue
+            if opp is not None:
+                found.append(opp)
+        counts.opportunities = len(found)
+        return found
+
+    def feed(self, data: np.ndarray, offsets: np.ndarray, count: int,
+             now_ns: int | None = None) -> list[Opportunity]:
+        """Apply a ring batch (frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``), evaluating at
+        every ``BlockEnd`` in it; every opportunity found, in order."""
+        found: list[Opportunity] = []
+        i = 0
+        while i < count:
+            i = self.book.apply(data, offsets, i, count)
+            if self.block_ended():
+                found.extend(self.evaluate(now_ns))
+        return found
+
+    def feed_frames(self, frames: list[bytes], now_ns: int | None = None) -> list[Opportunity]:
+        """:meth:`feed` for a list of encoded frames."""
+        offsets = np.zeros(len(frames) + 1, np.int64)
+        np.cumsum([len(f) for f in frames], out=offsets[1:])
+        return self.feed(np.frombuffer(b"".join(frames), np.uint8), offsets, len(frames), now_ns)

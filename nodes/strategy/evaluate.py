@@ -1,0 +1,320 @@
+"""From a screened cycle to an exact, fee-netted, gas-netted opportunity with its packed trade.
+
+For each candidate cycle the evaluator reads the pools' exact states from the book (Python
+ints), and for every flash source that can lend the profit token (:mod:`.lenders`) sizes the
+cycle exactly (:func:`contracts.swapmath.sizing.optimum`: closed form for V2-only routes,
+bounded integer search otherwise), prices the gas of that route shape
+(:func:`contracts.gas_table.route_gas`, initialized V3 ticks crossed included) at the block's
+base fee plus tip, converts it into the profit token through the deepest pool between the
+wrapped native token and it (rounded up), and keeps the source with the highest net profit.
+Nothing is kept whose exact net profit is not positive or is worth less than ``min_profit_usd``.
+Every number here is an integer in raw units; floats only rank candidates and grade confidence.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from contracts.arbitrage import Hop as TradeHop
+from contracts.arbitrage import Trade
+from contracts.gas_table import route_gas
+from contracts.swapmath.cycles import Cycle, Hop
+from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
+from contracts.swapmath.sizing import optimum
+from mesh.protocol.constants import FlashSource, PoolKind
+from nodes.strategy.book import KIND_V2, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP, PoolBook
+from nodes.strategy.graph import CycleGraph
+from nodes.strategy.lenders import Lender, v2_lendable, v3_lendable
+
+Pool = V2Pool | V3Pool
+#: FlashArbitrage's amount fields: 14 bytes for the input, 12 for a V2 hop's output.
+MAX_INPUT = 2**112 - 1
+Q192 = 2**192
+
+
+@dataclass(slots=True, frozen=True)
+class Deployment:
+    """What the strategy trades through, read once at start (manifest and chain).
+
+    ``v2_factories`` maps a pair's venue (VenueId, as the collector writes it) to its factory's
+    index in FlashArbitrage; ``aave_caps`` the most Aave can lend of each token (lower case).
+    """
+
+    chain_id: int
+    arbitrage: str
+    recipient: str
+    native: str
+    usd_token: str
+    usd_decimals: int
+    aave_pool: str = ""
+    aave_premium_bps: int = 0
+    aave_caps: Mapping[str, int] = field(default_factory=dict)
+    v2_factories: Mapping[int, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class Opportunity:
+    """One sized route, exactly: what the node publishes (and the executor sends)."""
+
+    cycle: int
+    block: int
+    hops: tuple[TradeHop, ...]
+    amount_in: int
+    amounts_out: tuple[int, ...]
+    lender: Lender
+    flash_fee: int
+    gas: int
+    gas_price: int
+    gas_cost: int
+    profit: int
+    profit_usd_q8: int
+    confidence_bps: int
+    trade: Trade
+
+    @property
+    def gross(self) -> int:
+        """``amounts_out[-1] - amount_in - flash_fee``: the profit before gas."""
+        return self.amounts_out[-1] - self.amount_in - self.flash_fee
+
+
+class Evaluator:
+    """Size candidate cycles of ``graph`` over ``book`` for ``deployment``.
+
+    Parameters
+    ----------
+    sources : set of FlashSource
+        The flash sources allowed (the fused V2 flash swap counts as UNISWAP_V2).
+    min_profit_usd_q8 : int
+        Smallest net profit published, USD x 1e8.
+    amount_out : callable, optional
+        Exact V3 evaluator for sizing (default: the reference).
+    """
+
+    def __init__(self, book: PoolBook, graph: CycleGraph, deployment: Deployment, *,
+                 sources: frozenset[FlashSource] = frozenset(FlashSource) - {FlashSource.NONE},
+                 min_profit_usd_q8: int = 0, valid_ns: int = 3_000_000_000,
+                 amount_out: Callable[[Pool, bool, int], int] | None = None) -> None:
+        self.book, self.graph, self.dep = book, graph, deployment
+        self.sources = sources
+        self.min_usd = min_profit_usd_q8
+        self.valid_ns = valid_ns
+        self.amount_out = amount_out
+        self._models: dict[int, Pool] = {}
+        self.skipped: dict[str, int] = {}
+        #: Cycles of this pass that profit before gas but not after it (best lender each).
+        self.unpaid: list[Opportunity] = []
+
+    def begin(self) -> None:
+        """Forget the pool values of the last evaluation pass (call once per consistent state)."""
+        self._models.clear()
+        self.unpaid = []
+
+    def _model(self, s: int) -> Pool:
+        m = self._models.get(s)
+        if m is None:
+            m = self._models[s] = self.book.model(s)
+        return m
+
+    def _skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    # -- sizing ------------------------------------------------------------------------------------
+
+    def evaluate(self, c: int, score: float = 0.0, now_ns: int | None = None) -> Opportunity | None:
+        """The best opportunity of cycle ``c`` at the book's current block, or None."""
+        book = self.book
+        route = self.graph.route(c)
+        if any(not book.valid[s] for s, _ in route):
+            self._skip("invalid_pool")
+            return None
+        if any(book.kind[s] == KIND_V2 and int(book.venue[s]) not in self.dep.v2_factories for s, _ in route):
+            self._skip("unknown_factory")
+            return None
+        pools = {self._model(s).address: self._model(s) for s, _ in route}
+        hops = []
+        for s, zero in route:
+            m = self._model(s)
+            hops.append(Hop(m.address, m.token0 if zero else m.token1, m.token1 if zero else m.token0))
+        cycle = Cycle(tuple(hops))
+        start = cycle.start.lower()
+        gas_price = int(book.meta[M_BASE_FEE]) + int(book.meta[M_TIP])
+        best: Opportunity | None = None
+        for lender in self.lenders(route, start):
+            sized = optimum(pools, cycle, lender.fee, amount_out=self.amount_out,
+                            max_input=min(lender.cap, MAX_INPUT))
+            if sized is None:
+                continue
+            outs, crossed = self._walk(pools, cycle, sized.amount_in)
+            if outs[-1] != sized.amount_out:
+                self._skip("sizing_mismatch")
+                continue
+            kinds = [PoolKind(int(book.kind[s])) for s, _ in route]
+            gas = route_gas(lender.source, lender.fused, kinds, crossed)
+            gas_cost = self.convert(gas * gas_price, self.dep.native, start, up=True)
+            if gas_cost is None:
+                self._skip("no_gas_price")
+                continue
+            profit = sized.profit - gas_cost
+            if best is not None and profit <= best.profit:
+                continue
+            best = self._opportunity(c, route, cycle, lender, sized.amount_in, outs, sized.premium,
+                                     gas, gas_price, gas_cost, profit, score, now_ns)
+        if best is None or best.profit <= 0:
+            self._skip("unprofitable")
+            if best is not None:
+                self.unpaid.append(best)
+            return None
+        if best.profit_usd_q8 < self.min_usd:
+            self._skip("below_minimum")
+            return None
+        return best
+
+    def _walk(self, pools: Mapping[str, Pool], cycle: Cycle, amount: int) -> tuple[tuple[int, ...], int]:
+        """Every hop's exact output for ``amount``, and the initialized V3 ticks crossed."""
+        outs, crossed = [], 0
+        for hop in cycle.hops:
+            pool = pools[hop.pool]
+            if isinstance(pool, V2Pool):
+                amount = pool.amount_out(hop.zero_for_one, amount)
+            else:
+                result: SwapResult = v3_swap(pool, hop.zero_for_one, amount)
+                crossed += _crossed(pool, result.tick)
+                amount = result.amount_out(hop.zero_for_one)
+            outs.append(amount)
+        return tuple(outs), crossed
+
+    # -- lenders -----------------------------------------------------------------------------------
+
+    def lenders(self, route: list[tuple[int, bool]], start: str) -> list[Lender]:
+        """Every flash source allowed that can lend ``start`` to this route."""
+        book, dep = self.book, self.dep
+        on_route = {s for s, _ in route}
+        out: list[Lender] = []
+        last = route[-1][0]
+        if FlashSource.UNISWAP_V2 in self.sources and book.kind[last] == KIND_V2:
+            out.append(Lender(FlashSource.UNISWAP_V2, self._model(last).address, True, 0, MAX_INPUT, last))
+        if FlashSource.AAVE_V3 in self.sources and dep.aave_pool and start in dep.aave_caps:
+            out.append(Lender(FlashSource.AAVE_V3, dep.aave_pool, False, dep.aave_premium_bps,
+                              dep.aave_caps[start]))
+        v2_best: Lender | None = None
+        v3_best: Lender | None = None
+        for other, slots in self.graph.adj.get(start, {}).items():
+            for s in slots:
+                if s in on_route or not book.valid[s]:
+                    continue
+                m = self._model(s)
+                if isinstance(m, V2Pool):
+                    if FlashSource.UNISWAP_V2 not in self.sources or int(book.venue[s]) not in dep.v2_factories:
+                        continue
+                    cand = Lender(FlashSource.UNISWAP_V2, m.address, False, int(book.fee[s]),
+                                  v2_lendable(m, start), s)
+                    if v2_best is None or cand.cap > v2_best.cap:
+                        v2_best = cand
+                elif FlashSource.UNISWAP_V3 in self.sources:
+                    cand = Lender(FlashSource.UNISWAP_V3, m.address, False, m.fee, v3_lendable(m, start), s)
+                    if cand.cap and (v3_best is None or (cand.fee_rate, -cand.cap) < (v3_best.fee_rate, -v3_best.cap)):
+                        v3_best = cand
+            del other
+        out.extend(x for x in (v2_best, v3_best) if x is not None and x.cap > 0)
+        return out
+
+    # -- prices ------------------------------------------------------------------------------------
+
+    def convert(self, amount: int, src: str, dst: str, *, up: bool) -> int | None:
+        """``amount`` of ``src`` in raw units of ``dst`` at the deepest direct pool's price
+        (rounded up for costs, down for values); None when no valid pool joins them."""
+        src, dst = src.lower(), dst.lower()
+        if src == dst or amount == 0:
+            return amount
+        best, depth = None, -1.0
+        for s in self.graph.adj.get(src, {}).get(dst, ()):
+            if not self.book.valid[s]:
+                continue
+            m = self._model(s)
+            d = _depth(m, dst)
+            if d > depth:
+                best, depth = m, d
+        if best is None:
+            return None
+        if isinstance(best, V2Pool):
+            r_src, r_dst = ((best.reserve0, best.reserve1) if best.token0.lower() == src
+                            else (best.reserve1, best.reserve0))
+            num, den = amount * r_dst, r_src
+        else:
+            p2 = best.sqrt_price_x96 ** 2
+            num, den = (amount * p2, Q192) if best.token0.lower() == src else (amount * Q192, p2)
+        if den == 0:
+            return None
+        return -(-num // den) if up else num // den
+
+    def usd_q8(self, amount: int, token: str) -> int | None:
+        """``amount`` of ``token`` in USD x 1e8, through the configured USD token (rounded down)."""
+        sign = -1 if amount < 0 else 1
+        usd = self.convert(abs(amount), token, self.dep.usd_token, up=False)
+        if usd is None:
+            return None
+        return sign * (usd * 10**8 // 10**self.dep.usd_decimals)
+
+    # -- the published value ---------------------------------------------------------------------
+
+    def _opportunity(self, c: int, route: list[tuple[int, bool]], cycle: Cycle, lender: Lender,
+                     amount_in: int, outs: tuple[int, ...], flash_fee: int, gas: int, gas_price: int,
+                     gas_cost: int, profit: int, score: float, now_ns: int | None) -> Opportunity:
+        book, dep = self.book, self.dep
+        hops = []
+        for (s, _), hop, out in zip(route, cycle.hops, outs, strict=True):
+            v2 = book.kind[s] == KIND_V2
+            hops.append(TradeHop(hop.pool, PoolKind.UNISWAP_V2 if v2 else PoolKind.UNISWAP_V3,
+                                 hop.token_in, hop.token_out, out if v2 else 0, int(book.fee[s]),
+                                 dep.v2_factories.get(int(book.venue[s]), 0) if v2 else 0))
+        lender_tokens, lender_factory = None, 0
+        if lender.pool >= 0 and not lender.fused:
+            lender_tokens = (self._model(lender.pool).token0, self._model(lender.pool).token1)
+            if lender.source == FlashSource.UNISWAP_V2:
+                lender_factory = dep.v2_factories.get(int(book.venue[lender.pool]), 0)
+        trade = Trade(tuple(hops), amount_in, lender.address, lender.source, max(1, gas_cost),
+                      dep.recipient, lender_tokens, None, lender.fee_rate, lender_factory)
+        usd = self.usd_q8(profit, cycle.start)
+        return Opportunity(c, int(book.meta[M_BLOCK]), tuple(hops), amount_in, outs, lender, flash_fee,
+                           gas, gas_price, gas_cost, profit, usd if usd is not None else 0,
+                           self._confidence(score, amount_in, outs[-1], now_ns), trade)
+
+    def _confidence(self, score: float, amount_in: int, out: int, now_ns: int | None) -> int:
+        """A grade in bps: fresher state, a smaller price move and a realized rate closer to the
+        marginal one score higher (a heuristic for ranking, never for what is sent)."""
+        received = int(self.book.meta[M_RECEIVED])
+        now = time.time_ns() if now_ns is None else now_ns
+        age = max(0.0, (now - received) / self.valid_ns) if received else 1.0
+        fresh = max(0.0, 1.0 - age)
+        realized = math.log(out / amount_in) if amount_in and out else -math.inf
+        move = min(1.0, max(0.0, score - realized) / max(score, 1e-12)) if score > 0 else 1.0
+        return int(10000 * fresh * (1.0 - 0.5 * move))
+
+
+_ids = itertools.count(1)
+
+
+def next_id(base: int) -> int:
+    """A fresh opportunity id: the node's start time in ms shifted, plus a counter."""
+    return (base << 20) + next(_ids)
+
+
+def _depth(pool: Pool, token: str) -> float:
+    """How much of ``token`` the pool holds near its price (float: only to pick the deepest)."""
+    if isinstance(pool, V2Pool):
+        return float(pool.reserve0 if pool.token0.lower() == token else pool.reserve1)
+    if pool.sqrt_price_x96 == 0:
+        return 0.0
+    if pool.token0.lower() == token:
+        return pool.liquidity * 2**96 / pool.sqrt_price_x96
+    return pool.liquidity * pool.sqrt_price_x96 / 2**96
+
+
+def _crossed(pool: V3Pool, tick_after: int) -> int:
+    """Initialized ticks a swap from ``pool.tick`` to ``tick_after`` crossed."""
+    lo, hi = sorted((pool.tick, tick_after))
+    return sum(1 for t in pool.ticks if lo < t <= hi)

@@ -1,0 +1,41 @@
+"""What the strategy predicts is what FlashArbitrage pays, to the wei, on the real pools."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.arbitrage import arbitrage_events, quote
+from contracts.reverts import Reverted
+from mesh.protocol.constants import FlashSource
+
+from tests.nodes.strategy.pipeline import Stream, engine_for
+
+pytestmark = pytest.mark.chain
+
+
+def test_the_devnet_mispricing_is_found_sized_and_paid_exactly(net, tmp_path):
+    stream = Stream(net)
+    stream.follower.start()
+    engine = engine_for(net, tmp_path)
+    found = engine.feed_frames(stream.new_frames())
+    assert found, f"no opportunity on a mispriced devnet: {engine.last} {engine.evaluator.skipped}"
+    block = net.chain.block_number()
+    sources = {o.lender.source for o in found}
+    assert FlashSource.UNISWAP_V2 in sources and FlashSource.AAVE_V3 in sources
+    for opp in found:
+        assert opp.profit > 0 and opp.profit == opp.gross - opp.gas_cost
+        if not opp.lender.fused:  # the quote probe borrows, so a fused trade cannot be probed
+            assert quote(net.chain, net.arb, opp.trade) == opp.amounts_out[-1]
+    best = max(found, key=lambda o: o.profit)
+    snap = net.chain.snapshot()
+    try:
+        receipt = net.chain.transact(net.arb, "execute", best.trade.encode())
+        (event,) = arbitrage_events(receipt, net.arb.address)
+        assert event.profit == best.gross
+        # The gas table is calibrated in steady state (tests/contracts/test_gas_table.py holds it
+        # to 5 %); this fresh devnet still pays first-time storage writes, so allow 20 %.
+        assert abs(receipt["gasUsed"] - best.gas) <= best.gas // 5, (receipt["gasUsed"], best.gas)
+    finally:
+        net.chain.revert_to(snap)
+    assert net.chain.block_number() == block
+
