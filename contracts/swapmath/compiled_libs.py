@@ -14,12 +14,13 @@ the indexes of :data:`REASONS`, the texts :mod:`contracts.swapmath.libs` raises
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit, types, uint64
 
 from contracts.swapmath.u256 import (
     MULDIV_OVERFLOW,
     MULDIV_UP_OVERFLOW,
     OK,
+    U256,
     add,
     add_carry,
     clz,
@@ -63,6 +64,9 @@ REASONS = (
  OUTPUT_ZERO, AMOUNT0_ZERO_PRICE, UINT160, TICK_RANGE, ZERO_AMOUNT, PRICE_LIMIT,
  LIQUIDITY_SUB, LIQUIDITY_ADD) = range(4, len(REASONS))
 
+#: The argument types of the SqrtPriceMath functions: explicit, so that calls with a literal
+#: ``True``/``False`` do not compile one more specialization each.
+_PRICE_SIG = (U256, U256, U256, types.boolean)
 _Z = uint64(0)
 _ONES = uint64(0xFFFFFFFFFFFFFFFF)
 MAX_UINT160 = (_ONES, _ONES, uint64(0xFFFFFFFF), _Z)
@@ -137,6 +141,12 @@ def tick_at_sqrt_ratio(price):
 
 
 @njit(cache=True)
+def _uint160(value):
+    """The low 160 bits (Solidity's ``uint160(...)`` cast)."""
+    return (value[0], value[1], value[2] & uint64(0xFFFFFFFF), _Z)
+
+
+@njit(_PRICE_SIG, cache=True)
 def next_sqrt_price_from_amount0_rounding_up(sqrt_px96, liquidity, amount, add_):
     """SqrtPriceMath.getNextSqrtPriceFromAmount0RoundingUp with its overflow fallbacks (v3-core
     ``contracts/libraries/SqrtPriceMath.sol``): ``(code, price)``."""
@@ -163,13 +173,7 @@ def next_sqrt_price_from_amount0_rounding_up(sqrt_px96, liquidity, amount, add_)
     return code, price
 
 
-@njit(cache=True)
-def _uint160(value):
-    """The low 160 bits (Solidity's ``uint160(...)`` cast)."""
-    return (value[0], value[1], value[2] & uint64(0xFFFFFFFF), _Z)
-
-
-@njit(cache=True)
+@njit(_PRICE_SIG, cache=True)
 def next_sqrt_price_from_amount1_rounding_down(sqrt_px96, liquidity, amount, add_):
     """SqrtPriceMath.getNextSqrtPriceFromAmount1RoundingDown (v3-core
     ``contracts/libraries/SqrtPriceMath.sol``): ``(code, price)``; ``liquidity`` is non-zero."""
@@ -198,7 +202,7 @@ def next_sqrt_price_from_amount1_rounding_down(sqrt_px96, liquidity, amount, add
     return OK, sub(sqrt_px96, quotient)
 
 
-@njit(cache=True)
+@njit(_PRICE_SIG, cache=True)
 def next_sqrt_price_from_input(sqrt_px96, liquidity, amount_in, zero_for_one):
     """SqrtPriceMath.getNextSqrtPriceFromInput (v3-core ``contracts/libraries/SqrtPriceMath.sol``)."""
     if is_zero(sqrt_px96) or is_zero(liquidity):
@@ -208,7 +212,7 @@ def next_sqrt_price_from_input(sqrt_px96, liquidity, amount_in, zero_for_one):
     return next_sqrt_price_from_amount1_rounding_down(sqrt_px96, liquidity, amount_in, True)
 
 
-@njit(cache=True)
+@njit(_PRICE_SIG, cache=True)
 def next_sqrt_price_from_output(sqrt_px96, liquidity, amount_out, zero_for_one):
     """SqrtPriceMath.getNextSqrtPriceFromOutput (v3-core ``contracts/libraries/SqrtPriceMath.sol``)."""
     if is_zero(sqrt_px96) or is_zero(liquidity):
@@ -218,7 +222,7 @@ def next_sqrt_price_from_output(sqrt_px96, liquidity, amount_out, zero_for_one):
     return next_sqrt_price_from_amount0_rounding_up(sqrt_px96, liquidity, amount_out, False)
 
 
-@njit(cache=True)
+@njit(_PRICE_SIG, cache=True)
 def amount0_delta(sqrt_a, sqrt_b, liquidity, round_up):
     """SqrtPriceMath.getAmount0Delta, unsigned (v3-core ``contracts/libraries/SqrtPriceMath.sol``):
     ``(code, amount)`` of token0 between two prices for ``liquidity``."""
@@ -235,7 +239,7 @@ def amount0_delta(sqrt_a, sqrt_b, liquidity, round_up):
     return code, div_floor(x, sqrt_a)
 
 
-@njit(cache=True)
+@njit(_PRICE_SIG, cache=True)
 def amount1_delta(sqrt_a, sqrt_b, liquidity, round_up):
     """SqrtPriceMath.getAmount1Delta, unsigned (v3-core ``contracts/libraries/SqrtPriceMath.sol``):
     ``mulDiv(liquidity, |b - a|, Q96)``, rounded up or down; the division by 2**96 is a shift."""
@@ -253,7 +257,7 @@ def amount1_delta(sqrt_a, sqrt_b, liquidity, round_up):
     return OK, q
 
 
-@njit(cache=True)
+@njit((U256, U256, U256, U256, types.boolean, types.int64), cache=True)
 def compute_swap_step(current, target, liquidity, remaining, exact_in, fee_pips):
     """SwapMath.computeSwapStep (v3-core ``contracts/libraries/SwapMath.sol``).
 
