@@ -30,14 +30,20 @@ or :data:`TICKS_UNKNOWN`; ``amount0``/``amount1`` are the pool's int256 deltas i
 complement limbs (> 0: paid into the pool); then the price, tick and liquidity after, and the
 number of steps taken. When ``status`` is not OK the amounts are 0, ``sqrt_price`` is the price
 reached (the one a tick-range revert names) and, for :data:`TICKS_UNKNOWN`, ``tick`` is the
-bitmap word that was needed.
+bitmap word that was needed. The kernel assumes what a real pool guarantees: ``sqrt_price``
+and the limit below 2**160, ``liquidity`` below 2**128, ``|tick| < 2**31``, ``tick_spacing <
+2**23``, ticks that are multiples of the spacing inside [MIN_TICK, MAX_TICK]. A negative result
+has ``limbs[3] >> 63`` set; ``u256.sub(ZERO, x)`` is its magnitude, :func:`u256.to_int`
+(``signed=True``) its Python int. The loosest limit (what FlashArbitrage passes) is
+``MIN_SQRT_RATIO + 1`` or ``MAX_SQRT_RATIO - 1``.
 
 The facade :func:`swap` takes a :class:`~contracts.swapmath.pools.V3Pool` and raises as
 :func:`~contracts.swapmath.pools.v3_swap` does. It keeps each pool's tick arrays in a small cache
 keyed by the identity of the pool's ``ticks`` tuple and ``net`` dict (states are immutable;
 :func:`~contracts.swapmath.pools.apply_v3_swap` keeps both), and hands values the kernel does
-not model (amounts outside int256, prices of 160 bits or more, a fee of 10**6 or more) to the
-reference. Thread safety: the kernel is pure; the facade's cache is a dict guarded by the GIL.
+not model (amounts outside int256, prices or limits of 160 bits or more, a fee of 10**6 or
+more, spacings or ticks far outside int24, nets outside int128) to the reference.
+Thread safety: the kernel is pure; the facade's cache is a dict guarded by the GIL.
 """
 
 from __future__ import annotations
@@ -206,6 +212,9 @@ _WORDS = struct.Struct("<6q")
 _OUT = struct.Struct("<16Qqq")
 _PAD12, _PAD16 = bytes(12), bytes(16)
 _CACHE_SIZE = 256
+#: Bounds of the facade's kernel path (int24 spacings, ticks whose tick-bitmap arithmetic
+#: stays far inside int64); anything else goes to the reference.
+_MAX_SPACING, _TICK_BOUND = 2**23, 2**31
 _cache: dict[int, tuple[object, object, tuple[np.ndarray, np.ndarray, np.ndarray] | None]] = {}
 
 
@@ -275,7 +284,9 @@ def swap(pool: V3Pool, zero_for_one: bool, amount_specified: int,
                         zero_for_one)))
     except (OverflowError, struct.error):
         packed = bytearray()
-    if arrays is None or not packed or not (0 <= pool.fee < FEE_DENOMINATOR and pool.tick_spacing > 0):
+    if arrays is None or not packed or not (0 <= pool.fee < FEE_DENOMINATOR
+                                            and 0 < pool.tick_spacing < _MAX_SPACING
+                                            and -_TICK_BOUND < pool.tick < _TICK_BOUND):
         return v3_swap(pool, zero_for_one, amount_specified, sqrt_price_limit_x96)
     status = _swap_packed(packed, *arrays)
     w = _OUT.unpack_from(packed)

@@ -271,6 +271,11 @@ def test_amounts_the_kernel_does_not_model_are_handed_to_the_reference():
     pool = random_pool(rng, positions=10)
     for amount in (2**255, 2**300, -(2**255) - 1, 0):
         assert outcome(compiled.swap, pool, True, amount) == outcome(v3_swap, pool, True, amount)
+    fields = {f: getattr(pool, f) for f in V3Pool.__slots__}
+    for odd in ({"tick_spacing": 2**40}, {"liquidity": 2**130}, {"fee": 10**6}):
+        other = V3Pool(**{**fields, **odd})
+        for amount in (10**6, -(10**6)):
+            assert outcome(compiled.swap, other, False, amount) == outcome(v3_swap, other, False, amount)
 
 
 def test_amount_out_equals_the_reference_and_is_zero_for_no_input():
