@@ -104,11 +104,10 @@ class StrategyNode(Node):
         """Apply the batch in compiled code, evaluating and publishing at every BlockEnd."""
         if self.engine is None or self.rt.halted():
             i = 0
-            while i < batch.count:  # keep the book current; publish nothing
+            while i < batch.count:  # keep the book current; publish nothing (halted: obey the stop)
                 i = self.book.apply(batch.data, batch.offsets, i, batch.count)
-            if self.engine is not None:
+            if self.engine is not None:  # the changed pools stay dirty: evaluated on resume
                 self.engine.join_new_pools()
-                self.book.take_dirty()
                 self.engine.block_ended()
             return
         now = time.time_ns()
@@ -129,6 +128,13 @@ class StrategyNode(Node):
             self._try_load()
             return 1
         return 0
+
+    def on_stop(self) -> None:
+        """Log what the node did."""
+        self._count_book_errors()
+        self.rt.log.info("strategy: %d opportunities published; %d pools, %d cycles; input errors %s",
+                         self.published, self.book.pools, self.engine.graph.count if self.engine else 0,
+                         {k: v for k, v in self.book.error_counts().items() if v})
 
     def _count_book_errors(self) -> None:
         for i, kind in enumerate(ERROR_KINDS):

@@ -66,7 +66,7 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
 
 
 #: The nodes of the default deployment (the simulator is a program, not a node: no heartbeat).
-DEFAULT_RUNNING = {"risk", "monitor", "collector-evm"}
+DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy"}
 
 
 def _wait_running(env: dict[str, str], timeout: float = 60) -> None:
@@ -123,7 +123,7 @@ def test_ctrl_c_after_the_output_pipe_closed_leaves_no_process_behind(cli_env):
         started = _descendants(proc.pid)
         anvil_pid = orjson.loads((devnet_dir / "manifest.json").read_bytes())["anvil"]["pid"]
         started[anvil_pid] = _stat(anvil_pid)[19]  # anvil runs in a session of its own
-        assert len(started) >= 6  # supervisord, risk, monitor, collector-evm, simulator, anvil
+        assert len(started) >= 7  # supervisord, risk, monitor, collector-evm, strategy, simulator, anvil
         proc.stdout.close()  # the reader (tee) is gone...
         os.killpg(proc.pid, signal.SIGINT)  # ...and Ctrl-C reaches the foreground group
         proc.wait(90)
@@ -147,8 +147,8 @@ def test_terminate_or_hangup_stops_supervisord_and_nodes(sig, cli_env):
     try:
         _wait_running(env)
         started = _descendants(proc.pid)
-        # supervisord, risk, monitor, collector-evm (the simulator, without a devnet, exits at once)
-        assert len(started) >= 4
+        # supervisord and the four nodes (the simulator, without a devnet, exits at once)
+        assert len(started) >= 5
         proc.send_signal(sig)
         output = proc.communicate(timeout=90)[0].decode()
         left = _wait_gone(started, timeout=10)
