@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.arbitrage import arbitrage_events, quote
-from contracts.reverts import Reverted
 from mesh.protocol.constants import FlashSource
-
 from tests.nodes.strategy.pipeline import Stream, engine_for
 
 pytestmark = pytest.mark.chain
