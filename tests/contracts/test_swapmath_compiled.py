@@ -227,6 +227,30 @@ def test_random_swaps_equal_the_reference_exactly_with_reverts_and_unknown_ticks
     assert kinds.get("LS", 0) + kinds.get("LA", 0) > 0
 
 
+def test_odd_states_equal_the_reference_with_their_reverts():
+    """Prices unrelated to the tick (also below MIN_SQRT_RATIO), odd ticks, liquidity and fees:
+    the same results and the same revert texts, tick-range ones included."""
+    rng = random.Random(23)
+    texts: set[str] = set()
+    for _ in range(1000):
+        pool = random_pool(rng, consistent=rng.random() < 0.7)
+        fields = {f: getattr(pool, f) for f in V3Pool.__slots__}
+        pick = rng.random()
+        if pick < 0.4:
+            fields["sqrt_price_x96"] = rng.getrandbits(rng.randint(1, 160)) or 1
+        elif pick < 0.6:
+            fields["tick"] = rng.randint(-(2**20), 2**20)
+        elif pick < 0.8:
+            fields["liquidity"] = rng.getrandbits(rng.randint(0, 128))
+        else:
+            fields["fee"] = rng.randint(0, 999_999)
+        pool = V3Pool(**fields)
+        kind, value = assert_same_swap(pool, *random_swap(rng, pool))
+        if kind == "SwapReverted":
+            texts.add(value.split(" ")[0] if value.startswith("sqrt price") else value)
+    assert {"sqrt", "SPL", "LS"} <= texts
+
+
 def _kernel(pool: V3Pool, zero_for_one: bool, amount: int, limit: int) -> tuple[Any, ...]:
     nets = [pool.net[t] for t in pool.ticks]
     return compiled.swap_kernel(
