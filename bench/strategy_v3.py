@@ -43,16 +43,17 @@ Case = tuple[V3Pool, bool, int, tuple[Any, ...]]
 @njit(cache=True)
 def _time_kernel(price, tick, liquidity, fee, spacing, ticks, net_lo, net_hi, word_lo, word_hi,
                  zero_for_one, amount, limit, samples, start):
-    """Run one swap ``samples.size - start`` times, each call's ns into ``samples[start:]``."""
-    steps = 0
+    """Run one swap ``samples.size - start`` times, each call's ns into ``samples[start:]``;
+    returns the swap's status and steps."""
+    status = steps = 0
     for i in range(start, samples.shape[0]):
         t0 = monotonic_ns()
         result = compiled.swap_kernel(price, tick, liquidity, fee, spacing, ticks, net_lo,
                                       net_hi, ticks.shape[0], word_lo, word_hi, zero_for_one,
                                       amount, limit)
         samples[i] = monotonic_ns() - t0
-        steps = result[6]
-    return steps
+        status, steps = result[0], result[6]
+    return status, steps
 
 
 def _pool(rng: random.Random) -> V3Pool:
@@ -103,7 +104,9 @@ def cases(per_class: int, seed: int = 1) -> dict[str, list[Case]]:
         amount = max(1, int(depth * 10 ** rng.uniform(-7, 1)))
         amount = amount if rng.random() < 0.7 else -amount
         args = _kernel_args(pool, zero_for_one, amount)
-        steps = _time_kernel(*args, probe, 0)
+        status, steps = _time_kernel(*args, probe, 0)
+        if status != compiled.OK:
+            continue
         for name, lo, hi in CLASSES:
             if lo <= steps <= hi and len(out[name]) < per_class:
                 assert compiled.swap(pool, zero_for_one, amount) == v3_swap(pool, zero_for_one, amount)
@@ -133,7 +136,7 @@ def v3_swap_rows(per_class: int = 100, reps: int = 20) -> list[Row]:
             if not found:
                 continue
             kernel = np.zeros(len(found) * reps, dtype=np.int64)
-            steps = [_time_kernel(*case[3], kernel, i * reps) for i, case in enumerate(found)]
+            steps = [_time_kernel(*case[3], kernel, i * reps)[1] for i, case in enumerate(found)]
             facade = [ns for case in found for ns in _python_ns(compiled.swap, case, reps)]
             reference = [ns for case in found for ns in _python_ns(v3_swap, case, max(2, reps // 4))]
             ref_p50 = float(np.median(reference))
