@@ -175,7 +175,7 @@ def mutate(rng: random.Random, raw: bytes) -> bytes:
     return bytes(b)
 
 
-def check_bounds(book: PoolBook, shapes: list[tuple[tuple[int, ...], np.dtype]],
+def check_bounds(book: PoolBook, shapes: Sequence[tuple[tuple[int, ...], np.dtype]],
                  rates_follow_valid: bool = True) -> None:
     """Assert the book's arrays kept their shapes and its invariants hold: nothing beyond the
     pools in use was written, tick lists are sorted, counters in range, and (when
