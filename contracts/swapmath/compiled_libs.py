@@ -30,6 +30,7 @@ from contracts.swapmath.u256 import (
     le,
     lt,
     mul,
+    mul_128,
     mul_div,
     mul_div_rounding_up,
     mul_full,
@@ -102,11 +103,17 @@ def sqrt_ratio_at_tick(tick):
     """TickMath.getSqrtRatioAtTick for a tick in [MIN_TICK, MAX_TICK] (v3-core
     ``contracts/libraries/TickMath.sol``): sqrt(1.0001**tick) * 2**96, rounded up."""
     abs_tick = tick if tick >= 0 else -tick
-    odd = abs_tick & 1
-    ratio = (_FACTORS[0, 0], _FACTORS[0, 1], _Z, _Z) if odd else (_Z, _Z, uint64(1), _Z)
+    # ratio = 2**128 (129 bits) until the first factor: (2**128 * f) >> 128 is f itself, and
+    # every later ratio fits 128 bits, so the products need only mul_128
+    one = (abs_tick & 1) == 0
+    ratio = (_FACTORS[0, 0], _FACTORS[0, 1], _Z, _Z)
     for bit in range(1, 20):
         if abs_tick & (1 << bit):
-            ratio = shr(mul(ratio, (_FACTORS[bit, 0], _FACTORS[bit, 1], _Z, _Z)), 128)
+            factor = (_FACTORS[bit, 0], _FACTORS[bit, 1], _Z, _Z)
+            ratio = factor if one else shr(mul_128(ratio, factor), 128)
+            one = False
+    if one:
+        ratio = (_Z, _Z, uint64(1), _Z)
     if tick > 0:
         ratio = div_floor(MAX_UINT256, ratio)
     return add(shr(ratio, 32), (uint64((ratio[0] & uint64(0xFFFFFFFF)) != 0), _Z, _Z, _Z))
@@ -127,7 +134,7 @@ def tick_at_sqrt_ratio(price):
     ext = _ONES if whole < 0 else _Z
     frac = _Z
     for bit in range(63, 49, -1):
-        r = shr(mul(r, r), 127)
+        r = shr(mul_128(r, r), 127)  # r < 2**128 here
         f = r[2] & uint64(1)  # r >> 128
         frac |= f << uint64(bit)
         r = shr(r, f)
@@ -140,7 +147,7 @@ def tick_at_sqrt_ratio(price):
     return OK, tick_hi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _uint160(value):
     """The low 160 bits (Solidity's ``uint160(...)`` cast)."""
     return (value[0], value[1], value[2] & uint64(0xFFFFFFFF), _Z)

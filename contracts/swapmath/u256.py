@@ -8,8 +8,9 @@ The primitives are intrinsics that widen the limbs to one LLVM ``i256`` (or ``i5
 apply one instruction and split the result again; LLVM folds the packing away and emits the
 carry chains and 64x64->128 multiplies itself. Division is not left to LLVM (a wide ``udiv``
 becomes a bit-by-bit loop or a libgcc call the JIT cannot resolve): :func:`divrem` is Knuth's
-algorithm D on 64-bit digits, each quotient digit estimated by a 128-by-64 division
-(:func:`divlu`, built from native 64-bit divisions) and corrected at most twice.
+algorithm D on 64-bit digits, each quotient digit estimated by a 128-by-64 division (by the
+divisor's top digit's reciprocal, :func:`div_2by1`; the reciprocal itself from :func:`divlu`,
+built from native 64-bit divisions) and corrected at most twice.
 
 Shift amounts of 256 or more give 0 (LLVM's own shifts would be undefined there).
 
@@ -151,6 +152,18 @@ def mul_full(typingctx, a, b):
 
 
 @intrinsic
+def mul_128(typingctx, a, b):
+    """The full product of the low 128 bits of ``a`` and of ``b`` (their high limbs ignored):
+    four 64-bit multiplies where :func:`mul` needs ten."""
+    def codegen(context, builder, signature, args):
+        half = ir.IntType(128)
+        x = builder.zext(builder.trunc(_pack(builder, args[0]), half), _I256)
+        y = builder.zext(builder.trunc(_pack(builder, args[1]), half), _I256)
+        return _unpack(context, builder, builder.mul(x, y))
+    return U256(U256, U256), codegen
+
+
+@intrinsic
 def clz(typingctx, a):
     """Leading zero bits of ``a`` (256 for zero)."""
     def codegen(context, builder, signature, args):
@@ -185,10 +198,20 @@ def _mul_digit(typingctx, a, q):
     return types.Tuple((U256, types.uint64))(U256, types.uint64), codegen
 
 
-@njit(cache=True)
-def is_zero(a):
+@intrinsic
+def _clz64(typingctx, a):
+    """Leading zero bits of a non-zero u64."""
+    def codegen(context, builder, signature, args):
+        return builder.zext(builder.ctlz(args[0], ir.Constant(_I1, 1)), _I64)
+    return types.int64(types.uint64), codegen
+
+
+@intrinsic
+def is_zero(typingctx, a):
     """``a == 0``."""
-    return (a[0] | a[1] | a[2] | a[3]) == 0
+    def codegen(context, builder, signature, args):
+        return builder.icmp_unsigned("==", _pack(builder, args[0]), ir.Constant(_I256, 0))
+    return types.boolean(U256), codegen
 
 
 @njit(cache=True)
@@ -249,34 +272,41 @@ def divrem(hi, lo, d):
     Knuth's algorithm D with 64-bit digits: the divisor is shifted until its top bit is set
     (and the numerator with it, which still fits 512 bits because ``hi < d``); each quotient
     digit is estimated from the top two digits of the partial remainder by the divisor's top
-    digit, which overestimates by at most 2, and corrected by comparing products.
+    digit, which overestimates by at most 2, and corrected by comparing products. The digit
+    estimates divide by one invariant 64-bit digit, so they multiply by its reciprocal
+    (:func:`div_2by1`) instead of dividing.
     """
     if d[1] == 0 and d[2] == 0 and d[3] == 0:  # one-digit divisor: short division
-        r = hi[0]
-        q3, r = divlu(r, lo[3], d[0])
-        q2, r = divlu(r, lo[2], d[0])
-        q1, r = divlu(r, lo[1], d[0])
-        q0, r = divlu(r, lo[0], d[0])
+        s = _clz64(d[0])
+        dn = d[0] << uint64(s)
+        v = reciprocal(dn)
+        top, nl = _shl512(hi, lo, s)
+        q3, r = div_2by1(top[0], nl[3], dn, v)
+        q2, r = div_2by1(r, nl[2], dn, v)
+        q1, r = div_2by1(r, nl[1], dn, v)
+        q0, r = div_2by1(r, nl[0], dn, v)
         return (q0, q1, q2, q3), r != 0
     s = clz(d)
     dn = shl(d, s)
+    v = reciprocal(dn[3])
     r, nl = _shl512(hi, lo, s)
-    q3, r = _digit(r, nl[3], dn)
-    q2, r = _digit(r, nl[2], dn)
-    q1, r = _digit(r, nl[1], dn)
-    q0, r = _digit(r, nl[0], dn)
+    q3, r = _digit(r, nl[3], dn, v)
+    q2, r = _digit(r, nl[2], dn, v)
+    q1, r = _digit(r, nl[1], dn, v)
+    q0, r = _digit(r, nl[0], dn, v)
     return (q0, q1, q2, q3), not is_zero(r)
 
 
-@njit(cache=True)
-def _digit(r, limb, dn):
-    """One quotient digit of ``(r * 2**64 + limb) // dn`` (``r < dn``, ``dn`` normalized) and
-    the new remainder. The window's top digit is ``r[3]``, its low 256 bits ``wlow``."""
+@njit(cache=True, inline="always")
+def _digit(r, limb, dn, v):
+    """One quotient digit of ``(r * 2**64 + limb) // dn`` (``r < dn``, ``dn`` normalized, ``v``
+    the reciprocal of its top digit) and the new remainder. The window's top digit is ``r[3]``,
+    its low 256 bits ``wlow``."""
     wlow = (limb, r[0], r[1], r[2])
     if r[3] >= dn[3]:
         qhat = uint64(0xFFFFFFFFFFFFFFFF)
     else:
-        qhat, _ = divlu(r[3], r[2], dn[3])
+        qhat, _ = div_2by1(r[3], r[2], dn[3], v)
     plow, ptop = _mul_digit(dn, qhat)
     while ptop > r[3] or (ptop == r[3] and lt(wlow, plow)):
         qhat -= uint64(1)
@@ -286,8 +316,49 @@ def _digit(r, limb, dn):
 
 
 @njit(cache=True)
-def _sub_borrow(a, b):
-    return sub(a, b), lt(a, b)
+def reciprocal(d):
+    """``floor((2**128 - 1) / d) - 2**64`` of a normalized digit ``d`` (top bit set): the
+    multiplier of :func:`div_2by1` (Moeller and Granlund, "Improved division by invariant
+    integers", IEEE Trans. Computers 60(2), 2011)."""
+    q, _ = divlu(~d, uint64(0xFFFFFFFFFFFFFFFF), d)
+    return q
+
+
+@intrinsic
+def div_2by1(typingctx, u1, u0, d, v):
+    """``(u1 * 2**64 + u0) // d`` and the remainder for a normalized ``d``, ``u1 < d`` and
+    ``v = reciprocal(d)``: one 64x64->128 multiply and two branch-free corrections (Moeller
+    and Granlund 2011, algorithm 4)."""
+    def codegen(context, builder, signature, args):
+        a1, a0, dd, vv = args
+        wide = ir.IntType(128)
+        one = ir.Constant(_I64, 1)
+        prod = builder.mul(builder.zext(vv, wide), builder.zext(a1, wide))
+        num = builder.or_(builder.shl(builder.zext(a1, wide), ir.Constant(wide, 64)),
+                          builder.zext(a0, wide))
+        total = builder.add(prod, num)
+        q0 = builder.trunc(total, _I64)
+        q1 = builder.add(builder.trunc(builder.lshr(total, ir.Constant(wide, 64)), _I64), one)
+        r = builder.sub(a0, builder.mul(q1, dd))
+        high = builder.icmp_unsigned(">", r, q0)
+        q1 = builder.select(high, builder.sub(q1, one), q1)
+        r = builder.select(high, builder.add(r, dd), r)
+        over = builder.icmp_unsigned(">=", r, dd)
+        q1 = builder.select(over, builder.add(q1, one), q1)
+        r = builder.select(over, builder.sub(r, dd), r)
+        return context.make_tuple(builder, signature.return_type, [q1, r])
+    return types.UniTuple(types.uint64, 2)(types.uint64, types.uint64, types.uint64,
+                                           types.uint64), codegen
+
+
+@intrinsic
+def _sub_borrow(typingctx, a, b):
+    """``(a - b mod 2**256, a < b)``."""
+    def codegen(context, builder, signature, args):
+        x, y = _pack(builder, args[0]), _pack(builder, args[1])
+        return context.make_tuple(builder, signature.return_type, [
+            _unpack(context, builder, builder.sub(x, y)), builder.icmp_unsigned("<", x, y)])
+    return types.Tuple((U256, types.boolean))(U256, U256), codegen
 
 
 @njit(cache=True)
