@@ -283,10 +283,8 @@ def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int 
 
     start = route.least(route.out(x_star) or 0) or 1
     route.out(start)
-    found = route.best()
-    if found is None:
-        return None
-    lo, hi = _near_best(a, b, c, n, d, Fraction(found.profit) - slack)
+    found = route.best()  # every input earning as much (or 1, the least profit) is in [lo, hi]
+    lo, hi = _near_best(a, b, c, n, d, Fraction(found.profit if found else 1) - slack)
     lo, hi = max(1, lo), min(route.top, hi)
     after = route.least((route.out(start) or 0) + 1)  # the plateau's width estimates how many to visit
     width = max(1, after - start) if after is not None else hi - lo + 1
