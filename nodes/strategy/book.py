@@ -283,6 +283,10 @@ def _apply_tick(b, s, buf, v):
     """Set (or clear, gross = 0) one initialized tick of pool ``s``, keeping them sorted."""
     ticks, net_lo, net_hi, nticks, errors = b[13], b[14], b[19], b[20], b[23]
     t = load_i32(buf, v + TK_TICK)
+    sp = b[3][s]
+    if t < _MIN_TICK or t > _MAX_TICK or sp <= 0 or t % sp != 0:
+        errors[E_BAD_VALUE] += 1
+        return
     glo, ghi = read_u128(buf, v + TK_GROSS)
     nlo, nhi = read_u128(buf, v + TK_NET)
     n = nticks[s]
@@ -302,6 +306,7 @@ def _apply_tick(b, s, buf, v):
         if n >= ticks.shape[1]:
             errors[E_TICKS_FULL] += 1
             b[1][s] = 0  # cannot hold the pool's ticks: unusable rather than wrong
+            _rates(b, s)
             return
         for j in range(n, i, -1):
             ticks[s, j] = ticks[s, j - 1]
@@ -321,9 +326,10 @@ def _add_liquidity(b, s, lo, hi, sign):
     if sign > 0:
         n_lo = a_lo + lo
         carry = np.uint64(1) if n_lo < a_lo else np.uint64(0)
-        n_hi = a_hi + hi + carry
-        if n_hi < a_hi or (n_hi == a_hi and carry == 0 and hi != 0):
+        room = ~a_hi  # 2**64 - 1 - a_hi
+        if hi > room or (hi == room and carry != 0):
             return False
+        n_hi = a_hi + hi + carry
     else:
         if a_hi < hi or (a_hi == hi and a_lo < lo):
             return False
