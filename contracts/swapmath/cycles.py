@@ -1,6 +1,6 @@
 """Arbitrage cycles over a set of pools, priced exactly, and their best input by exact search.
 
-A :class:`Cycle` is a closed route of 2 or 3 hops starting and ending in ``start`` token; its
+A :class:`Cycle` is a closed route of 2 to 4 hops starting and ending in ``start`` token; its
 output for an input is the chain of exact pool outputs (:func:`contracts.swapmath.pools.amount_out`,
 V3 hops with the loosest price limit, as FlashArbitrage swaps). Profit is in raw units of the
 start token: gross ``out - in``, or net of a flash-loan premium ``out - in - premium(in)``.
@@ -68,8 +68,9 @@ class Cycle:
 
 
 def enumerate_cycles(pools: Iterable[Pool], max_hops: int = 3) -> list[Cycle]:
-    """Every 2-hop and (with ``max_hops`` 3) 3-hop cycle over distinct pools, in both directions
-    and from each of its tokens: a route for each (pools in order, start token)."""
+    """Every cycle of 2 to ``max_hops`` hops (at most 4, FlashArbitrage's longest route) over
+    distinct pools, in both directions and from each of its tokens: a route for each (pools in
+    order, start token)."""
     by_pair: dict[frozenset[str], list[Pool]] = {}
     for pool in pools:
         by_pair.setdefault(frozenset((pool.token0.lower(), pool.token1.lower())), []).append(pool)
