@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from contracts.arbitrage import Hop as TradeHop
 from contracts.arbitrage import Trade
 from contracts.gas_table import route_gas
+from contracts.swapmath import compiled
 from contracts.swapmath.cycles import Cycle, Hop
+from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
 from contracts.swapmath.sizing import optimum
 from mesh.protocol.constants import FlashSource, PoolKind
@@ -81,6 +83,20 @@ class Opportunity:
         return self.amounts_out[-1] - self.amount_in - self.flash_fee
 
 
+def compiled_amount_out(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
+    """Exact output for sizing: V3 through the compiled swap (:mod:`contracts.swapmath.compiled`,
+    equal to the reference to the unit), refusing a V3 swap that leaves input unspent as
+    FlashArbitrage does (``V3PartialFill``)."""
+    if isinstance(pool, V2Pool):
+        return pool.amount_out(zero_for_one, amount_in)
+    if amount_in <= 0:
+        return 0
+    result = compiled.swap(pool, zero_for_one, amount_in)
+    if (result.amount0 if zero_for_one else result.amount1) != amount_in:
+        raise SwapReverted("V3PartialFill")
+    return result.amount_out(zero_for_one)
+
+
 class Evaluator:
     """Size candidate cycles of ``graph`` over ``book`` for ``deployment``.
 
@@ -91,13 +107,15 @@ class Evaluator:
     min_profit_usd_q8 : int
         Smallest net profit published, USD x 1e8.
     amount_out : callable, optional
-        Exact V3 evaluator for sizing (default: the reference).
+        Exact evaluator for sizing (default :func:`compiled_amount_out`; None: the reference).
+        Whatever sized it, the published amounts are recomputed with the pure-Python reference
+        and must agree.
     """
 
     def __init__(self, book: PoolBook, graph: CycleGraph, deployment: Deployment, *,
                  sources: frozenset[FlashSource] = frozenset(FlashSource) - {FlashSource.NONE},
                  min_profit_usd_q8: int = 0, valid_ns: int = 3_000_000_000,
-                 amount_out: Callable[[Pool, bool, int], int] | None = None) -> None:
+                 amount_out: Callable[[Pool, bool, int], int] | None = compiled_amount_out) -> None:
         self.book, self.graph, self.dep = book, graph, deployment
         self.sources = sources
         self.min_usd = min_profit_usd_q8
