@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numba import njit
 
 from contracts.swapmath import compiled, compiled_libs, libs, u256
 from contracts.swapmath.pools import SwapResult, TicksUnknown, V3Pool, v3_amount_out, v3_swap
@@ -44,13 +45,34 @@ def test_mul_div_and_rounding_up_equal_python_ints_and_revert_alike():
     rng = random.Random(11)
     for _ in range(6000):
         a, b, d = _operand(rng), _operand(rng), _operand(rng)
-        if rng.random() < 0.3 and a * b:  # denominators near the quotient's edge
+        pick = rng.random()
+        if pick < 0.3 and a * b:  # denominators near the quotient's edge
             d = max(1, a * b // rng.choice((1, 2**255, 2**256 - 1, 2**256)) + rng.randint(-2, 2))
             d %= 2**256
+        elif pick < 0.4:  # denominators near a numerator
+            d = max(0, rng.choice((a, b)) + rng.randint(-2, 2)) % 2**256
         args = (u256.from_int(a), u256.from_int(b), u256.from_int(d))
         for ref, fn in ((libs.mul_div, u256.mul_div), (libs.mul_div_rounding_up, u256.mul_div_rounding_up)):
             code, value = fn(*args)
             assert (code, u256.to_int(value) if code == 0 else None) == _ref_code(ref, a, b, d), (ref, a, b, d)
+
+
+def test_two_digit_by_one_digit_divisions_equal_python_ints():
+    rng = random.Random(10)
+    for _ in range(5000):
+        d = rng.choice((1, 2, 2**63, 2**64 - 1, rng.getrandbits(rng.randint(1, 64)) or 1))
+        u1, u0 = rng.randrange(d), rng.getrandbits(64)
+        q, r = u256.divlu(np.uint64(u1), np.uint64(u0), np.uint64(d))
+        assert (int(q), int(r)) == divmod(u1 << 64 | u0, d)
+        if d >> 63:  # normalized: the reciprocal path
+            v = np.uint64(u256.reciprocal(np.uint64(d)))
+            assert int(v) == (2**128 - 1) // d - 2**64
+            assert tuple(map(int, _div_2by1(np.uint64(u1), np.uint64(u0), np.uint64(d), v))) == divmod(u1 << 64 | u0, d)
+
+
+@njit(cache=True)
+def _div_2by1(u1, u0, d, v):
+    return u256.div_2by1(u1, u0, d, v)
 
 
 def test_div_rounding_up_and_floor_equal_python_ints():
