@@ -175,11 +175,10 @@ def mutate(rng: random.Random, raw: bytes) -> bytes:
     return bytes(b)
 
 
-def check_bounds(book: PoolBook, shapes: Sequence[tuple[tuple[int, ...], np.dtype]],
-                 rates_follow_valid: bool = True) -> None:
+def check_bounds(book: PoolBook, shapes: Sequence[tuple[tuple[int, ...], np.dtype]]) -> None:
     """Assert the book's arrays kept their shapes and its invariants hold: nothing beyond the
-    pools in use was written, tick lists are sorted, counters in range, and (when
-    ``rates_follow_valid``) every unusable pool's rates are -inf."""
+    pools in use was written, tick lists are sorted, counters in range, and every unusable
+    pool's rates are -inf."""
     assert [(a.shape, a.dtype) for a in book.arrays] == shapes
     n, p, t = int(book.meta[M_POOLS]), book.capacity, book.ticks.shape[1]
     assert 0 <= n <= p
@@ -194,13 +193,11 @@ def check_bounds(book: PoolBook, shapes: Sequence[tuple[tuple[int, ...], np.dtyp
     assert 0 <= book.dirty[-1] <= p and 0 <= book.fresh[-1] <= p
     assert ((book.htab >= 0) & (book.htab <= n)).all()
     assert (book.errors >= 0).all()
-    if rates_follow_valid:
-        invalid = book.valid[:n] == 0
-        assert np.isneginf(book.rate[:n][invalid]).all(), "an unusable pool has a finite rate"
+    invalid = book.valid[:n] == 0
+    assert np.isneginf(book.rate[:n][invalid]).all(), "an unusable pool has a finite rate"
 
 
-def fuzz(seed: int, rounds: int, capacity: int = 12, ticks_per_pool: int = 6,
-         rates_follow_valid: bool = True) -> dict[str, int]:
+def fuzz(seed: int, rounds: int, capacity: int = 12, ticks_per_pool: int = 6) -> dict[str, int]:
     """Apply ``rounds`` batches of good and mutated frames to one book, checking it after each
     (:func:`check_bounds`). Returns the book's error counts."""
     rng = random.Random(seed)
@@ -213,15 +210,14 @@ def fuzz(seed: int, rounds: int, capacity: int = 12, ticks_per_pool: int = 6,
         feed(book, frames)
         book.take_dirty()
         book.take_fresh()
-        check_bounds(book, shapes, rates_follow_valid)
+        check_bounds(book, shapes)
     return book.error_counts()
 
 
 def main(argv: Iterable[str]) -> int:
-    """``python -m tests.nodes.strategy.bookframes SEED ROUNDS``: fuzz, exit 0 when every check held
-    (rates not checked: see the ``ticks_full`` case in test_book.py)."""
+    """``python -m tests.nodes.strategy.bookframes SEED ROUNDS``: fuzz, exit 0 when every check held."""
     seed, rounds = (int(a) for a in argv)
-    fuzz(seed, rounds, rates_follow_valid=False)
+    fuzz(seed, rounds)
     return 0
 
 

@@ -246,6 +246,14 @@ def _mint_past_u128(b: PoolBook) -> list[bytes]:
     return [frame(v3_state(V3_POOL, liquidity=2**100)), frame(mint(V3_POOL, 2**128 - 2**99))]
 
 
+def _tick_liquidity_outside(b: PoolBook) -> list[bytes]:
+    return [frame(tick_liquidity(V3_POOL, 887280, 5), tick_liquidity(V3_POOL, -887280, 5))]
+
+
+def _tick_liquidity_off_the_spacing(b: PoolBook) -> list[bytes]:
+    return [frame(tick_liquidity(V3_POOL, 61, 5))]
+
+
 def _too_many_ticks(b: PoolBook) -> list[bytes]:
     return [frame(*(tick_liquidity(V3_POOL, 60 * k, 1) for k in range(1, 4)))]
 
@@ -273,6 +281,8 @@ HOSTILE = {
     "swap tick outside MIN/MAX": (_swap_tick_outside, "bad_value", 2),
     "state tick outside MIN/MAX": (_state_tick_outside, "bad_value", 2),
     "state fee with no tick spacing": (_state_fee_without_spacing, "bad_value", 1),
+    "tick liquidity outside MIN/MAX": (_tick_liquidity_outside, "bad_value", 2),
+    "tick liquidity off the spacing": (_tick_liquidity_off_the_spacing, "bad_value", 1),
     "burn larger than the liquidity": (_burn_past_the_liquidity, "bad_value", 1),
     "mint past u128": (_mint_past_u128, "bad_value", 1),
     "more ticks than ticks_per_pool": (_too_many_ticks, "ticks_full", 1),
@@ -291,14 +301,14 @@ def test_a_hostile_frame_is_counted_under_its_kind_and_the_next_good_frames_appl
     feed(book, make(book))
     assert book.error_counts()[kind] == count
     assert _errors_besides(book, kind) == {}
-    check_bounds(book, shapes, rates_follow_valid=True)
+    check_bounds(book, shapes)
     stops = feed(book, [frame(sync(V2_POOL, 4242, 2424)), frame(block_end(77, base_fee=99))])
     assert stops == [2]
     model = book.model(book.slot(hex_of(V2_POOL)))
     assert isinstance(model, V2Pool) and (model.reserve0, model.reserve1) == (4242, 2424)
     assert (int(book.meta[M_BLOCK]), int(book.meta[M_BASE_FEE])) == (77, 99)
     assert book.error_counts()[kind] == count
-    check_bounds(book, shapes, rates_follow_valid=True)
+    check_bounds(book, shapes)
 
 
 @pytest.mark.parametrize("case", ["sqrt price above 160 bits", "swap tick outside MIN/MAX",
@@ -350,17 +360,13 @@ def test_a_tick_liquidity_outside_min_max_is_counted_and_not_stored(book, tick):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_thousands_of_mutated_frames_never_crash_nor_write_outside_the_pools(seed):
-    counts = fuzz(seed, 250, rates_follow_valid=False)
+    counts = fuzz(seed, 250)
     # the mutations reach the counted kinds (a fuzz that only hit one path would prove little)
     for kind in ("unknown_pool", "bad_tlv", "ticks_full", "book_full", "bad_value", "ring_frame_rejected"):
         assert counts[kind] > 0, counts
 
 
-def test_mutated_frames_leave_every_unusable_pool_at_minus_infinity_when_no_tick_list_fills():
-    counts = fuzz(3, 200, ticks_per_pool=4096)
-    assert counts["ticks_full"] == 0 and counts["bad_value"] > 0
-
-
+@pytest.mark.slow  # compiles the book afresh with bounds checks (about a minute on a busy machine)
 def test_mutated_frames_never_index_outside_the_arrays_with_numba_bounds_checking(tmp_path):
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     proc = subprocess.run([sys.executable, "-m", "tests.nodes.strategy.bookframes", "4", "150"], cwd=ROOT,
