@@ -10,7 +10,8 @@ import sys
 import bench
 from bench.report import format_table, json_lines
 
-_HELPERS = {"report", "pinning", "bootstrap", "block_latency"}  # the last two: rows of the collector bench
+_HELPERS = {"report", "pinning", "bootstrap", "block_latency",  # these two: rows of the collector bench
+            "strategy_market", "strategy_node", "strategy_v3"}  # rows of the strategy bench
 
 
 def available() -> list[str]:
