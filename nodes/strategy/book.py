@@ -216,6 +216,9 @@ def _apply_state(b, buf, v):
      _nlo, _nhi, nticks, _rate, htab, _dirty, _mark, fresh, meta, errors, dec) = _unpack(b)
     w0, w1, w2 = read_address(buf, v + ST_POOL)
     r0lo, r0hi, r1lo, r1hi, slo, shi, llo, lhi, blk, tk, fee_bps, ptype = read_pool_state(buf, v)
+    if ptype > 3:  # Curve, Balancer, ...: not a Uniswap pool, no math here prices it
+        errors[E_WRONG_KIND] += 1
+        return
     v3 = ptype == 1 or ptype == 3
     s = find_slot(htab, addr, w0, w1, w2)
     if s < 0:

@@ -14,7 +14,7 @@ import pytest
 
 from contracts.swapmath.pools import V2Pool, V3Pool
 from contracts.v3math import MAX_TICK, MIN_TICK
-from mesh.protocol.constants import HEADER_SIZE
+from mesh.protocol.constants import HEADER_SIZE, DEXProtocol
 from mesh.protocol.messages import (
     BlockEnd,
     PoolBurn,
@@ -372,3 +372,14 @@ def test_mutated_frames_never_index_outside_the_arrays_with_numba_bounds_checkin
     proc = subprocess.run([sys.executable, "-m", "tests.nodes.strategy.bookframes", "4", "150"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("pool_type", [DEXProtocol.CURVE, DEXProtocol.BALANCER])
+def test_a_pool_the_strategy_cannot_price_is_counted_and_not_booked(pool_type):
+    book = PoolBook(8, 8)
+    other = b"\x77" * 20
+    state = PoolState(reserve0=10**18, reserve1=10**18, block_number=1, fee_rate=30, pool_type=pool_type,
+                      pool_address=other, token0_addr=b"\x01" * 20, token1_addr=b"\x02" * 20)
+    feed(book, [frame(state)])
+    assert book.slot(hex_of(other)) == -1 and book.pools == 0
+    assert book.error_counts()["wrong_kind"] == 1
