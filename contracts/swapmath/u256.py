@@ -361,14 +361,14 @@ def _sub_borrow(typingctx, a, b):
     return types.Tuple((U256, types.boolean))(U256, U256), codegen
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mul_div(a, b, d):
     """FullMath.mulDiv: ``(code, floor(a * b / d))`` (v3-core ``FullMath.sol``)."""
     q, _ = mul_div_rem(a, b, d)
     return q
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mul_div_rem(a, b, d):
     """FullMath.mulDiv and whether it rounded: ``((code, quotient), inexact)``."""
     zero = (uint64(0), uint64(0), uint64(0), uint64(0))
@@ -383,7 +383,7 @@ def mul_div_rem(a, b, d):
     return (OK, q), inexact
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mul_div_rounding_up(a, b, d):
     """FullMath.mulDivRoundingUp: ``(code, ceil(a * b / d))`` (v3-core ``FullMath.sol``)."""
     (code, q), inexact = mul_div_rem(a, b, d)
@@ -395,7 +395,7 @@ def mul_div_rounding_up(a, b, d):
     return OK, add(q, (uint64(1), uint64(0), uint64(0), uint64(0)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def div_rounding_up(x, y):
     """UnsafeMath.divRoundingUp: ``ceil(x / y)``, 0 when ``y`` is 0 as the EVM's ``DIV``
     (v3-core ``contracts/libraries/UnsafeMath.sol``)."""
@@ -408,7 +408,7 @@ def div_rounding_up(x, y):
     return add(q, (uint64(inexact), uint64(0), uint64(0), uint64(0)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def div_floor(x, y):
     """``x // y`` for a non-zero ``y``."""
     if lt(x, y):
