@@ -104,12 +104,27 @@ class Market:
             token0_addr=self.tokens[p.token0][0], token1_addr=self.tokens[p.token1][0])],
             source=SOURCE)
 
+    def dislocation(self, index: int, skew: float, block: int) -> bytes:
+        """One frame [PoolSync, BlockEnd]: pair ``index`` keeps its reserve0 and its reserve1
+        goes to its fair price times ``1 + skew`` (no noise), then block ``block`` ends."""
+        p = self.pairs[index]
+        _, p0, d0 = self.tokens[p.token0]
+        _, p1, d1 = self.tokens[p.token1]
+        p.reserve1 = int(p.reserve0 * p0 / p1 * 10 ** (d1 - d0) * (1.0 + skew))
+        return encode_frame([PoolSync(
+            reserve0=p.reserve0, reserve1=p.reserve1, block_number=block, venue=VENUE,
+            token0_decimals=d0, token1_decimals=d1, pool_address=p.address,
+            token0_addr=self.tokens[p.token0][0], token1_addr=self.tokens[p.token1][0]),
+            self._block_end(block)], source=SOURCE)
+
+    def _block_end(self, block: int) -> BlockEnd:
+        return BlockEnd(next_base_fee_wei=GAS_BASE_WEI, priority_fee_wei=GAS_TIP_WEI,
+                        block_number=block, chain_id=1, block_hash=bytes(32),
+                        parent_hash=bytes(32))
+
     def block_end(self, block: int | None = None) -> bytes:
         """A BlockEnd frame (20 gwei base fee, 1 gwei tip, chain 1)."""
-        return encode_frame([BlockEnd(
-            next_base_fee_wei=GAS_BASE_WEI, priority_fee_wei=GAS_TIP_WEI,
-            block_number=self.block if block is None else block, chain_id=1,
-            block_hash=bytes(32), parent_hash=bytes(32))], source=SOURCE)
+        return encode_frame([self._block_end(self.block if block is None else block)], source=SOURCE)
 
 
 def market(pools: int, seed: int = 7) -> Market:
@@ -239,7 +254,7 @@ def build_graph(book: PoolBook, profit: list[str], max_hops: int,
     graph.ptr = np.zeros(book.pools + 1, np.int64)
     np.cumsum(np.bincount(slots, minlength=book.pools), out=graph.ptr[1:])
     graph.idx = cycle_of[by_slot]
-    graph._index_stale = False  # noqa: SLF001  (the index is the one just built)
+    graph._index_stale = False  # the index is the one just built
     return graph
 
 
