@@ -124,7 +124,7 @@ def _python_ns(fn: Any, case: Case, reps: int) -> list[int]:
     return samples
 
 
-def v3_swap_rows(per_class: int = 100, reps: int = 20) -> list[Row]:
+def v3_swap_rows(per_class: int = 50, reps: int = 10) -> list[Row]:
     """Rows of the exact V3 swap: kernel, facade and reference per step class (see the module
     docstring); ``reps`` calls of each swap (the reference: a quarter as many, at least 2)."""
     by_class = cases(per_class)
