@@ -343,18 +343,125 @@ def _add_liquidity(b, s, lo, hi, sign):
     return True
 
 
+@njit(cache=True, inline="always")
+def _tlv_at(data, pos, stop):
+    """``(type, value_offset, value_length)`` of the TLV at ``pos``; type -1 if it does not fit."""
+    if stop - pos < 2:
+        return -1, 0, 0
+    t = np.int64(data[pos])
+    if t == EXTENDED_TLV_MARKER:
+        if stop - pos < 5 or data[pos + 1] != 0:
+            return -1, 0, 0
+        t = np.int64(data[pos + 2])
+        ln = np.int64(load_u16(data, pos + 3))
+        v = pos + 5
+    else:
+        ln = np.int64(data[pos + 1])
+        v = pos + 2
+    if v + ln > stop:
+        return -1, 0, 0
+    return t, v, ln
+
+
+@njit(cache=True, inline="always")
+def _expected_size(t):
+    """The value size of a TLV type the book applies (-1 for a type it skips)."""
+    if t == _T_SYNC:
+        return _N_SYNC
+    if t == _T_SWAP:
+        return _N_SWAP
+    if t in (_T_MINT, _T_BURN):
+        return _N_MB
+    if t == _T_TICK:
+        return _N_TICK
+    if t == _T_STATE:
+        return _N_STATE
+    if t == _T_INVALID:
+        return _N_INVALID
+    if t == _T_BLOCK_END:
+        return _N_BLOCK_END
+    return -1
+
+
+@njit(cache=True)
+def _check_frame(data, pos, stop):
+    """0 when every TLV of the frame fits and every applied type has its size; 1 for bad
+    framing (``ring_frame_rejected``), 2 for an applied type of the wrong size (``bad_tlv``)."""
+    while pos < stop:
+        t, v, ln = _tlv_at(data, pos, stop)
+        if t < 0:
+            return 1
+        size = _expected_size(t)
+        if size >= 0 and ln != size:
+            return 2
+        pos = v + ln
+    return 0
+
+
+@njit(cache=True)
+def _apply_swap(b, s, data, v):
+    """A V3 PoolSwap: price, tick and liquidity after it."""
+    _i0, _i1, _o0, _o1, llo, lhi, blk, tk, slo, shi = read_pool_swap(data, v)
+    s2 = load_u64(data, v + SW_SQRT + 16)
+    s3 = load_u64(data, v + SW_SQRT + 24)
+    if s3 != 0 or s2 >= np.uint64(1 << 32) or tk < _MIN_TICK or tk > _MAX_TICK:
+        b[23][E_BAD_VALUE] += 1
+        b[1][s] = 0
+    else:
+        b[9][s, 0], b[9][s, 1], b[9][s, 2] = slo, shi, s2
+        b[10][s, 0], b[10][s, 1] = llo, lhi
+        b[11][s] = tk
+    b[5][s] = blk
+
+
+@njit(cache=True)
+def _apply_position(b, s, data, v, sign):
+    """A V3 PoolMint (sign 1) or PoolBurn (-1): the in-range liquidity moves when the pool's
+    tick is in ``[tick_lower, tick_upper)``."""
+    dlo, dhi, _a, _b, _c, _d, lower, upper = read_pool_mint_burn(data, v)
+    if not (_MIN_TICK <= lower < upper <= _MAX_TICK):
+        b[23][E_BAD_VALUE] += 1
+        b[1][s] = 0
+        return
+    if lower <= b[11][s] < upper and not _add_liquidity(b, s, dlo, dhi, sign):
+        b[23][E_BAD_VALUE] += 1
+        b[1][s] = 0
+
+
+@njit(cache=True)
+def _apply_block_end(b, data, v):
+    """Close the block: its number, time and fees (a fee no i64 holds is counted and the gas
+    price marked unknown, -1)."""
+    meta = b[22]
+    blo, bhi = read_u128(data, v + END_BASE)
+    tlo, thi = read_u128(data, v + END_TIP)
+    if bhi != 0 or thi != 0 or blo >= np.uint64(1 << 62) or tlo >= np.uint64(1 << 62):
+        b[23][E_BAD_VALUE] += 1
+        meta[M_BASE_FEE] = -1
+        meta[M_TIP] = -1
+    else:
+        meta[M_BASE_FEE] = np.int64(blo)
+        meta[M_TIP] = np.int64(tlo)
+    mask = np.uint64(0x7FFFFFFFFFFFFFFF)
+    meta[M_BLOCK] = np.int64(load_u64(data, v + END_BLOCK) & mask)
+    meta[M_BLOCK_TS] = np.int64(load_u64(data, v + END_TS) & mask)
+    meta[M_RECEIVED] = np.int64(load_u64(data, v + END_RECEIVED) & mask)
+    meta[M_CHAIN] = np.int64(load_u64(data, v + END_CHAIN) & mask)
+    meta[M_BLOCK_ENDS] += 1
+
+
 @njit(cache=True)
 def apply_frames(data, offsets, first, count, b):
     """Apply frames ``first`` .. ``count - 1`` of a ring batch to the book ``b``, stopping after
     the first frame that holds a ``BlockEnd`` (the book is then consistent: evaluate it).
 
-    Frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``. Returns the index of the next frame to
-    apply (``count`` when the batch is done). Frames rejected (bad framing, a malformed TLV) are
-    counted in ``errors[E_REJECTED]``.
+    Frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``. A frame is applied whole or not at all:
+    every TLV is checked (framing, and the size of every type the book applies) before any is
+    applied, as the reference consumer decodes a whole frame first. Bad framing is counted in
+    ``errors[E_REJECTED]``, a wrong size in ``errors[E_BAD_TLV]``. Returns the index of the next
+    frame to apply (``count`` when the batch is done).
     """
-    kind, valid, tick, r, sqrt, block = b[0], b[1], b[11], b[8], b[9], b[5]
-    meta, errors = b[22], b[23]
-    rejected = 0
+    kind, valid, errors = b[0], b[1], b[23]
     ended = False
     f = first
     while f < count and not ended:
@@ -363,120 +470,51 @@ def apply_frames(data, offsets, first, count, b):
         f += 1
         n = frame_length(data, off, end)
         if n < 0:
-            rejected += 1
+            errors[E_REJECTED] += 1
             continue
         pos = off + HEADER_SIZE
         stop = off + n
+        check = _check_frame(data, pos, stop)
+        if check != 0:
+            errors[E_REJECTED if check == 1 else E_BAD_TLV] += 1
+            continue
         while pos < stop:
-            if stop - pos < 2:
-                rejected += 1
-                break
-            t = np.int64(data[pos])
-            if t == EXTENDED_TLV_MARKER:
-                if stop - pos < 5 or data[pos + 1] != 0:
-                    rejected += 1
-                    break
-                t = np.int64(data[pos + 2])
-                ln = np.int64(load_u16(data, pos + 3))
-                v = pos + 5
-            else:
-                ln = np.int64(data[pos + 1])
-                v = pos + 2
-            if v + ln > stop:
-                rejected += 1
-                break
+            t, v, ln = _tlv_at(data, pos, stop)
             pos = v + ln
-            if t == _T_SYNC:
-                if ln != _N_SYNC:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                s = _pool_at(b, data, v + SY_POOL, errors)
-                if s < 0:
-                    continue
+            if t == _T_STATE:
+                _apply_state(b, data, v)
+                continue
+            if t == _T_BLOCK_END:
+                _apply_block_end(b, data, v)
+                ended = True
+                continue
+            if _expected_size(t) < 0:
+                continue  # ChainEvent, GasPrice, ...: nothing the book keeps
+            off_pool = (SY_POOL if t == _T_SYNC else SW_POOL if t == _T_SWAP else
+                        MB_POOL if t in (_T_MINT, _T_BURN) else
+                        TK_POOL if t == _T_TICK else INV_POOL)
+            s = _pool_at(b, data, v + off_pool, errors)
+            if s < 0:
+                continue
+            if t == _T_INVALID:
+                valid[s] = 0
+            elif t == _T_SYNC:
                 if kind[s] != KIND_V2:
                     errors[E_WRONG_KIND] += 1
                     continue
                 r0lo, r0hi, r1lo, r1hi, _ts, blk, _venue = read_pool_sync(data, v)
-                r[s, 0], r[s, 1], r[s, 2], r[s, 3] = r0lo, r0hi, r1lo, r1hi
-                block[s] = blk
-                _rates(b, s)
-                _touch(b, s)
+                b[8][s, 0], b[8][s, 1], b[8][s, 2], b[8][s, 3] = r0lo, r0hi, r1lo, r1hi
+                b[5][s] = blk
+            elif kind[s] != KIND_V3:
+                continue  # a V2 pair's Swap/Mint/Burn change nothing its Sync does not set
             elif t == _T_SWAP:
-                if ln != _N_SWAP:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                s = _pool_at(b, data, v + SW_POOL, errors)
-                if s < 0 or kind[s] != KIND_V3:
-                    continue  # a V2 swap changes nothing its Sync does not set
-                _i0, _i1, _o0, _o1, llo, lhi, blk, tk, slo, shi = read_pool_swap(data, v)
-                s2 = load_u64(data, v + SW_SQRT + 16)
-                s3 = load_u64(data, v + SW_SQRT + 24)
-                if s3 != 0 or s2 >= np.uint64(1 << 32) or tk < _MIN_TICK or tk > _MAX_TICK:
-                    errors[E_BAD_VALUE] += 1
-                    valid[s] = 0
-                else:
-                    sqrt[s, 0], sqrt[s, 1], sqrt[s, 2] = slo, shi, s2
-                    b[10][s, 0], b[10][s, 1] = llo, lhi
-                    tick[s] = tk
-                block[s] = blk
-                _rates(b, s)
-                _touch(b, s)
-            elif t in (_T_MINT, _T_BURN):
-                if ln != _N_MB:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                s = _pool_at(b, data, v + MB_POOL, errors)
-                if s < 0 or kind[s] != KIND_V3:
-                    continue
-                dlo, dhi, _a, _b, _c, _d, lower, upper = read_pool_mint_burn(data, v)
-                if lower <= tick[s] < upper:
-                    if not _add_liquidity(b, s, dlo, dhi, 1 if t == _T_MINT else -1):
-                        errors[E_BAD_VALUE] += 1
-                        valid[s] = 0
-                    _rates(b, s)
-                _touch(b, s)
+                _apply_swap(b, s, data, v)
             elif t == _T_TICK:
-                if ln != _N_TICK:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                s = _pool_at(b, data, v + TK_POOL, errors)
-                if s < 0 or kind[s] != KIND_V3:
-                    continue
                 _apply_tick(b, s, data, v)
-                _touch(b, s)
-            elif t == _T_STATE:
-                if ln != _N_STATE:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                _apply_state(b, data, v)
-            elif t == _T_INVALID:
-                if ln != _N_INVALID:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                s = _pool_at(b, data, v + INV_POOL, errors)
-                if s < 0:
-                    continue
-                valid[s] = 0
-                _rates(b, s)
-                _touch(b, s)
-            elif t == _T_BLOCK_END:
-                if ln != _N_BLOCK_END:
-                    errors[E_BAD_TLV] += 1
-                    continue
-                blo, bhi = read_u128(data, v + END_BASE)
-                tlo, thi = read_u128(data, v + END_TIP)
-                if bhi != 0 or thi != 0 or blo >= np.uint64(1 << 62) or tlo >= np.uint64(1 << 62):
-                    errors[E_BAD_VALUE] += 1
-                    continue
-                meta[M_BASE_FEE] = np.int64(blo)
-                meta[M_TIP] = np.int64(tlo)
-                meta[M_BLOCK] = np.int64(load_u64(data, v + END_BLOCK))
-                meta[M_BLOCK_TS] = np.int64(load_u64(data, v + END_TS) & np.uint64(0x7FFFFFFFFFFFFFFF))
-                meta[M_RECEIVED] = np.int64(load_u64(data, v + END_RECEIVED) & np.uint64(0x7FFFFFFFFFFFFFFF))
-                meta[M_CHAIN] = np.int64(load_u64(data, v + END_CHAIN) & np.uint64(0x7FFFFFFFFFFFFFFF))
-                meta[M_BLOCK_ENDS] += 1
-                ended = True
-    errors[E_REJECTED] += rejected
+            else:
+                _apply_position(b, s, data, v, 1 if t == _T_MINT else -1)
+            _rates(b, s)
+            _touch(b, s)
     return f
 
 

@@ -159,6 +159,9 @@ class Evaluator:
             hops.append(Hop(m.address, m.token0 if zero else m.token1, m.token1 if zero else m.token0))
         cycle = Cycle(tuple(hops))
         start = cycle.start.lower()
+        if book.meta[M_BASE_FEE] < 0 or book.meta[M_TIP] < 0:
+            self._skip("no_gas_price")  # the block's fees were not believable
+            return None
         gas_price = int(book.meta[M_BASE_FEE]) + int(book.meta[M_TIP])
         best: Opportunity | None = None
         for lender in self.lenders(route, start):

@@ -133,12 +133,13 @@ def test_apply_stops_after_each_frame_holding_a_block_end_and_returns_the_next_i
 
 
 @pytest.mark.parametrize(("base_fee", "tip"), [(5 << 64, 1), (1, 1 << 64), (1 << 127, 0), (1 << 62, 0)])
-def test_an_absurd_base_fee_or_tip_is_counted_and_not_stored(book, base_fee, tip):
+def test_an_absurd_base_fee_or_tip_is_counted_and_the_gas_price_marked_unknown(book, base_fee, tip):
+    """The block still ends (the pools are consistent), but no gas price is believed: -1."""
     ends = int(book.meta[M_BLOCK_ENDS])
     feed(book, [frame(block_end(9, base_fee=base_fee, tip=tip))])
     assert book.error_counts()["bad_value"] == 1
-    assert (int(book.meta[M_BLOCK]), int(book.meta[M_BASE_FEE]), int(book.meta[M_TIP])) == (1, 7 * 10**9, 10**9)
-    assert int(book.meta[M_BLOCK_ENDS]) == ends
+    assert (int(book.meta[M_BLOCK]), int(book.meta[M_BASE_FEE]), int(book.meta[M_TIP])) == (9, -1, -1)
+    assert int(book.meta[M_BLOCK_ENDS]) == ends + 1
     feed(book, [frame(block_end(10, base_fee=(1 << 62) - 1, tip=5))])
     assert (int(book.meta[M_BLOCK]), int(book.meta[M_BASE_FEE]), int(book.meta[M_TIP])) == (10, (1 << 62) - 1, 5)
 
@@ -383,3 +384,21 @@ def test_a_pool_the_strategy_cannot_price_is_counted_and_not_booked(pool_type):
     feed(book, [frame(state)])
     assert book.slot(hex_of(other)) == -1 and book.pools == 0
     assert book.error_counts()["wrong_kind"] == 1
+
+
+def test_a_frame_with_one_bad_tlv_is_not_applied_at_all(book):
+    """As the reference consumer decodes a whole frame first: nothing of it, not even the good part."""
+    s = book.slot(hex_of(V2_POOL))
+    bad_swap = raw_tlv(PoolSwap.TLV_TYPE, b"\x00" * 12)
+    feed(book, [frame(sync(V2_POOL, 7, 8), bad_swap)])
+    assert book.error_counts()["bad_tlv"] == 1
+    assert book.model(s).reserve0 == 10**21  # type: ignore[union-attr]
+    assert len(book.take_dirty()) == 0
+
+
+@pytest.mark.parametrize(("lower", "upper"), [(600, -600), (0, 0), (MIN_TICK - 60, 600), (-600, MAX_TICK + 60)])
+def test_a_mint_or_burn_with_impossible_bounds_is_counted_and_leaves_the_pool_unusable(book, lower, upper):
+    s = book.slot(hex_of(V3_POOL))
+    feed(book, [frame(mint(V3_POOL, 5, lower, upper))])
+    assert book.error_counts()["bad_value"] == 1
+    assert book.valid[s] == 0 and np.isneginf(book.rate[s]).all()
