@@ -28,8 +28,6 @@ from contracts.swapmath.libs import (
 )
 from contracts.v3math import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick
 
-#: Uniswap V2's fee: the pair keeps 3 of every 1000 units of input.
-V2_FEE_NUMERATOR, V2_FEE_DENOMINATOR = 997, 1000
 
 
 class TicksUnknown(ChainError):
@@ -38,19 +36,23 @@ class TicksUnknown(ChainError):
     kind = "ticks_unknown"
 
 
-def v2_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
-    """UniswapV2Library.getAmountOut: the most a pair pays for ``amount_in`` (0 for no input)."""
+def v2_amount_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int = 30) -> int:
+    """UniswapV2Library.getAmountOut: the most a pair pays for ``amount_in`` (0 for no input).
+
+    Uniswap's 997/1000 is ``fee_bps`` 30 exactly (9970/10000 is the same fraction, so the floor is
+    the same); forks that charge another fee keep the formula with their own.
+    """
     if amount_in <= 0:
         return 0
     if reserve_in <= 0 or reserve_out <= 0:
         raise SwapReverted("UniswapV2Library: INSUFFICIENT_LIQUIDITY")
-    with_fee = amount_in * V2_FEE_NUMERATOR
-    return with_fee * reserve_out // (reserve_in * V2_FEE_DENOMINATOR + with_fee)
+    with_fee = amount_in * (10_000 - fee_bps)
+    return with_fee * reserve_out // (reserve_in * 10_000 + with_fee)
 
 
 @dataclass(slots=True, frozen=True)
 class V2Pool:
-    """A UniswapV2Pair: reserves (raw units) and LP total supply.
+    """A UniswapV2Pair (or a fork's): reserves (raw units), LP total supply and its fee in bps.
 
     The model of a :class:`contracts.pools.V2State` read from the chain (which carries the
     pair's last timestamp instead of its supply); :func:`contracts.simulator.state.to_model`
@@ -63,12 +65,13 @@ class V2Pool:
     reserve0: int
     reserve1: int
     total_supply: int = 0
+    fee_bps: int = 30
 
     def amount_out(self, zero_for_one: bool, amount_in: int) -> int:
         """Output of an exact-input swap of token0 (``zero_for_one``) or token1."""
         if zero_for_one:
-            return v2_amount_out(amount_in, self.reserve0, self.reserve1)
-        return v2_amount_out(amount_in, self.reserve1, self.reserve0)
+            return v2_amount_out(amount_in, self.reserve0, self.reserve1, self.fee_bps)
+        return v2_amount_out(amount_in, self.reserve1, self.reserve0, self.fee_bps)
 
 
 @dataclass(slots=True, frozen=True)
@@ -272,7 +275,7 @@ def spot_rate(pool: V2Pool | V3Pool, zero_for_one: bool) -> float:
     """Marginal output per unit of input at zero size, after the fee (a float, for screening)."""
     if isinstance(pool, V2Pool):
         r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
-        return r_out / r_in * V2_FEE_NUMERATOR / V2_FEE_DENOMINATOR if r_in else 0.0
+        return r_out / r_in * (10_000 - pool.fee_bps) / 10_000 if r_in else 0.0
     price = (pool.sqrt_price_x96 / 2**96) ** 2
     rate = price if zero_for_one else 1.0 / price
     return rate * (FEE_DENOMINATOR - pool.fee) / FEE_DENOMINATOR

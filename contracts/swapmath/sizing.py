@@ -355,7 +355,7 @@ def _float_hop(pool: Pool, zero_for_one: bool) -> tuple[float, float] | None:
     r_in: float
     r_out: float
     if isinstance(pool, V2Pool):
-        fee = V2_FEE_BPS / BPS
+        fee = pool.fee_bps / BPS
         r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
     else:
         root = pool.sqrt_price_x96 / 2**96
@@ -390,7 +390,7 @@ def _v2_hops(pools: Mapping[str, Pool], cycle: Cycle) -> list[V2Hop] | None:
         if not isinstance(pool, V2Pool):
             return None
         r_in, r_out = (pool.reserve0, pool.reserve1) if hop.zero_for_one else (pool.reserve1, pool.reserve0)
-        hops.append((r_in, r_out, V2_FEE_BPS))
+        hops.append((r_in, r_out, pool.fee_bps))
     return hops
 
 
@@ -450,7 +450,7 @@ def _chain(pools: Mapping[str, Pool], cycle: Cycle, evaluate: AmountOut) -> tupl
     def hop(pool: Pool, zero_for_one: bool, x: int) -> int:
         if isinstance(pool, V2Pool):
             r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
-            return _v2_out(x, r_in, r_out, V2_FEE_BPS)
+            return _v2_out(x, r_in, r_out, pool.fee_bps)
         return evaluate(pool, zero_for_one, x)
 
     def out(x: int) -> int:
@@ -466,7 +466,7 @@ def _chain(pools: Mapping[str, Pool], cycle: Cycle, evaluate: AmountOut) -> tupl
                 return 0
             if isinstance(pool, V2Pool):
                 r_in, r_out = (pool.reserve0, pool.reserve1) if zero_for_one else (pool.reserve1, pool.reserve0)
-                found = v2_least_input([(r_in, r_out, V2_FEE_BPS)], y)
+                found = v2_least_input([(r_in, r_out, pool.fee_bps)], y)
             else:
                 found = _v3_least_input(partial(hop, pool, zero_for_one), pool, zero_for_one, y)
             if found is None:

@@ -262,6 +262,9 @@ def _apply_state(b, buf, v):
         fee[s] = fee_bps
         r[s, 0], r[s, 1], r[s, 2], r[s, 3] = r0lo, r0hi, r1lo, r1hi
         valid[s] = 1
+        if fee_bps >= 10000:
+            errors[E_BAD_VALUE] += 1
+            valid[s] = 0
     _rates(b, s)
     _touch(b, s)
 
@@ -606,7 +609,7 @@ class PoolBook:
         t0, t1 = self.tokens(s)
         if self.kind[s] == KIND_V2:
             r = self.r[s]
-            return V2Pool(self.address(s), t0, t1, _u128(r[0], r[1]), _u128(r[2], r[3]))
+            return V2Pool(self.address(s), t0, t1, _u128(r[0], r[1]), _u128(r[2], r[3]), 0, int(self.fee[s]))
         n = int(self.nticks[s])
         ticks = tuple(int(t) for t in self.ticks[s, :n])
         net = {t: _u128(self.net_lo[s, i], int(self.net_hi[s, i]) & (2**64 - 1)) for i, t in enumerate(ticks)}

@@ -402,3 +402,18 @@ def test_a_mint_or_burn_with_impossible_bounds_is_counted_and_leaves_the_pool_un
     feed(book, [frame(mint(V3_POOL, 5, lower, upper))])
     assert book.error_counts()["bad_value"] == 1
     assert book.valid[s] == 0 and np.isneginf(book.rate[s]).all()
+
+
+def test_a_v2_fee_of_the_whole_input_is_counted_and_the_pair_unusable():
+    book = PoolBook(4, 4)
+    feed(book, [frame(v2_state(V2_POOL, 10**18, 10**18, fee_bps=10_000))])
+    s = book.slot(hex_of(V2_POOL))
+    assert book.error_counts()["bad_value"] == 1 and book.valid[s] == 0
+
+
+def test_a_v2_pair_keeps_its_own_fee_for_the_exact_math():
+    book = PoolBook(4, 4)
+    feed(book, [frame(v2_state(V2_POOL, 10**18, 10**18, fee_bps=25))])
+    pair = book.model(book.slot(hex_of(V2_POOL)))
+    assert isinstance(pair, V2Pool) and pair.fee_bps == 25
+    assert pair.amount_out(True, 10**15) == 10**15 * 9975 * 10**18 // (10**18 * 10_000 + 10**15 * 9975)
