@@ -1,0 +1,208 @@
+"""The plateau visit of :func:`contracts.swapmath.sizing.v2_optimum` as one numba kernel.
+
+A V2-only route's exact output (chained ``getAmountOut``) and its backward pass (the least input
+paying an output) over :mod:`contracts.swapmath.u256` limbs: reserves and amounts are below
+2**112, so ``with_fee * reserve_out`` and ``10000 * reserve_in * need`` fit in 256 bits and every
+floor and ceiling is the integer one. :func:`visit` runs, in one call, what the reference does
+after its closed form has bracketed the best input: the first plateau's width, the visit budget
+and the walk over plateaus outwards from the start, keeping the best input (ties: the smallest)
+and counting evaluations exactly as the reference's memo does (distinct inputs evaluated plus
+backward passes).
+
+Kernel arguments: ``hops``, a ``UniTuple(int64, 20)`` of four hops (unused ones zero), each
+``(reserve_in_lo, reserve_in_hi, reserve_out_lo, reserve_out_hi, 10000 - fee_bps)``; ``n`` the
+hops used; ``kind`` and ``fee`` the flash premium (:data:`NO_FEE`, :data:`AAVE`, :data:`V2`,
+:data:`V3`); ``state`` a ``UniTuple(int64, 13)``: ``(x_star, start, lo, hi, span)`` as 56-bit
+halves (``lo_half, hi_half``: the real optimum and the start the caller evaluated, the bracket
+clamped to ``[1, top + 1]`` and ``[0, top]`` with ``top`` the largest input considered, and the
+reference's ``hi - lo + 1`` when it is not negative), then ``span_negative``, ``certify`` and
+``scan``. Values
+travel as 56-bit halves so every argument is a non-negative int64 and the dispatcher compiles
+one signature.
+
+It returns ``(status, exact, evaluations, x, y, premium)``: :data:`DONE` or :data:`FALLBACK` (a
+state the kernel does not model: the caller runs the reference instead), whether every plateau
+of the bracket was visited, the evaluations it added, and the best input seen (the start's and
+the real optimum's included) with its output and premium as 56-bit halves (``x`` 0 when none is
+feasible). Thread safety: pure functions.
+"""
+
+from __future__ import annotations
+
+from numba import int64, njit, uint64
+
+from contracts.swapmath.u256 import (
+    add,
+    div_floor,
+    div_rounding_up,
+    is_zero,
+    le,
+    lt,
+    mul_128,
+    sub,
+)
+
+#: Flash premium kinds the kernel charges.
+NO_FEE, AAVE, V2, V3 = 0, 1, 2, 3
+#: Kernel statuses.
+DONE, FALLBACK = 0, 1
+#: Amounts travel as two 56-bit halves (all values are below 2**112).
+HALF = 56
+HALF_MASK = (1 << HALF) - 1
+
+
+@njit(cache=True, inline="always")
+def _u(lo, hi):
+    """The U256 of two non-negative 56-bit halves."""
+    low, high = uint64(lo), uint64(hi)
+    return (low | (high << uint64(56)), high >> uint64(8), uint64(0), uint64(0))
+
+
+@njit(cache=True, inline="always")
+def _small(v):
+    return (uint64(v), uint64(0), uint64(0), uint64(0))
+
+
+@njit(cache=True, inline="always")
+def _halves(v):
+    """The 56-bit halves of a U256 below 2**112, as int64."""
+    mask = uint64(0xFFFFFFFFFFFFFF)
+    return int64(v[0] & mask), int64((v[0] >> uint64(56)) | ((v[1] << uint64(8)) & mask))
+
+
+@njit(cache=True, inline="always")
+def _out(x, rins, routs, gs, n):
+    """``(feasible, output)`` of the chained getAmountOut; infeasible when a pair's reserve
+    would pass 2**112 - 1 (``x`` itself is at least 1 and at most the trade's top)."""
+    max_reserve = (uint64(0xFFFFFFFFFFFFFFFF), uint64(0xFFFFFFFFFFFF), uint64(0), uint64(0))
+    bps = _small(10_000)
+    for i in range(n):
+        if lt(max_reserve, add(rins[i], x)):
+            return False, x
+        with_fee = mul_128(x, gs[i])
+        x = div_floor(mul_128(with_fee, routs[i]), add(mul_128(rins[i], bps), with_fee))
+    return True, x
+
+
+@njit(cache=True, inline="always")
+def _least(y, rins, routs, gs, n):
+    """``(found, input)``: the least input whose chained output is ``y`` or more (the pairs'
+    ``ceil(10000 r_in y / (g (r_out - y)))`` backwards); not found when a pair cannot pay."""
+    bps = _small(10_000)
+    need = y
+    for j in range(n):
+        i = n - 1 - j
+        if is_zero(need):
+            return True, need
+        if le(routs[i], need):
+            return False, need
+        need = div_rounding_up(mul_128(mul_128(rins[i], bps), need), mul_128(gs[i], sub(routs[i], need)))
+    return True, need
+
+
+@njit(cache=True, inline="always")
+def _premium(x, kind, fee):
+    """The flash premium on ``x`` (below 2**112), as :class:`~contracts.swapmath.flash.FlashFee`."""
+    if kind == 1:  # Aave: percentMul, half up
+        return div_floor(add(mul_128(x, _small(fee)), _small(5_000)), _small(10_000))
+    if kind == 2:  # V2 lender off the route: ceil(x * 10000 / (10000 - fee)) - x
+        return sub(div_rounding_up(mul_128(x, _small(10_000)), _small(10_000 - fee)), x)
+    if kind == 3:  # V3 flash: mulDivRoundingUp(x, fee, 1e6)
+        return div_rounding_up(mul_128(x, _small(fee)), _small(1_000_000))
+    return _small(0)
+
+
+@njit(cache=True, inline="always")
+def _beats(y, cost, x, best_y, best_cost, best_x):
+    """``y - cost > best_y - best_cost``, or equal with a smaller ``x`` (no negative values)."""
+    mine, theirs = add(y, best_cost), add(best_y, cost)
+    return lt(theirs, mine) or (not lt(mine, theirs) and lt(x, best_x))
+
+
+@njit(cache=True)
+def visit(hops, n, kind, fee, state):
+    """The reference's plateau visit (see the module docstring for arguments and result)."""
+    rins = (_u(hops[0], hops[1]), _u(hops[5], hops[6]), _u(hops[10], hops[11]), _u(hops[15], hops[16]))
+    routs = (_u(hops[2], hops[3]), _u(hops[7], hops[8]), _u(hops[12], hops[13]), _u(hops[17], hops[18]))
+    gs = (_small(hops[4]), _small(hops[9]), _small(hops[14]), _small(hops[19]))
+    x_star, start = _u(state[0], state[1]), _u(state[2], state[3])
+    lo, hi, span = _u(state[4], state[5]), _u(state[6], state[7]), _u(state[8], state[9])
+    span_negative, certify, scan = state[10] != 0, state[11], state[12]
+    one = _small(1)
+
+    # the best of the two inputs the caller evaluated (both feasible)
+    _, best_y = _out(x_star, rins, routs, gs, n)
+    best_x, best_cost = x_star, add(x_star, _premium(x_star, kind, fee))
+    _, y_start = _out(start, rins, routs, gs, n)
+    cost = add(start, _premium(start, kind, fee))
+    if _beats(y_start, cost, start, best_y, best_cost, best_x):
+        best_x, best_y, best_cost = start, y_start, cost
+
+    evaluations = 1  # the first plateau's end
+    found, after = _least(add(y_start, one), rins, routs, gs, n)
+    if not found:
+        budget = certify if not span_negative or certify == 1 else scan
+    else:
+        if le(after, start):
+            width = one
+        else:
+            width = sub(after, start)
+        wide = width[2] != 0 or width[3] != 0
+        fits = span_negative or wide or le(span, mul_128(_small(certify), width))
+        budget = certify if fits else scan
+
+    right, left, y_right = start, start, y_start
+    right_done = left_done = False
+    exact = False
+    for _ in range(budget):
+        if not right_done:
+            evaluations += 1
+            found, nxt = _least(add(y_right, one), rins, routs, gs, n)
+            if not found or lt(hi, nxt) or is_zero(nxt):
+                right_done = True
+            else:
+                if le(nxt, right):
+                    return FALLBACK, False, 0, (0, 0), (0, 0), (0, 0)
+                if nxt != x_star:
+                    evaluations += 1
+                feasible, y = _out(nxt, rins, routs, gs, n)
+                if not feasible:
+                    right_done = True
+                else:
+                    cost = add(nxt, _premium(nxt, kind, fee))
+                    if _beats(y, cost, nxt, best_y, best_cost, best_x):
+                        best_x, best_y, best_cost = nxt, y, cost
+                    right, y_right = nxt, y
+        if not left_done:
+            left_done = le(left, lo)
+            if not left_done:
+                below = sub(left, one)
+                evaluations += 1
+                feasible, y = _out(below, rins, routs, gs, n)
+                if not feasible:
+                    left_done = True
+                else:
+                    cost = add(below, _premium(below, kind, fee))
+                    if _beats(y, cost, below, best_y, best_cost, best_x):
+                        best_x, best_y, best_cost = below, y, cost
+                    evaluations += 1
+                    found, prev = _least(y, rins, routs, gs, n)
+                    if not found:
+                        left_done = True
+                    else:
+                        if le(left, prev):
+                            return FALLBACK, False, 0, (0, 0), (0, 0), (0, 0)
+                        left = prev
+                        if lt(prev, below) and not is_zero(prev):
+                            evaluations += 1
+                            _, y = _out(prev, rins, routs, gs, n)
+                            cost = add(prev, _premium(prev, kind, fee))
+                            if _beats(y, cost, prev, best_y, best_cost, best_x):
+                                best_x, best_y, best_cost = prev, y, cost
+        if right_done and left_done:
+            exact = True
+            break
+    if le(best_y, best_cost):
+        return DONE, exact, evaluations, (0, 0), (0, 0), (0, 0)
+    premium = sub(best_cost, best_x)
+    return DONE, exact, evaluations, _halves(best_x), _halves(best_y), _halves(premium)
