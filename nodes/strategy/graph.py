@@ -92,6 +92,12 @@ class CycleGraph:
             for length in range(2, self.max_hops + 1):
                 for k in range(length):
                     for u, w in ((a, b), (b, a)):
+                        if (k == 0 and u != s) or (k == length - 1 and w != s):
+                            continue  # an empty head or tail must already be at the start
+                        if (k > 0 and u == s) or (k < length - 1 and w == s):
+                            continue  # the start token only at the ends: the cycle is simple
+                        if not any(True for _ in self._paths(w, s, length - 1 - k, {p}, {u} - {s})):
+                            continue  # no way back: do not walk the heads
                         for head in self._paths(s, u, k, {p}, {w} if w != s else set()):
                             used = {h[0] for h in head} | {p}
                             seen = {s, *(h[1] for h in head), u, w}
@@ -112,14 +118,25 @@ class CycleGraph:
                 if pool not in used:
                     yield [(pool, x)]
             return
-        for t, pools in self.adj.get(x, {}).items():
+        ax, ay = self.adj.get(x, {}), self.adj.get(y, {})
+        if len(ax) <= len(ay):  # extend from the end with fewer neighbours: hubs stay cheap
+            for t, pools in ax.items():
+                if t in avoid or t in (x, y):
+                    continue
+                for pool in pools:
+                    if pool in used:
+                        continue
+                    for rest in self._paths(t, y, m - 1, used | {pool}, avoid | {x}):
+                        yield [(pool, x), *rest]
+            return
+        for t, pools in ay.items():
             if t in avoid or t in (x, y):
                 continue
             for pool in pools:
                 if pool in used:
                     continue
-                for rest in self._paths(t, y, m - 1, used | {pool}, avoid | {x}):
-                    yield [(pool, x), *rest]
+                for rest in self._paths(x, t, m - 1, used | {pool}, avoid | {y}):
+                    yield [*rest, (pool, t)]
 
     @staticmethod
     def _simple(route: list[tuple[int, str]], start: str) -> bool:
