@@ -29,18 +29,11 @@ feasible). Thread safety: pure functions.
 
 from __future__ import annotations
 
+import math
+
 from numba import int64, njit, uint64
 
-from contracts.swapmath.u256 import (
-    add,
-    div_floor,
-    div_rounding_up,
-    is_zero,
-    le,
-    lt,
-    mul_128,
-    sub,
-)
+from contracts.swapmath.u256 import add, div_2by1, divrem, is_zero, le, lt, mul_128, reciprocal, sub
 
 #: Flash premium kinds the kernel charges.
 NO_FEE, AAVE, V2, V3 = 0, 1, 2, 3
@@ -49,6 +42,79 @@ DONE, FALLBACK = 0, 1
 #: Amounts travel as two 56-bit halves (all values are below 2**112).
 HALF = 56
 HALF_MASK = (1 << HALF) - 1
+
+
+#: Quotients estimated in floats up to this bound (the product with a 127-bit divisor stays
+#: below 2**255); larger ones go to Knuth's division.
+_FLOAT_QUOTIENT = 2.0**125
+_TWO64 = 2.0**64
+_TWO_M64 = 2.0**-64
+
+
+@njit(cache=True, inline="always")
+def _float(v):
+    """``v`` (unsigned) as a float, within a few ulps."""
+    return ((float(v[3]) * _TWO64 + float(v[2])) * _TWO64 + float(v[1])) * _TWO64 + float(v[0])
+
+
+@njit(cache=True, inline="always")
+def _floor_of(x):
+    """The U256 of ``floor(x)`` for a float ``0 <= x < 2**125``."""
+    high = math.floor(x * _TWO_M64)
+    return (uint64(x - high * _TWO64), uint64(high), uint64(0), uint64(0))
+
+
+@njit(cache=True, inline="always")
+def divmod_small(num, den):
+    """``(num // den, num % den != 0)`` for ``1 <= den < 2**127``: the quotient estimated in
+    floats and corrected exactly (each round leaves a remainder about 2**-50 of the last), then
+    settled by at most a few unit steps. Quotients of 2**125 or more go to Knuth's division."""
+    zero = (uint64(0), uint64(0), uint64(0), uint64(0))
+    inv = 1.0 / _float(den)
+    estimate = _float(num) * inv
+    if estimate < _FLOAT_QUOTIENT:
+        q = _floor_of(estimate)
+        r = sub(num, mul_128(q, den))  # two's complement: |r| < 2**255
+        for _ in range(8):
+            negative = (r[3] >> uint64(63)) != uint64(0)
+            step = _float(sub(zero, r) if negative else r) * inv
+            if step < 2.0:
+                one = (uint64(1), uint64(0), uint64(0), uint64(0))
+                while (r[3] >> uint64(63)) != uint64(0):
+                    q, r = sub(q, one), add(r, den)
+                while not lt(r, den):
+                    q, r = add(q, one), sub(r, den)
+                return q, not is_zero(r)
+            dq = _floor_of(step)
+            if negative:
+                q, r = sub(q, dq), add(r, mul_128(dq, den))
+            else:
+                q, r = add(q, dq), sub(r, mul_128(dq, den))
+    return divrem(zero, num, den)
+
+
+@njit(cache=True, inline="always")
+def _divisor(d):
+    """``(shift, normalized, reciprocal)`` of a non-zero 64-bit divisor for :func:`_div_word`."""
+    shift = 0
+    while (d << uint64(shift)) >> uint64(63) == uint64(0):
+        shift += 1
+    normalized = d << uint64(shift)
+    return shift, normalized, reciprocal(normalized)
+
+
+@njit(cache=True, inline="always")
+def _div_word(x, divisor):
+    """``(x // d, x % d != 0)`` for ``x < 2**128`` and ``divisor`` from :func:`_divisor`."""
+    shift, dn, v = divisor
+    if shift == 0:
+        n2, n1, n0 = uint64(0), x[1], x[0]
+    else:
+        s, back = uint64(shift), uint64(64 - shift)
+        n2, n1, n0 = x[1] >> back, (x[1] << s) | (x[0] >> back), x[0] << s
+    q1, r = div_2by1(n2, n1, dn, v)
+    q0, r = div_2by1(r, n0, dn, v)
+    return (q0, q1, uint64(0), uint64(0)), r != uint64(0)
 
 
 @njit(cache=True, inline="always")
@@ -80,7 +146,7 @@ def _out(x, rins, routs, gs, n):
         if lt(max_reserve, add(rins[i], x)):
             return False, x
         with_fee = mul_128(x, gs[i])
-        x = div_floor(mul_128(with_fee, routs[i]), add(mul_128(rins[i], bps), with_fee))
+        x, _ = divmod_small(mul_128(with_fee, routs[i]), add(mul_128(rins[i], bps), with_fee))
     return True, x
 
 
@@ -96,19 +162,24 @@ def _least(y, rins, routs, gs, n):
             return True, need
         if le(routs[i], need):
             return False, need
-        need = div_rounding_up(mul_128(mul_128(rins[i], bps), need), mul_128(gs[i], sub(routs[i], need)))
+        q, inexact = divmod_small(mul_128(mul_128(rins[i], bps), need), mul_128(gs[i], sub(routs[i], need)))
+        need = add(q, _small(1)) if inexact else q
     return True, need
 
 
 @njit(cache=True, inline="always")
-def _premium(x, kind, fee):
-    """The flash premium on ``x`` (below 2**112), as :class:`~contracts.swapmath.flash.FlashFee`."""
+def _premium(x, kind, fee, divisor):
+    """The flash premium on ``x`` (below 2**112), as :class:`~contracts.swapmath.flash.FlashFee`;
+    ``divisor`` is :func:`_divisor` of the kind's denominator."""
     if kind == 1:  # Aave: percentMul, half up
-        return div_floor(add(mul_128(x, _small(fee)), _small(5_000)), _small(10_000))
+        q, _ = _div_word(add(mul_128(x, _small(fee)), _small(5_000)), divisor)
+        return q
     if kind == 2:  # V2 lender off the route: ceil(x * 10000 / (10000 - fee)) - x
-        return sub(div_rounding_up(mul_128(x, _small(10_000)), _small(10_000 - fee)), x)
+        q, inexact = _div_word(mul_128(x, _small(10_000)), divisor)
+        return sub(add(q, _small(1)) if inexact else q, x)
     if kind == 3:  # V3 flash: mulDivRoundingUp(x, fee, 1e6)
-        return div_rounding_up(mul_128(x, _small(fee)), _small(1_000_000))
+        q, inexact = _div_word(mul_128(x, _small(fee)), divisor)
+        return add(q, _small(1)) if inexact else q
     return _small(0)
 
 
@@ -129,12 +200,13 @@ def visit(hops, n, kind, fee, state):
     lo, hi, span = _u(state[4], state[5]), _u(state[6], state[7]), _u(state[8], state[9])
     span_negative, certify, scan = state[10] != 0, state[11], state[12]
     one = _small(1)
+    divisor = _divisor(uint64(10_000 - fee if kind == 2 else 1_000_000 if kind == 3 else 10_000))
 
     # the best of the two inputs the caller evaluated (both feasible)
     _, best_y = _out(x_star, rins, routs, gs, n)
-    best_x, best_cost = x_star, add(x_star, _premium(x_star, kind, fee))
+    best_x, best_cost = x_star, add(x_star, _premium(x_star, kind, fee, divisor))
     _, y_start = _out(start, rins, routs, gs, n)
-    cost = add(start, _premium(start, kind, fee))
+    cost = add(start, _premium(start, kind, fee, divisor))
     if _beats(y_start, cost, start, best_y, best_cost, best_x):
         best_x, best_y, best_cost = start, y_start, cost
 
@@ -143,10 +215,7 @@ def visit(hops, n, kind, fee, state):
     if not found:
         budget = certify if not span_negative or certify == 1 else scan
     else:
-        if le(after, start):
-            width = one
-        else:
-            width = sub(after, start)
+        width = one if le(after, start) else sub(after, start)
         wide = width[2] != 0 or width[3] != 0
         fits = span_negative or wide or le(span, mul_128(_small(certify), width))
         budget = certify if fits else scan
@@ -169,7 +238,7 @@ def visit(hops, n, kind, fee, state):
                 if not feasible:
                     right_done = True
                 else:
-                    cost = add(nxt, _premium(nxt, kind, fee))
+                    cost = add(nxt, _premium(nxt, kind, fee, divisor))
                     if _beats(y, cost, nxt, best_y, best_cost, best_x):
                         best_x, best_y, best_cost = nxt, y, cost
                     right, y_right = nxt, y
@@ -182,7 +251,7 @@ def visit(hops, n, kind, fee, state):
                 if not feasible:
                     left_done = True
                 else:
-                    cost = add(below, _premium(below, kind, fee))
+                    cost = add(below, _premium(below, kind, fee, divisor))
                     if _beats(y, cost, below, best_y, best_cost, best_x):
                         best_x, best_y, best_cost = below, y, cost
                     evaluations += 1
@@ -194,9 +263,8 @@ def visit(hops, n, kind, fee, state):
                             return FALLBACK, False, 0, (0, 0), (0, 0), (0, 0)
                         left = prev
                         if lt(prev, below) and not is_zero(prev):
-                            evaluations += 1
-                            _, y = _out(prev, rins, routs, gs, n)
-                            cost = add(prev, _premium(prev, kind, fee))
+                            evaluations += 1  # pays y: the least input paying below's output
+                            cost = add(prev, _premium(prev, kind, fee, divisor))
                             if _beats(y, cost, prev, best_y, best_cost, best_x):
                                 best_x, best_y, best_cost = prev, y, cost
         if right_done and left_done:

@@ -57,14 +57,17 @@ class V2Sizing(NamedTuple):
 
 
 def mobius(hops: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
-    """``(A, B, C)`` with the route's unrounded output ``A x / (B + C x)`` (reduced by their gcd)."""
+    """``(A, B, C)`` with the route's unrounded output ``A x / (B + C x)``, reduced by their gcd.
+
+    Each hop maps the coefficients linearly, so reducing once at the end gives what reducing
+    after every hop (the reference) gives.
+    """
     a, b, c = 1, 1, 0
     for reserve_in, reserve_out, fee_bps in hops:
         g = BPS - fee_bps
         a, b, c = a * g * reserve_out, b * BPS * reserve_in, BPS * reserve_in * c + g * a
-        k = math.gcd(a, b, c)
-        a, b, c = a // k, b // k, c // k
-    return a, b, c
+    k = math.gcd(a, b, c)
+    return a // k, b // k, c // k
 
 
 @lru_cache(maxsize=256)
@@ -98,10 +101,6 @@ def _least(hops: Sequence[tuple[int, int, int]], y: int) -> int | None:
     return y
 
 
-def _halves(value: int) -> tuple[int, int]:
-    return value & compiled_v2.HALF_MASK, value >> compiled_v2.HALF
-
-
 def _near_best(a: int, b: int, c: int, n: int, d: int, big_t: int, t: int) -> tuple[int, int]:
     """The reference's bracket of every ``x`` with ``A x / (B + C x) - (n/d) x >= T / t``."""
     qa = n * c * t
@@ -121,16 +120,18 @@ def size(hops: Sequence[tuple[int, int, int]], fee: FlashFee | None, *, scan: in
     :data:`UNMODELLED` when the reference must size it (see the module docstring)."""
     n, d, s, t, kind, fee_value = _terms(fee)
     a, b, c = mobius(hops)
-    if a * d <= n * b:
+    ad, nb = a * d, n * b
+    if ad <= nb:
         return None
-    ad, nb, dc = a * d, n * b, d * c
-    bound = ((ad + nb - 2 * math.isqrt(ad * nb)) * t + s * dc) // (dc * t)
+    dc = d * c
+    root = math.isqrt(ad * nb)
+    bound = ((ad + nb - 2 * root) * t + s * dc) // (dc * t)
     if bound <= 0:
         return None
     if not (1 <= certify < _LIMIT and 0 <= scan < _LIMIT):
         return UNMODELLED
     top = min(max_input, MAX_RESERVE - hops[0][0])
-    x_star = min(top, max(1, (math.isqrt(a * b * d * n) - b * n) // (n * c)))
+    x_star = min(top, max(1, (root - nb) // (n * c)))
     y_star = _out(hops, x_star) if x_star >= 1 else None
     if y_star is None:
         return UNMODELLED
@@ -144,18 +145,19 @@ def size(hops: Sequence[tuple[int, int, int]], fee: FlashFee | None, *, scan: in
     lo, hi = _near_best(a, b, c, n, d, big_t // k, t // k)
     lo, hi = max(1, lo), min(top, hi)
     span = hi - lo + 1
-    state = (*_halves(x_star), *_halves(start), *_halves(min(lo, top + 1)), *_halves(max(hi, 0)),
-             *_halves(max(span, 0)), int(span < 0), certify, scan)
+    lo, hi = min(lo, top + 1), max(0, hi)  # the walk compares inputs in [1, top] with them
+    mask, half = compiled_v2.HALF_MASK, compiled_v2.HALF
+    state = (x_star & mask, x_star >> half, start & mask, start >> half, lo & mask, lo >> half,
+             hi & mask, hi >> half, max(span, 0) & mask, max(span, 0) >> half, int(span < 0), certify, scan)
     packed = [0] * 20
-    for i, (reserve_in, reserve_out, fee_bps) in enumerate(hops):
-        packed[5 * i: 5 * i + 5] = (*_halves(reserve_in), *_halves(reserve_out), BPS - fee_bps)
+    i = 0
+    for reserve_in, reserve_out, fee_bps in hops:
+        packed[i: i + 5] = reserve_in & mask, reserve_in >> half, reserve_out & mask, reserve_out >> half, BPS - fee_bps
+        i += 5
     status, exact, evaluations, x, y, premium = compiled_v2.visit(tuple(packed), len(hops), kind, fee_value,
                                                                   state)
-    if status != compiled_v2.DONE:
-        return UNMODELLED
-    amount_in = x[0] | x[1] << compiled_v2.HALF
-    if amount_in == 0:
-        return None
+    if status != compiled_v2.DONE or x == (0, 0):
+        return None if status == compiled_v2.DONE else UNMODELLED
     evaluations += 1 + (start != x_star) + 1  # the real optimum, the start, the start's backward pass
-    return V2Sizing(amount_in, y[0] | y[1] << compiled_v2.HALF, premium[0] | premium[1] << compiled_v2.HALF,
+    return V2Sizing(x[0] | x[1] << half, y[0] | y[1] << half, premium[0] | premium[1] << half,
                     evaluations, exact, bound)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import partial
 
+from contracts.swapmath import fast_v2
 from contracts.swapmath.cycles import MAX_INPUT, SCREEN, Cycle, Optimum, marginal_rate
 from contracts.swapmath.flash import BadSizing, FlashFee
 from contracts.swapmath.libs import FEE_DENOMINATOR, SwapReverted
@@ -229,8 +230,12 @@ def v2_least_input(hops: Sequence[V2Hop], amount_out: int) -> int | None:
 
 
 def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int = SCAN,
-               certify: int = CERTIFY, max_input: int = MAX_INPUT) -> Sized | None:
+               certify: int = CERTIFY, max_input: int = MAX_INPUT, compiled: bool = True) -> Sized | None:
     """The best input of a V2-only route from its closed form (see the module docstring).
+
+    By default the plateau visit runs compiled (:mod:`contracts.swapmath.fast_v2`), with the
+    very answer of the pure-Python reference, :func:`v2_optimum_reference` (every field of the
+    result, the evaluation count included); ``compiled=False`` runs the reference.
 
     Parameters
     ----------
@@ -246,6 +251,8 @@ def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int 
         Most plateaus visited to prove the input the exact best.
     max_input
         Largest input considered (FlashArbitrage's 14-byte amount).
+    compiled
+        Run the compiled plateau visit (False: the reference).
 
     Returns
     -------
@@ -257,6 +264,17 @@ def v2_optimum(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int 
     BadSizing
         Not 2 to 4 hops, a reserve outside ``[1, 2**112 - 1]`` or a fee outside ``[0, 10000)``.
     """
+    _check_v2_hops(hops)
+    if compiled:
+        found = fast_v2.size(hops, fee, scan=scan, certify=certify, max_input=max_input)
+        if found is not fast_v2.UNMODELLED:
+            return None if found is None else Sized(*found)
+    return v2_optimum_reference(hops, fee, scan=scan, certify=certify, max_input=max_input)
+
+
+def v2_optimum_reference(hops: Sequence[V2Hop], fee: FlashFee | None = None, *, scan: int = SCAN,
+                         certify: int = CERTIFY, max_input: int = MAX_INPUT) -> Sized | None:
+    """:func:`v2_optimum` in pure Python: memoised exact evaluations, ``Fraction`` closed form."""
     _check_v2_hops(hops)
     rate = Fraction(1) + (fee.rate if fee else 0)
     slack = fee.slack if fee else Fraction(0)
@@ -396,7 +414,7 @@ def _v2_hops(pools: Mapping[str, Pool], cycle: Cycle) -> list[V2Hop] | None:
 
 def optimum(pools: Mapping[str, Pool], cycle: Cycle, fee: FlashFee | None = None, *,
             amount_out: AmountOut | None = None, scan: int = SCAN, rel_tol: float = REL_TOL,
-            max_input: int = MAX_INPUT) -> Sized | None:
+            max_input: int = MAX_INPUT, compiled: bool = True) -> Sized | None:
     """The best input of ``cycle`` (2 to 4 hops over ``pools``, keyed by address), exactly priced.
 
     V2-only routes use :func:`v2_optimum`; others start from :func:`float_start` and narrow
@@ -414,6 +432,9 @@ def optimum(pools: Mapping[str, Pool], cycle: Cycle, fee: FlashFee | None = None
         where the swap cannot be priced.
     scan, rel_tol, max_input
         Final scan half-width, narrowing tolerance (fraction of the input), largest input.
+    compiled
+        Size V2-only routes with the compiled plateau visit (False: the pure-Python reference;
+        the answer is the same).
 
     Returns
     -------
@@ -429,7 +450,7 @@ def optimum(pools: Mapping[str, Pool], cycle: Cycle, fee: FlashFee | None = None
         raise BadSizing(f"a route has 2 to 4 hops, got {len(cycle.hops)}")
     v2 = _v2_hops(pools, cycle)
     if v2 is not None:
-        return v2_optimum(v2, fee, scan=scan, max_input=max_input)
+        return v2_optimum(v2, fee, scan=scan, max_input=max_input, compiled=compiled)
     rate = 1.0 + float(fee.rate if fee else 0)
     if marginal_rate(pools, cycle) < SCREEN * rate:  # concave profit falling from the start
         return None
