@@ -25,7 +25,7 @@ from nodes.runtime import ConfigKey, Contract, Node
 from nodes.strategy.book import ERROR_KINDS, PoolBook
 from nodes.strategy.deployment import load_deployment
 from nodes.strategy.engine import Engine
-from nodes.strategy.evaluate import Evaluator
+from nodes.strategy.evaluate import Evaluator, Opportunity
 from nodes.strategy.graph import CycleGraph
 from nodes.strategy.publish import opportunity_frame
 from nodes.strategy.screen import Screen
@@ -77,6 +77,7 @@ class StrategyNode(Node):
         self._id_base = time.time_ns() // 1_000_000
         self._reported = [0] * len(ERROR_KINDS)
         self.published = 0
+        self.withheld = 0  # sized while a stop was raised: not published
         self._try_load()
 
     def _try_load(self) -> None:
@@ -110,16 +111,22 @@ class StrategyNode(Node):
                 self.engine.join_new_pools()
                 self.engine.block_ended()
             return
-        now = time.time_ns()
-        s = self.rt.settings
-        for opp in self.engine.feed(batch.data, batch.offsets, batch.count, now):
-            self.rt.publish(opportunity_frame(opp, self.engine.evaluator, self._id_base, int(s["strategy_id"]),
-                                              opp.block + int(s["valid_blocks"]),
-                                              now + int(s["valid_ms"]) * 1_000_000))
-            self.published += 1
+        self.engine.feed(batch.data, batch.offsets, batch.count, time.time_ns(), self._publish)
         for kind, n in self.engine.last.errors.items():
             self.rt.stats.errors[kind] += n
         self.engine.last.errors.clear()
+
+    def _publish(self, opp: Opportunity) -> None:
+        """Publish one opportunity the moment it is sized (unless a stop came in meanwhile)."""
+        assert self.engine is not None
+        if self.rt.halted():
+            self.withheld += 1
+            return
+        s = self.rt.settings
+        now = time.time_ns()
+        self.rt.publish(opportunity_frame(opp, self.engine.evaluator, self._id_base, int(s["strategy_id"]),
+                                          opp.block + int(s["valid_blocks"]), now + int(s["valid_ms"]) * 1_000_000))
+        self.published += 1
 
     def on_tick(self, now_ns: int) -> int:
         """Count the book's input errors; retry loading the deployment until it loads."""
@@ -132,8 +139,8 @@ class StrategyNode(Node):
     def on_stop(self) -> None:
         """Log what the node did."""
         self._count_book_errors()
-        self.rt.log.info("strategy: %d opportunities published; %d pools, %d cycles; input errors %s",
-                         self.published, self.book.pools, self.engine.graph.count if self.engine else 0,
+        self.rt.log.info("strategy: %d opportunities published, %d withheld by a stop; %d pools, %d cycles; "
+                         "input errors %s", self.published, self.withheld, self.book.pools, self.engine.graph.count if self.engine else 0,
                          {k: v for k, v in self.book.error_counts().items() if v})
 
     def _count_book_errors(self) -> None:

@@ -8,6 +8,7 @@ the same frames. Thread safety: one thread owns an engine.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,9 +55,11 @@ class Engine:
             added += self.graph.add_pool(int(slot), t0, t1)
         return added
 
-    def evaluate(self, now_ns: int | None = None) -> list[Opportunity]:
+    def evaluate(self, now_ns: int | None = None,
+                 on_found: Callable[[Opportunity], None] | None = None) -> list[Opportunity]:
         """Screen the cycles through the pools changed since the last pass and size the
-        candidates exactly; the profitable ones, best screen score first."""
+        candidates exactly; the profitable ones, best screen score first. ``on_found`` is called
+        with each as soon as it is sized (the node publishes it there, before sizing the next)."""
         self.join_new_pools()
         dirty = self.book.take_dirty()
         counts = self.last = PassCounts(dirty=len(dirty))
@@ -75,19 +78,21 @@ class Engine:
                 continue
             if opp is not None:
                 found.append(opp)
+                if on_found is not None:
+                    on_found(opp)
         counts.opportunities = len(found)
         return found
 
-    def feed(self, data: np.ndarray, offsets: np.ndarray, count: int,
-             now_ns: int | None = None) -> list[Opportunity]:
+    def feed(self, data: np.ndarray, offsets: np.ndarray, count: int, now_ns: int | None = None,
+             on_found: Callable[[Opportunity], None] | None = None) -> list[Opportunity]:
         """Apply a ring batch (frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``), evaluating at
-        every ``BlockEnd`` in it; every opportunity found, in order."""
+        every ``BlockEnd`` in it; every opportunity found, in order (see :meth:`evaluate`)."""
         found: list[Opportunity] = []
         i = 0
         while i < count:
             i = self.book.apply(data, offsets, i, count)
             if self.block_ended():
-                found.extend(self.evaluate(now_ns))
+                found.extend(self.evaluate(now_ns, on_found))
         return found
 
     def feed_frames(self, frames: list[bytes], now_ns: int | None = None) -> list[Opportunity]:

@@ -36,6 +36,8 @@ Pool = V2Pool | V3Pool
 #: FlashArbitrage's amount fields: 14 bytes for the input, 12 for a V2 hop's output.
 MAX_INPUT = 2**112 - 1
 Q192 = 2**192
+#: V3 pools (cheapest fee first) tried as the lender of one cycle before giving up.
+_V3_LENDERS_TRIED = 4
 
 
 @dataclass(slots=True, frozen=True)
@@ -122,6 +124,7 @@ class Evaluator:
         self.valid_ns = valid_ns
         self.amount_out = amount_out
         self._models: dict[int, Pool] = {}
+        self._lenders: dict[str, tuple[list[tuple[float, int]], list[tuple[tuple[int, float], int]]]] = {}
         self.skipped: dict[str, int] = {}
         #: Cycles of this pass that profit before gas but not after it (best lender each).
         self.unpaid: list[Opportunity] = []
@@ -129,6 +132,7 @@ class Evaluator:
     def begin(self) -> None:
         """Forget the pool values of the last evaluation pass (call once per consistent state)."""
         self._models.clear()
+        self._lenders.clear()
         self.unpaid = []
 
     def _model(self, s: int) -> Pool:
@@ -164,16 +168,28 @@ class Evaluator:
             return None
         gas_price = int(book.meta[M_BASE_FEE]) + int(book.meta[M_TIP])
         best: Opportunity | None = None
-        for lender in self.lenders(route, start):
+        kinds = [PoolKind(int(book.kind[s])) for s, _ in route]
+        # The fused V2 flash swap costs no fee and lends without a cap, so its optimum bounds what
+        # any lender can earn before gas: a lender whose bound minus its least gas cannot beat the
+        # best so far is not sized.
+        gross_bound: int | None = None
+        for lender in sorted(self.lenders(route, start), key=lambda x: not x.fused):
+            if gross_bound is not None and best is not None:
+                least_gas = self.convert(route_gas(lender.source, lender.fused, kinds) * gas_price,
+                                         self.dep.native, start, up=True)
+                if least_gas is not None and gross_bound - least_gas <= best.profit:
+                    self._skip("lender_pruned")
+                    continue
             sized = optimum(pools, cycle, lender.fee, amount_out=self.amount_out,
                             max_input=min(lender.cap, MAX_INPUT))
+            if lender.fused:
+                gross_bound = sized.profit if sized is not None else 0
             if sized is None:
                 continue
             outs, crossed = self._walk(pools, cycle, sized.amount_in)
             if outs[-1] != sized.amount_out:
                 self._skip("sizing_mismatch")
                 continue
-            kinds = [PoolKind(int(book.kind[s])) for s, _ in route]
             gas = route_gas(lender.source, lender.fused, kinds, crossed)
             gas_cost = self.convert(gas * gas_price, self.dep.native, start, up=True)
             if gas_cost is None:
@@ -221,27 +237,53 @@ class Evaluator:
         if FlashSource.AAVE_V3 in self.sources and dep.aave_pool and start in dep.aave_caps:
             out.append(Lender(FlashSource.AAVE_V3, dep.aave_pool, False, dep.aave_premium_bps,
                               dep.aave_caps[start]))
-        v2_best: Lender | None = None
-        v3_best: Lender | None = None
-        for other, slots in self.graph.adj.get(start, {}).items():
-            for s in slots:
-                if s in on_route or not book.valid[s]:
+        v2, v3 = self._lender_pools(start)
+        if FlashSource.UNISWAP_V2 in self.sources:
+            for _, slot in v2:
+                if slot not in on_route:
+                    m = self._model(slot)
+                    assert isinstance(m, V2Pool)
+                    out.append(Lender(FlashSource.UNISWAP_V2, m.address, False, int(book.fee[slot]),
+                                      v2_lendable(m, start), slot))
+                    break
+        if FlashSource.UNISWAP_V3 in self.sources:
+            for _, slot in v3[:_V3_LENDERS_TRIED]:
+                if slot in on_route:
                     continue
-                m = self._model(s)
-                if isinstance(m, V2Pool):
-                    if FlashSource.UNISWAP_V2 not in self.sources or int(book.venue[s]) not in dep.v2_factories:
-                        continue
-                    cand = Lender(FlashSource.UNISWAP_V2, m.address, False, int(book.fee[s]),
-                                  v2_lendable(m, start), s)
-                    if v2_best is None or cand.cap > v2_best.cap:
-                        v2_best = cand
-                elif FlashSource.UNISWAP_V3 in self.sources:
-                    cand = Lender(FlashSource.UNISWAP_V3, m.address, False, m.fee, v3_lendable(m, start), s)
-                    if cand.cap and (v3_best is None or (cand.fee_rate, -cand.cap) < (v3_best.fee_rate, -v3_best.cap)):
-                        v3_best = cand
-            del other
-        out.extend(x for x in (v2_best, v3_best) if x is not None and x.cap > 0)
-        return out
+                m = self._model(slot)
+                assert isinstance(m, V3Pool)
+                cap = v3_lendable(m, start)
+                if cap > 0:
+                    out.append(Lender(FlashSource.UNISWAP_V3, m.address, False, m.fee, cap, slot))
+                    break
+        return [x for x in out if x.cap > 0]
+
+    def _lender_pools(self, token: str) -> tuple[list[tuple[float, int]], list[tuple[tuple[int, float], int]]]:
+        """The usable pools holding ``token``, best lender first, read from the book's arrays once
+        per pass: V2 pairs by reserve of it (deepest first, on a known factory), V3 pools by fee
+        (cheapest first) then in-range liquidity."""
+        cached = self._lenders.get(token)
+        if cached is not None:
+            return cached
+        book = self.book
+        v2: list[tuple[float, int]] = []
+        v3: list[tuple[tuple[int, float], int]] = []
+        for other, slots in self.graph.adj.get(token, {}).items():
+            token_is_0 = int(token, 16) < int(other, 16)
+            for s in slots:
+                if not book.valid[s]:
+                    continue
+                if book.kind[s] == KIND_V2:
+                    if int(book.venue[s]) in self.dep.v2_factories:
+                        r = book.r[s]
+                        v2.append((-(float(r[0]) + float(r[1]) * 2**64 if token_is_0
+                                     else float(r[2]) + float(r[3]) * 2**64), s))
+                else:
+                    v3.append(((int(book.fee[s]), -(float(book.liq[s, 0]) + float(book.liq[s, 1]) * 2**64)), s))
+        v2.sort()
+        v3.sort()
+        self._lenders[token] = (v2, v3)
+        return v2, v3
 
     # -- prices ------------------------------------------------------------------------------------
 
