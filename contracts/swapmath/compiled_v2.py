@@ -132,8 +132,7 @@ def _small(v):
 @njit(cache=True, inline="always")
 def _halves(v):
     """The 56-bit halves of a U256 below 2**112, as int64."""
-    mask = uint64(0xFFFFFFFFFFFFFF)
-    return int64(v[0] & mask), int64((v[0] >> uint64(56)) | ((v[1] << uint64(8)) & mask))
+    return int64(v[0] & uint64(0xFFFFFFFFFFFFFF)), int64((v[0] >> uint64(56)) | (v[1] << uint64(8)))
 
 
 @njit(cache=True, inline="always")
@@ -190,17 +189,57 @@ def _beats(y, cost, x, best_y, best_cost, best_x):
     return lt(theirs, mine) or (not lt(mine, theirs) and lt(x, best_x))
 
 
-@njit(cache=True)
-def visit(hops, n, kind, fee, state):
-    """The reference's plateau visit (see the module docstring for arguments and result)."""
+@njit(cache=True, inline="always")
+def _route(hops):
+    """Reserves in, reserves out and ``10000 - fee_bps`` of the four packed hops."""
     rins = (_u(hops[0], hops[1]), _u(hops[5], hops[6]), _u(hops[10], hops[11]), _u(hops[15], hops[16]))
     routs = (_u(hops[2], hops[3]), _u(hops[7], hops[8]), _u(hops[12], hops[13]), _u(hops[17], hops[18]))
     gs = (_small(hops[4]), _small(hops[9]), _small(hops[14]), _small(hops[19]))
+    return rins, routs, gs
+
+
+@njit(cache=True, inline="always")
+def _fee_divisor(kind, fee):
+    return _divisor(uint64(10_000 - fee if kind == 2 else 1_000_000 if kind == 3 else 10_000))
+
+
+@njit(cache=True)
+def first(hops, n, kind, fee, x_lo, x_hi):
+    """The reference's first steps from the real optimum ``x_star`` (56-bit halves): the start of
+    its plateau (the least input paying what it pays, 1 when none) and the better profit of the
+    two. Returns ``(status, start, profitable, profit)``: :data:`FALLBACK` when ``x_star`` is
+    infeasible (or the start lies above it), ``profit`` as halves when ``profitable``."""
+    rins, routs, gs = _route(hops)
+    divisor = _fee_divisor(kind, fee)
+    one = _small(1)
+    x_star = _u(x_lo, x_hi)
+    feasible, y_star = _out(x_star, rins, routs, gs, n)
+    if not feasible:
+        return FALLBACK, (0, 0), False, (0, 0)
+    found, start = _least(y_star, rins, routs, gs, n)
+    if not found or is_zero(start):
+        start = one
+    if lt(x_star, start):
+        return FALLBACK, (0, 0), False, (0, 0)
+    _, y_start = _out(start, rins, routs, gs, n)
+    y, cost = y_star, add(x_star, _premium(x_star, kind, fee, divisor))
+    cost_start = add(start, _premium(start, kind, fee, divisor))
+    if _beats(y_start, cost_start, start, y, cost, x_star):
+        y, cost = y_start, cost_start
+    if le(y, cost):
+        return DONE, _halves(start), False, (0, 0)
+    return DONE, _halves(start), True, _halves(sub(y, cost))
+
+
+@njit(cache=True)
+def visit(hops, n, kind, fee, state):
+    """The reference's plateau visit (see the module docstring for arguments and result)."""
+    rins, routs, gs = _route(hops)
     x_star, start = _u(state[0], state[1]), _u(state[2], state[3])
     lo, hi, span = _u(state[4], state[5]), _u(state[6], state[7]), _u(state[8], state[9])
     span_negative, certify, scan = state[10] != 0, state[11], state[12]
     one = _small(1)
-    divisor = _divisor(uint64(10_000 - fee if kind == 2 else 1_000_000 if kind == 3 else 10_000))
+    divisor = _fee_divisor(kind, fee)
 
     # the best of the two inputs the caller evaluated (both feasible)
     _, best_y = _out(x_star, rins, routs, gs, n)

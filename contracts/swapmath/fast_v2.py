@@ -80,27 +80,6 @@ def _terms(fee: FlashFee | None) -> tuple[int, int, int, int, int, int]:
     return rate.numerator, rate.denominator, slack.numerator, slack.denominator, _KIND[fee.source], fee.fee
 
 
-def _out(hops: Sequence[tuple[int, int, int]], x: int) -> int | None:
-    """The chained getAmountOut, None where a pair's reserve would pass uint112."""
-    for reserve_in, reserve_out, fee_bps in hops:
-        if reserve_in + x > MAX_RESERVE:
-            return None
-        with_fee = x * (BPS - fee_bps)
-        x = with_fee * reserve_out // (reserve_in * BPS + with_fee)
-    return x
-
-
-def _least(hops: Sequence[tuple[int, int, int]], y: int) -> int | None:
-    """The least input paying ``y`` or more (as :func:`~contracts.swapmath.sizing.v2_least_input`)."""
-    for reserve_in, reserve_out, fee_bps in reversed(hops):
-        if y <= 0:
-            return 0
-        if y >= reserve_out:
-            return None
-        y = -(-BPS * reserve_in * y // ((BPS - fee_bps) * (reserve_out - y)))
-    return y
-
-
 def _near_best(a: int, b: int, c: int, n: int, d: int, big_t: int, t: int) -> tuple[int, int]:
     """The reference's bracket of every ``x`` with ``A x / (B + C x) - (n/d) x >= T / t``."""
     qa = n * c * t
@@ -132,29 +111,29 @@ def size(hops: Sequence[tuple[int, int, int]], fee: FlashFee | None, *, scan: in
         return UNMODELLED
     top = min(max_input, MAX_RESERVE - hops[0][0])
     x_star = min(top, max(1, (root - nb) // (n * c)))
-    y_star = _out(hops, x_star) if x_star >= 1 else None
-    if y_star is None:
+    if x_star < 1:
         return UNMODELLED
-    start = _least(hops, y_star) or 1
-    y_start = _out(hops, start)
-    if y_start is None or start > x_star:
-        return UNMODELLED
-    best = max(y_star - x_star - (fee(x_star) if fee else 0), y_start - start - (fee(start) if fee else 0))
-    big_t = (best if best > 0 else 1) * t - s
-    k = math.gcd(big_t, t)
-    lo, hi = _near_best(a, b, c, n, d, big_t // k, t // k)
-    lo, hi = max(1, lo), min(top, hi)
-    span = hi - lo + 1
-    lo, hi = min(lo, top + 1), max(0, hi)  # the walk compares inputs in [1, top] with them
     mask, half = compiled_v2.HALF_MASK, compiled_v2.HALF
-    state = (x_star & mask, x_star >> half, start & mask, start >> half, lo & mask, lo >> half,
-             hi & mask, hi >> half, max(span, 0) & mask, max(span, 0) >> half, int(span < 0), certify, scan)
     packed = [0] * 20
     i = 0
     for reserve_in, reserve_out, fee_bps in hops:
         packed[i: i + 5] = reserve_in & mask, reserve_in >> half, reserve_out & mask, reserve_out >> half, BPS - fee_bps
         i += 5
-    status, exact, evaluations, x, y, premium = compiled_v2.visit(tuple(packed), len(hops), kind, fee_value,
+    route = tuple(packed)
+    status, (start_lo, start_hi), profitable, (best_lo, best_hi) = compiled_v2.first(
+        route, len(hops), kind, fee_value, x_star & mask, x_star >> half)
+    if status != compiled_v2.DONE:
+        return UNMODELLED
+    start, best = start_lo | start_hi << half, best_lo | best_hi << half if profitable else 1
+    big_t = best * t - s
+    k = math.gcd(big_t, t)
+    lo, hi = _near_best(a, b, c, n, d, big_t // k, t // k)
+    lo, hi = max(1, lo), min(top, hi)
+    span = hi - lo + 1
+    lo, hi = min(lo, top + 1), max(0, hi)  # the walk compares inputs in [1, top] with them
+    state = (x_star & mask, x_star >> half, start & mask, start >> half, lo & mask, lo >> half,
+             hi & mask, hi >> half, max(span, 0) & mask, max(span, 0) >> half, int(span < 0), certify, scan)
+    status, exact, evaluations, x, y, premium = compiled_v2.visit(route, len(hops), kind, fee_value,
                                                                   state)
     if status != compiled_v2.DONE or x == (0, 0):
         return None if status == compiled_v2.DONE else UNMODELLED
