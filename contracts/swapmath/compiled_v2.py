@@ -54,6 +54,8 @@ _TWO_M64 = 2.0**-64
 @njit(cache=True, inline="always")
 def _float(v):
     """``v`` (unsigned) as a float, within a few ulps."""
+    if v[3] == uint64(0) and v[2] == uint64(0):
+        return float(v[1]) * _TWO64 + float(v[0])
     return ((float(v[3]) * _TWO64 + float(v[2])) * _TWO64 + float(v[1])) * _TWO64 + float(v[0])
 
 
@@ -136,24 +138,23 @@ def _halves(v):
 
 
 @njit(cache=True, inline="always")
-def _out(x, rins, routs, gs, n):
+def _out(x, route, n):
     """``(feasible, output)`` of the chained getAmountOut; infeasible when a pair's reserve
     would pass 2**112 - 1 (``x`` itself is at least 1 and at most the trade's top)."""
-    max_reserve = (uint64(0xFFFFFFFFFFFFFFFF), uint64(0xFFFFFFFFFFFF), uint64(0), uint64(0))
-    bps = _small(10_000)
+    rooms, scaled, routs, gs = route
     for i in range(n):
-        if lt(max_reserve, add(rins[i], x)):
+        if lt(rooms[i], x):
             return False, x
         with_fee = mul_128(x, gs[i])
-        x, _ = divmod_small(mul_128(with_fee, routs[i]), add(mul_128(rins[i], bps), with_fee))
+        x, _ = divmod_small(mul_128(with_fee, routs[i]), add(scaled[i], with_fee))
     return True, x
 
 
 @njit(cache=True, inline="always")
-def _least(y, rins, routs, gs, n):
+def _least(y, route, n):
     """``(found, input)``: the least input whose chained output is ``y`` or more (the pairs'
     ``ceil(10000 r_in y / (g (r_out - y)))`` backwards); not found when a pair cannot pay."""
-    bps = _small(10_000)
+    _, scaled, routs, gs = route
     need = y
     for j in range(n):
         i = n - 1 - j
@@ -161,7 +162,7 @@ def _least(y, rins, routs, gs, n):
             return True, need
         if le(routs[i], need):
             return False, need
-        q, inexact = divmod_small(mul_128(mul_128(rins[i], bps), need), mul_128(gs[i], sub(routs[i], need)))
+        q, inexact = divmod_small(mul_128(scaled[i], need), mul_128(gs[i], sub(routs[i], need)))
         need = add(q, _small(1)) if inexact else q
     return True, need
 
@@ -191,11 +192,17 @@ def _beats(y, cost, x, best_y, best_cost, best_x):
 
 @njit(cache=True, inline="always")
 def _route(hops):
-    """Reserves in, reserves out and ``10000 - fee_bps`` of the four packed hops."""
+    """Per packed hop: the room left below 2**112 - 1 over ``reserve_in`` (the largest input it
+    holds), ``10000 * reserve_in``, ``reserve_out`` and ``10000 - fee_bps``."""
+    max_reserve = (uint64(0xFFFFFFFFFFFFFFFF), uint64(0xFFFFFFFFFFFF), uint64(0), uint64(0))
+    bps = _small(10_000)
     rins = (_u(hops[0], hops[1]), _u(hops[5], hops[6]), _u(hops[10], hops[11]), _u(hops[15], hops[16]))
+    rooms = (sub(max_reserve, rins[0]), sub(max_reserve, rins[1]), sub(max_reserve, rins[2]),
+             sub(max_reserve, rins[3]))
+    scaled = (mul_128(rins[0], bps), mul_128(rins[1], bps), mul_128(rins[2], bps), mul_128(rins[3], bps))
     routs = (_u(hops[2], hops[3]), _u(hops[7], hops[8]), _u(hops[12], hops[13]), _u(hops[17], hops[18]))
     gs = (_small(hops[4]), _small(hops[9]), _small(hops[14]), _small(hops[19]))
-    return rins, routs, gs
+    return rooms, scaled, routs, gs
 
 
 @njit(cache=True, inline="always")
@@ -209,19 +216,19 @@ def first(hops, n, kind, fee, x_lo, x_hi):
     its plateau (the least input paying what it pays, 1 when none) and the better profit of the
     two. Returns ``(status, start, profitable, profit)``: :data:`FALLBACK` when ``x_star`` is
     infeasible (or the start lies above it), ``profit`` as halves when ``profitable``."""
-    rins, routs, gs = _route(hops)
+    route = _route(hops)
     divisor = _fee_divisor(kind, fee)
     one = _small(1)
     x_star = _u(x_lo, x_hi)
-    feasible, y_star = _out(x_star, rins, routs, gs, n)
+    feasible, y_star = _out(x_star, route, n)
     if not feasible:
         return FALLBACK, (0, 0), False, (0, 0)
-    found, start = _least(y_star, rins, routs, gs, n)
+    found, start = _least(y_star, route, n)
     if not found or is_zero(start):
         start = one
     if lt(x_star, start):
         return FALLBACK, (0, 0), False, (0, 0)
-    _, y_start = _out(start, rins, routs, gs, n)
+    _, y_start = _out(start, route, n)
     y, cost = y_star, add(x_star, _premium(x_star, kind, fee, divisor))
     cost_start = add(start, _premium(start, kind, fee, divisor))
     if _beats(y_start, cost_start, start, y, cost, x_star):
@@ -234,7 +241,7 @@ def first(hops, n, kind, fee, x_lo, x_hi):
 @njit(cache=True)
 def visit(hops, n, kind, fee, state):
     """The reference's plateau visit (see the module docstring for arguments and result)."""
-    rins, routs, gs = _route(hops)
+    route = _route(hops)
     x_star, start = _u(state[0], state[1]), _u(state[2], state[3])
     lo, hi, span = _u(state[4], state[5]), _u(state[6], state[7]), _u(state[8], state[9])
     span_negative, certify, scan = state[10] != 0, state[11], state[12]
@@ -242,15 +249,15 @@ def visit(hops, n, kind, fee, state):
     divisor = _fee_divisor(kind, fee)
 
     # the best of the two inputs the caller evaluated (both feasible)
-    _, best_y = _out(x_star, rins, routs, gs, n)
+    _, best_y = _out(x_star, route, n)
     best_x, best_cost = x_star, add(x_star, _premium(x_star, kind, fee, divisor))
-    _, y_start = _out(start, rins, routs, gs, n)
+    _, y_start = _out(start, route, n)
     cost = add(start, _premium(start, kind, fee, divisor))
     if _beats(y_start, cost, start, best_y, best_cost, best_x):
         best_x, best_y, best_cost = start, y_start, cost
 
     evaluations = 1  # the first plateau's end
-    found, after = _least(add(y_start, one), rins, routs, gs, n)
+    found, after = _least(add(y_start, one), route, n)
     if not found:
         budget = certify if not span_negative or certify == 1 else scan
     else:
@@ -265,7 +272,7 @@ def visit(hops, n, kind, fee, state):
     for _ in range(budget):
         if not right_done:
             evaluations += 1
-            found, nxt = _least(add(y_right, one), rins, routs, gs, n)
+            found, nxt = _least(add(y_right, one), route, n)
             if not found or lt(hi, nxt) or is_zero(nxt):
                 right_done = True
             else:
@@ -273,7 +280,7 @@ def visit(hops, n, kind, fee, state):
                     return FALLBACK, False, 0, (0, 0), (0, 0), (0, 0)
                 if nxt != x_star:
                     evaluations += 1
-                feasible, y = _out(nxt, rins, routs, gs, n)
+                feasible, y = _out(nxt, route, n)
                 if not feasible:
                     right_done = True
                 else:
@@ -286,7 +293,7 @@ def visit(hops, n, kind, fee, state):
             if not left_done:
                 below = sub(left, one)
                 evaluations += 1
-                feasible, y = _out(below, rins, routs, gs, n)
+                feasible, y = _out(below, route, n)
                 if not feasible:
                     left_done = True
                 else:
@@ -294,7 +301,7 @@ def visit(hops, n, kind, fee, state):
                     if _beats(y, cost, below, best_y, best_cost, best_x):
                         best_x, best_y, best_cost = below, y, cost
                     evaluations += 1
-                    found, prev = _least(y, rins, routs, gs, n)
+                    found, prev = _least(y, route, n)
                     if not found:
                         left_done = True
                     else:
