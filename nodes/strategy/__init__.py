@@ -58,6 +58,7 @@ class StrategyNode(Node):
             "max_cycles_per_pool": ConfigKey(4096, "most cycles added when one pool joins"),
             "min_profit_usd": ConfigKey(0.0, "smallest net profit published, USD"),
             "max_candidates": ConfigKey(64, "most screened cycles sized per block"),
+            "max_sizing_ms": ConfigKey(100, "time budget of one candidate's exact sizing; past it, dropped"),
             "valid_blocks": ConfigKey(2, "an opportunity expires this many blocks after its state"),
             "valid_ms": ConfigKey(3000, "and this long after it was published"),
             "capacity": ConfigKey(4096, "most pools in the book"),
@@ -96,7 +97,8 @@ class StrategyNode(Node):
         graph = CycleGraph(profit, int(s["max_hops"]), int(s["max_cycles_per_pool"]))
         evaluator = Evaluator(self.book, graph, dep, sources=sources,
                               min_profit_usd_q8=round(float(s["min_profit_usd"]) * 10**8),
-                              valid_ns=int(s["valid_ms"]) * 1_000_000)
+                              valid_ns=int(s["valid_ms"]) * 1_000_000,
+                              max_sizing_ns=int(s["max_sizing_ms"]) * 1_000_000)
         self.engine = Engine(self.book, graph, evaluator, self.screen)
         self.rt.log.info("strategy: trading through %s on chain %d, profit tokens %s", dep.arbitrage,
                          dep.chain_id, ", ".join(profit))
@@ -115,10 +117,12 @@ class StrategyNode(Node):
         for kind, n in self.engine.last.errors.items():
             self.rt.stats.errors[kind] += n
         self.engine.last.errors.clear()
+        self._count_book_errors()
 
     def _publish(self, opp: Opportunity) -> None:
         """Publish one opportunity the moment it is sized (unless a stop came in meanwhile)."""
         assert self.engine is not None
+        self._count_book_errors()
         if self.rt.halted():
             self.withheld += 1
             return

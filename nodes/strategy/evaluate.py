@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from alphapulse.errors import ChainError
 from contracts.arbitrage import Hop as TradeHop
 from contracts.arbitrage import Trade
 from contracts.gas_table import route_gas
@@ -26,7 +27,7 @@ from contracts.swapmath import compiled
 from contracts.swapmath.cycles import Cycle, Hop
 from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
-from contracts.swapmath.sizing import optimum
+from contracts.swapmath.sizing import exact_amount_out, optimum
 from mesh.protocol.constants import FlashSource, PoolKind
 from nodes.strategy.book import KIND_V2, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP, PoolBook
 from nodes.strategy.graph import CycleGraph
@@ -85,6 +86,25 @@ class Opportunity:
         return self.amounts_out[-1] - self.amount_in - self.flash_fee
 
 
+class SizingTimeout(ChainError):
+    """One candidate's sizing ran past its time budget (``max_sizing_ms``): it is dropped."""
+
+    kind = "sizing_timeout"
+
+
+def with_deadline(amount_out: Callable[[Pool, bool, int], int],
+                  deadline: list[int]) -> Callable[[Pool, bool, int], int]:
+    """``amount_out`` that raises :class:`SizingTimeout` once ``time.monotonic_ns()`` passes
+    ``deadline[0]`` (a list, so the evaluator can set it per candidate)."""
+
+    def timed(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
+        if time.monotonic_ns() > deadline[0]:
+            raise SizingTimeout(f"sizing ran past its budget at pool {pool.address}")
+        return amount_out(pool, zero_for_one, amount_in)
+
+    return timed
+
+
 def compiled_amount_out(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
     """Exact output for sizing: V3 through the compiled swap (:mod:`contracts.swapmath.compiled`,
     equal to the reference to the unit), refusing a V3 swap that leaves input unspent as
@@ -112,17 +132,23 @@ class Evaluator:
         Exact evaluator for sizing (default :func:`compiled_amount_out`; None: the reference).
         Whatever sized it, the published amounts are recomputed with the pure-Python reference
         and must agree.
+    max_sizing_ns : int
+        Time budget of one candidate's sizing (every flash source): past it the candidate is
+        dropped with a :class:`SizingTimeout`, so one pathological route cannot stall the node.
     """
 
     def __init__(self, book: PoolBook, graph: CycleGraph, deployment: Deployment, *,
                  sources: frozenset[FlashSource] = frozenset(FlashSource) - {FlashSource.NONE},
                  min_profit_usd_q8: int = 0, valid_ns: int = 3_000_000_000,
-                 amount_out: Callable[[Pool, bool, int], int] | None = compiled_amount_out) -> None:
+                 amount_out: Callable[[Pool, bool, int], int] | None = compiled_amount_out,
+                 max_sizing_ns: int = 100_000_000) -> None:
         self.book, self.graph, self.dep = book, graph, deployment
         self.sources = sources
         self.min_usd = min_profit_usd_q8
         self.valid_ns = valid_ns
-        self.amount_out = amount_out
+        self.max_sizing_ns = max_sizing_ns
+        self._deadline = [0]
+        self.amount_out = with_deadline(amount_out or exact_amount_out, self._deadline)
         self._models: dict[int, Pool] = {}
         self._lenders: dict[str, tuple[list[tuple[float, int]], list[tuple[tuple[int, float], int]]]] = {}
         self.skipped: dict[str, int] = {}
@@ -169,6 +195,7 @@ class Evaluator:
         gas_price = int(book.meta[M_BASE_FEE]) + int(book.meta[M_TIP])
         best: Opportunity | None = None
         kinds = [PoolKind(int(book.kind[s])) for s, _ in route]
+        self._deadline[0] = time.monotonic_ns() + self.max_sizing_ns
         # The fused V2 flash swap costs no fee and lends without a cap, so its optimum bounds what
         # any lender can earn before gas: a lender whose bound minus its least gas cannot beat the
         # best so far is not sized.

@@ -30,6 +30,7 @@ def engine_for(net, tmp_path: Path, *, max_hops: int = 4, word_radius: int = 8, 
     dep, profit, _ = load_deployment({**SETTINGS, "manifest": str(path), "recipient": net.recipient}, "")
     book = PoolBook(64, 512, word_radius)
     graph = CycleGraph(profit, max_hops)
+    evaluator.setdefault("max_sizing_ns", 60 * 10**9)  # tests compare every candidate: no budget
     return Engine(book, graph, Evaluator(book, graph, dep, **evaluator), Screen())
 
 

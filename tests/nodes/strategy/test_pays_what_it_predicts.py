@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.arbitrage import arbitrage_events, quote
-from mesh.protocol.constants import FlashSource
+from mesh.protocol.constants import FlashSource, PoolKind
 from tests.nodes.strategy.pipeline import Stream, engine_for
 
 pytestmark = pytest.mark.chain
@@ -37,3 +37,14 @@ def test_the_devnet_mispricing_is_found_sized_and_paid_exactly(net, tmp_path):
         net.chain.revert_to(snap)
     assert net.chain.block_number() == block
 
+
+
+def test_a_sizing_past_its_time_budget_is_dropped_and_counted(net, tmp_path):
+    stream = Stream(net)
+    stream.follower.start()
+    engine = engine_for(net, tmp_path, max_sizing_ns=0)
+    found = engine.feed_frames(stream.new_frames())
+    # V2-only routes are sized in compiled code without a V3 swap, so no budget check stops them;
+    # every route with a V3 hop is dropped at its first exact V3 evaluation.
+    assert all(h.kind == PoolKind.UNISWAP_V2 for opp in found for h in opp.hops)
+    assert engine.last.errors.get("sizing_timeout", 0) >= 1
