@@ -137,7 +137,7 @@ def _halves(v):
     return int64(v[0] & uint64(0xFFFFFFFFFFFFFF)), int64((v[0] >> uint64(56)) | (v[1] << uint64(8)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _out(x, route, n):
     """``(feasible, output)`` of the chained getAmountOut; infeasible when a pair's reserve
     would pass 2**112 - 1 (``x`` itself is at least 1 and at most the trade's top)."""
@@ -150,7 +150,7 @@ def _out(x, route, n):
     return True, x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _least(y, route, n):
     """``(found, input)``: the least input whose chained output is ``y`` or more (the pairs'
     ``ceil(10000 r_in y / (g (r_out - y)))`` backwards); not found when a pair cannot pay."""
