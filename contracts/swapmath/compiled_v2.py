@@ -1,30 +1,32 @@
-"""The plateau visit of :func:`contracts.swapmath.sizing.v2_optimum` as one numba kernel.
+"""The exact V2 route passes of :func:`contracts.swapmath.sizing.v2_optimum` as numba kernels.
 
 A V2-only route's exact output (chained ``getAmountOut``) and its backward pass (the least input
 paying an output) over :mod:`contracts.swapmath.u256` limbs: reserves and amounts are below
 2**112, so ``with_fee * reserve_out`` and ``10000 * reserve_in * need`` fit in 256 bits and every
-floor and ceiling is the integer one. :func:`visit` runs, in one call, what the reference does
-after its closed form has bracketed the best input: the first plateau's width, the visit budget
-and the walk over plateaus outwards from the start, keeping the best input (ties: the smallest)
-and counting evaluations exactly as the reference's memo does (distinct inputs evaluated plus
-backward passes).
+floor and ceiling is the integer one. Divisions (:func:`divmod_small`) estimate the quotient in
+floats and correct it exactly; the flash premium divides by a 64-bit divisor's reciprocal.
 
-Kernel arguments: ``hops``, a ``UniTuple(int64, 20)`` of four hops (unused ones zero), each
+Two kernels run what the reference does around its big-integer closed form: :func:`first` the
+real optimum's plateau (its start and the better profit of the two), :func:`visit` the rest, in
+one call: the first plateau's width, the visit budget and the walk over plateaus outwards from
+the start, keeping the best input (ties: the smallest) and counting evaluations exactly as the
+reference's memo does (distinct inputs evaluated plus backward passes).
+
+Arguments: ``hops``, a ``UniTuple(int64, 20)`` of four hops (unused ones zero), each
 ``(reserve_in_lo, reserve_in_hi, reserve_out_lo, reserve_out_hi, 10000 - fee_bps)``; ``n`` the
 hops used; ``kind`` and ``fee`` the flash premium (:data:`NO_FEE`, :data:`AAVE`, :data:`V2`,
-:data:`V3`); ``state`` a ``UniTuple(int64, 13)``: ``(x_star, start, lo, hi, span)`` as 56-bit
-halves (``lo_half, hi_half``: the real optimum and the start the caller evaluated, the bracket
-clamped to ``[1, top + 1]`` and ``[0, top]`` with ``top`` the largest input considered, and the
-reference's ``hi - lo + 1`` when it is not negative), then ``span_negative``, ``certify`` and
-``scan``. Values
-travel as 56-bit halves so every argument is a non-negative int64 and the dispatcher compiles
-one signature.
+:data:`V3` and the lender's fee). :func:`visit`'s ``state`` is a ``UniTuple(int64, 13)``:
+``(x_star, start, lo, hi, span)`` as halves (the real optimum and its plateau's start, the
+bracket clamped to ``[1, top + 1]`` and ``[0, top]`` with ``top`` the largest input considered,
+the reference's ``hi - lo + 1`` when it is not negative), then ``span_negative``, ``certify``
+and ``scan``. Values travel as two 56-bit halves (``lo, hi``) so every argument is a
+non-negative int64 and each kernel compiles one signature.
 
-It returns ``(status, exact, evaluations, x, y, premium)``: :data:`DONE` or :data:`FALLBACK` (a
-state the kernel does not model: the caller runs the reference instead), whether every plateau
-of the bracket was visited, the evaluations it added, and the best input seen (the start's and
-the real optimum's included) with its output and premium as 56-bit halves (``x`` 0 when none is
-feasible). Thread safety: pure functions.
+:func:`visit` returns ``(status, exact, evaluations, x, y, premium)``: :data:`DONE` or
+:data:`FALLBACK` (a state the kernel does not model: the caller runs the reference instead),
+whether every plateau of the bracket was visited, the evaluations it added (the real optimum, its
+start and that start's backward pass excluded), and the best input seen with its output and
+premium as halves (``x`` 0 when no input profits). Thread safety: pure functions.
 """
 
 from __future__ import annotations
