@@ -23,8 +23,9 @@ is at most ``P_real(x) + slack``. That gives :func:`v2_optimum` two proofs at no
 
 :func:`v2_optimum` computes the closed form in plain integers and runs the exact passes and the
 plateau visit in numba (:mod:`contracts.swapmath.fast_v2`, :mod:`contracts.swapmath.compiled_v2`):
-tens of microseconds where the pure-Python reference, :func:`v2_optimum_reference`, takes
-milliseconds on coarse tokens. Both give the same answer, every field of it.
+tens of microseconds (about a hundred when coarse tokens leave hundreds of plateaus to visit,
+where the pure-Python reference, :func:`v2_optimum_reference`, takes milliseconds). Both give
+the same answer, every field of it.
 
 Mixed routes: float start, integer Brent
 ----------------------------------------
