@@ -62,6 +62,7 @@ from mesh.protocol.messages import (
     PoolSync,
     PoolTickLiquidity,
 )
+from nodes.strategy.fastcall import Kernel
 
 KIND_V2 = np.uint8(PoolKind.UNISWAP_V2)
 KIND_V3 = np.uint8(PoolKind.UNISWAP_V3)
@@ -521,6 +522,18 @@ def apply_frames(data, offsets, first, count, b):
     return f
 
 
+@njit(cache=True)
+def _take_dirty(dirty, mark, out):
+    """Move the dirty slots to ``out``, clearing their marks; how many."""
+    n = dirty[dirty.shape[0] - 1]
+    for i in range(n):
+        s = dirty[i]
+        out[i] = s
+        mark[s] = 0
+    dirty[dirty.shape[0] - 1] = 0
+    return n
+
+
 def _addr_hex(words: np.ndarray) -> str:
     raw = (int(words[0]).to_bytes(8, "little") + int(words[1]).to_bytes(8, "little")
            + int(words[2]).to_bytes(4, "little"))
@@ -564,10 +577,18 @@ class PoolBook:
          self.htab, self.dirty, self.mark, self.net_hi, self.nticks, self.fresh, self.meta,
          self.errors, self.dec) = self.arrays
         self.meta[M_RADIUS] = word_radius
+        self._taken = np.zeros(p, np.int32)
+        self._apply = Kernel(apply_frames)
+        self._take = Kernel(_take_dirty)
 
     def apply(self, data: np.ndarray, offsets: np.ndarray, first: int, count: int) -> int:
         """Apply frames from ``first`` up to the next ``BlockEnd`` (see :func:`apply_frames`);
-        returns the index of the next frame to apply."""
+        returns the index of the next frame to apply. ``data`` is a uint8 array and ``offsets``
+        an int64 array, C-contiguous (a ring batch's); anything else goes through numba's
+        dispatch (slower, same result)."""
+        if data.dtype == np.uint8 and offsets.dtype == np.int64 and data.flags.c_contiguous \
+                and offsets.flags.c_contiguous and data.flags.writeable and offsets.flags.writeable:
+            return int(self._apply(data, offsets, first, count, self.arrays))
         return int(apply_frames(data, offsets, first, count, self.arrays))
 
     @property
@@ -590,12 +611,10 @@ class PoolBook:
         return _addr_hex(self.tok[s, :3]), _addr_hex(self.tok[s, 3:])
 
     def take_dirty(self) -> np.ndarray:
-        """The slots changed since the last call (and clear the list)."""
-        n = int(self.dirty[-1])
-        out = self.dirty[:n].copy()
-        self.mark[out] = 0
-        self.dirty[-1] = 0
-        return out
+        """The slots changed since the last call (and clear the list): a view of a buffer the
+        next call overwrites."""
+        n = self._take(self.dirty, self.mark, self._taken)
+        return self._taken[:n]
 
     def take_fresh(self) -> np.ndarray:
         """The slots created since the last call (and clear the list)."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from nodes.strategy.fastcall import Kernel
+
 
 @njit(cache=True)
 def screen(dirty, n_dirty, ptr, idx, pool, zero, hops, rate, stamp, epoch, threshold, out_cycle,
@@ -53,14 +55,17 @@ class Screen:
         self.epoch = 0
         self.out_cycle = np.zeros(max_candidates, np.int32)
         self.out_score = np.zeros(max_candidates, np.float64)
+        self._screen = Kernel(screen)
 
     def run(self, dirty: np.ndarray, graph, rate: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Candidates ``(cycles, scores)`` best first, and how many cycles were evaluated."""
         if len(self.stamp) < graph.count:
             self.stamp = np.zeros(max(graph.count, 2 * len(self.stamp)), np.int64)
         self.epoch += 1
+        dirty = np.ascontiguousarray(dirty, np.int32)  # the kernel is bound to these types
+        rate = np.ascontiguousarray(rate, np.float64)
         ptr, idx = graph.index(slots)
-        n, seen = screen(dirty, len(dirty), ptr, idx, graph.pool, graph.zero, graph.hops, rate,
-                         self.stamp, self.epoch, self.threshold, self.out_cycle, self.out_score)
+        n, seen = self._screen(dirty, len(dirty), ptr, idx, graph.pool, graph.zero, graph.hops, rate,
+                               self.stamp, self.epoch, self.threshold, self.out_cycle, self.out_score)
         order = np.argsort(-self.out_score[:n])
         return self.out_cycle[:n][order], self.out_score[:n][order], int(seen)
