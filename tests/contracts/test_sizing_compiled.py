@@ -11,10 +11,18 @@ import pytest
 
 from contracts.swapmath import fast_v2
 from contracts.swapmath.compiled_v2 import divmod_small
-from contracts.swapmath.cycles import Cycle, Hop
+from contracts.swapmath.cycles import MAX_INPUT, Cycle, Hop
 from contracts.swapmath.flash import FlashFee
 from contracts.swapmath.pools import V2Pool
-from contracts.swapmath.sizing import MAX_RESERVE, mobius, optimum, v2_optimum, v2_optimum_reference
+from contracts.swapmath.sizing import (
+    CERTIFY,
+    MAX_RESERVE,
+    SCAN,
+    mobius,
+    optimum,
+    v2_optimum,
+    v2_optimum_reference,
+)
 from contracts.swapmath.u256 import from_int, to_int
 from tests.contracts.sizing_markets import market, reverse
 
@@ -45,7 +53,7 @@ def _cycle(rng: random.Random, hops: int) -> list[tuple[int, int, int]]:
 def test_compiled_v2_sizing_is_the_reference_field_for_field(hops):
     """Random routes, fees, trade limits and visit budgets: equal answers (None or every field)."""
     rng = random.Random(100 + hops)
-    profitable = exact = visits = 0
+    profitable = exact = visits = modelled = 0
     for _ in range(1500):
         route = _cycle(rng, hops)
         fee = _fee(rng)
@@ -61,7 +69,10 @@ def test_compiled_v2_sizing_is_the_reference_field_for_field(hops):
         profitable += want is not None
         exact += want is not None and want.exact
         visits += want is not None and want.evaluations > 40
+        budget = {"scan": SCAN, "certify": CERTIFY, "max_input": MAX_INPUT, **options}
+        modelled += want is not None and fast_v2.size(route, fee, **budget) is not fast_v2.UNMODELLED
     assert profitable >= 300 and exact >= 80 and visits >= 20, (profitable, exact, visits)
+    assert modelled >= 0.9 * profitable  # the compiled path answered, not the reference behind it
 
 
 def test_compiled_v2_sizing_matches_on_markets_of_decimals_and_prices():
