@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from alphapulse.errors import ChainError
 from contracts.arbitrage import Hop as TradeHop
 from contracts.arbitrage import Trade
@@ -29,7 +31,7 @@ from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
 from contracts.swapmath.sizing import exact_amount_out, optimum
 from mesh.protocol.constants import FlashSource, PoolKind
-from nodes.strategy.book import KIND_V2, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP, PoolBook
+from nodes.strategy.book import KIND_V2, KIND_V3, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP, PoolBook
 from nodes.strategy.graph import CycleGraph
 from nodes.strategy.lenders import Lender, v2_lendable, v3_lendable
 
@@ -39,6 +41,8 @@ MAX_INPUT = 2**112 - 1
 Q192 = 2**192
 #: V3 pools (cheapest fee first) tried as the lender of one cycle before giving up.
 _V3_LENDERS_TRIED = 4
+#: Lenders of each kind ranked per token (a route excludes at most four pools).
+_LENDERS_KEPT = 8
 
 
 @dataclass(slots=True, frozen=True)
@@ -150,7 +154,9 @@ class Evaluator:
         self._deadline = [0]
         self.amount_out = with_deadline(amount_out or exact_amount_out, self._deadline)
         self._models: dict[int, Pool] = {}
-        self._lenders: dict[str, tuple[list[tuple[float, int]], list[tuple[tuple[int, float], int]]]] = {}
+        self._lenders: dict[str, tuple[list[int], list[int]]] = {}
+        self._venue_known = np.zeros(1 << 16, bool)
+        self._venue_known[[v & 0xFFFF for v in deployment.v2_factories]] = True
         self.skipped: dict[str, int] = {}
         #: Cycles of this pass that profit before gas but not after it (best lender each).
         self.unpaid: list[Opportunity] = []
@@ -266,7 +272,7 @@ class Evaluator:
                               dep.aave_caps[start]))
         v2, v3 = self._lender_pools(start)
         if FlashSource.UNISWAP_V2 in self.sources:
-            for _, slot in v2:
+            for slot in v2:
                 if slot not in on_route:
                     m = self._model(slot)
                     assert isinstance(m, V2Pool)
@@ -274,7 +280,7 @@ class Evaluator:
                                       v2_lendable(m, start), slot))
                     break
         if FlashSource.UNISWAP_V3 in self.sources:
-            for _, slot in v3[:_V3_LENDERS_TRIED]:
+            for slot in v3[:_V3_LENDERS_TRIED]:
                 if slot in on_route:
                     continue
                 m = self._model(slot)
@@ -285,32 +291,28 @@ class Evaluator:
                     break
         return [x for x in out if x.cap > 0]
 
-    def _lender_pools(self, token: str) -> tuple[list[tuple[float, int]], list[tuple[tuple[int, float], int]]]:
-        """The usable pools holding ``token``, best lender first, read from the book's arrays once
-        per pass: V2 pairs by reserve of it (deepest first, on a known factory), V3 pools by fee
-        (cheapest first) then in-range liquidity."""
+    def _lender_pools(self, token: str) -> tuple[list[int], list[int]]:
+        """The best lenders of ``token`` among the usable pools, read from the book's arrays once
+        per pass (vectorized): V2 pairs on a known factory by reserve of it (deepest first), V3
+        pools by fee (cheapest first) then in-range liquidity; a few of each (a route can exclude
+        at most four)."""
         cached = self._lenders.get(token)
         if cached is not None:
             return cached
         book = self.book
-        v2: list[tuple[float, int]] = []
-        v3: list[tuple[tuple[int, float], int]] = []
-        for other, slots in self.graph.adj.get(token, {}).items():
-            token_is_0 = int(token, 16) < int(other, 16)
-            for s in slots:
-                if not book.valid[s]:
-                    continue
-                if book.kind[s] == KIND_V2:
-                    if int(book.venue[s]) in self.dep.v2_factories:
-                        r = book.r[s]
-                        v2.append((-(float(r[0]) + float(r[1]) * 2**64 if token_is_0
-                                     else float(r[2]) + float(r[3]) * 2**64), s))
-                else:
-                    v3.append(((int(book.fee[s]), -(float(book.liq[s, 0]) + float(book.liq[s, 1]) * 2**64)), s))
-        v2.sort()
-        v3.sort()
-        self._lenders[token] = (v2, v3)
-        return v2, v3
+        slots, is0 = self.graph.pools_of(token)
+        usable = book.valid[slots] != 0
+        kind = book.kind[slots]
+        v2 = usable & (kind == KIND_V2) & self._venue_known[book.venue[slots]]
+        r = book.r[slots].astype(np.float64)
+        reserve = np.where(is0, r[:, 0] + r[:, 1] * 2.0**64, r[:, 2] + r[:, 3] * 2.0**64)
+        v2_slots = slots[v2][np.argsort(-reserve[v2], kind="stable")][:_LENDERS_KEPT]
+        v3 = usable & (kind == KIND_V3)
+        liq = book.liq[slots].astype(np.float64)
+        depth = liq[:, 0] + liq[:, 1] * 2.0**64
+        v3_slots = slots[v3][np.lexsort((-depth[v3], book.fee[slots][v3]))][:_LENDERS_KEPT]
+        self._lenders[token] = cached = ([int(x) for x in v2_slots], [int(x) for x in v3_slots])
+        return cached
 
     # -- prices ------------------------------------------------------------------------------------
 

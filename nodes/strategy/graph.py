@@ -55,6 +55,7 @@ class CycleGraph:
         self.hops = np.zeros(1024, np.uint8)
         self.start = np.zeros(1024, np.int32)
         self._through: dict[int, list[int]] = {}
+        self._pools_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._index_stale = True
         self.ptr = np.zeros(1, np.int64)
         self.idx = np.zeros(0, np.int32)
@@ -69,6 +70,8 @@ class CycleGraph:
         if slot in self.ends or a == b:
             return 0
         self.ends[slot] = (a, b)
+        self._pools_of.pop(a, None)
+        self._pools_of.pop(b, None)
         self.token_id(a)
         self.token_id(b)
         self.adj.setdefault(a, {}).setdefault(b, []).append(slot)
@@ -174,6 +177,15 @@ class CycleGraph:
                     self.idx[self.ptr[s]:self.ptr[s + 1]] = cycles
             self._index_stale = False
         return self.ptr, self.idx
+
+    def pools_of(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every pool holding ``token``: its slots (int64) and whether ``token`` is its token0."""
+        cached = self._pools_of.get(token)
+        if cached is None:
+            slots = [s for pools in self.adj.get(token, {}).values() for s in pools]
+            is0 = [self.ends[s][0] == token for s in slots]
+            cached = self._pools_of[token] = (np.array(slots, np.int64), np.array(is0, bool))
+        return cached
 
     def route(self, c: int) -> list[tuple[int, bool]]:
         """Cycle ``c`` as [(slot, zero_for_one), ...]."""
