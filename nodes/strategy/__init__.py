@@ -100,6 +100,7 @@ class StrategyNode(Node):
                               valid_ns=int(s["valid_ms"]) * 1_000_000,
                               max_sizing_ns=int(s["max_sizing_ms"]) * 1_000_000)
         self.engine = Engine(self.book, graph, evaluator, self.screen)
+        self.engine.warm_up()
         self.rt.log.info("strategy: trading through %s on chain %d, profit tokens %s", dep.arbitrage,
                          dep.chain_id, ", ".join(profit))
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alphapulse.errors import AlphaPulseError
+from contracts.swapmath import compiled
+from contracts.swapmath.cycles import Cycle, Hop
+from contracts.swapmath.pools import V2Pool, V3Pool
+from contracts.swapmath.sizing import optimum
 from nodes.strategy.book import M_BLOCK_ENDS, PoolBook
 from nodes.strategy.evaluate import Evaluator, Opportunity
 from nodes.strategy.graph import CycleGraph
@@ -38,6 +42,19 @@ class Engine:
         self.book, self.graph, self.evaluator, self.screen = book, graph, evaluator, screen
         self._seen_block_ends = int(book.meta[M_BLOCK_ENDS])
         self.last = PassCounts()
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) every kernel the first opportunity needs, so the
+        first block does not pay for it: the screen, the V2 sizing and the compiled V3 swap."""
+        a, b = "0x" + "01" * 20, "0x" + "02" * 20
+        pairs = {p: V2Pool(p, a, b, 10**21, 2 * 10**21) for p in ("0x" + "0a" * 20, "0x" + "0b" * 20)}
+        pairs["0x" + "0b" * 20] = V2Pool("0x" + "0b" * 20, a, b, 10**21, 3 * 10**21)
+        route = Cycle((Hop("0x" + "0b" * 20, b, a), Hop("0x" + "0a" * 20, a, b)))
+        optimum(pairs, route, None)
+        pool = V3Pool("0x" + "0c" * 20, a, b, 3000, 60, 2**96, 0, 10**18, (-60, 60), {-60: 10**18, 60: -10**18},
+                      {-60: 10**18, 60: 10**18}, -2, 2)
+        compiled.swap(pool, True, 10**15)
+        self.screen.run(np.zeros(0, np.int32), self.graph, self.book.rate, self.book.pools)
 
     def block_ended(self) -> bool:
         """True once per new ``BlockEnd`` applied to the book since the last call."""
