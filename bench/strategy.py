@@ -42,7 +42,7 @@ from bench.pinning import cpus, pin, unpin
 from bench.report import Row, latency_row
 from mesh.protocol.constants import HEADER_SIZE
 from mesh.protocol.messages import PoolSync
-from nodes.strategy.book import apply_frames
+from nodes.strategy.apply import apply_frames
 from nodes.strategy.engine import Engine
 from nodes.strategy.screen import screen
 from shm.clock import monotonic_ns

@@ -29,7 +29,6 @@ from contracts.swapmath.libs import (
 from contracts.v3math import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick
 
 
-
 class TicksUnknown(ChainError):
     """A V3 swap would step into a tick-bitmap word outside the range read from the chain."""
 

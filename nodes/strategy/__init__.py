@@ -1,7 +1,7 @@
 """The strategy node: exact multi-hop V2/V3 arbitrage from the market-data rings.
 
 Each ring batch is applied to the struct-of-arrays book in compiled code
-(:func:`nodes.strategy.book.apply_frames`), which stops at every ``BlockEnd``: there (a consistent
+(:func:`nodes.strategy.apply.apply_frames`), which stops at every ``BlockEnd``: there (a consistent
 state, see
 docs/market-data.md) the loop adds new pools to the cycle graph (:mod:`.graph`), screens only the
 cycles through the pools that changed (:mod:`.screen`, float), sizes the candidates exactly for
@@ -22,11 +22,12 @@ from mesh.protocol.constants import FlashSource, RelayDomain, SourceType
 from mesh.protocol.messages import ArbitrageRoute
 from mesh.rings import RingBatch
 from nodes.runtime import ConfigKey, Contract, Node
-from nodes.strategy.book import ERROR_KINDS, PoolBook
+from nodes.strategy.book import PoolBook
 from nodes.strategy.deployment import load_deployment
 from nodes.strategy.engine import Engine
 from nodes.strategy.evaluate import Evaluator, Opportunity
 from nodes.strategy.graph import CycleGraph
+from nodes.strategy.layout import ERROR_KINDS
 from nodes.strategy.publish import opportunity_frame
 from nodes.strategy.screen import Screen
 

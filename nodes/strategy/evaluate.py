@@ -31,8 +31,9 @@ from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
 from contracts.swapmath.sizing import exact_amount_out, optimum
 from mesh.protocol.constants import FlashSource, PoolKind
-from nodes.strategy.book import KIND_V2, KIND_V3, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP, PoolBook
+from nodes.strategy.book import PoolBook
 from nodes.strategy.graph import CycleGraph
+from nodes.strategy.layout import KIND_V2, KIND_V3, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP
 from nodes.strategy.lenders import Lender, v2_lendable, v3_lendable
 
 Pool = V2Pool | V3Pool

@@ -26,7 +26,8 @@ from mesh.protocol.messages import (
     PoolSync,
     PoolTickLiquidity,
 )
-from nodes.strategy.book import M_POOLS, PoolBook
+from nodes.strategy.book import PoolBook
+from nodes.strategy.layout import M_POOLS
 
 #: sqrtPriceX96 at tick 0 (price 1).
 Q96 = 1 << 96

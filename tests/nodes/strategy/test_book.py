@@ -25,7 +25,8 @@ from mesh.protocol.messages import (
     PoolSync,
     PoolTickLiquidity,
 )
-from nodes.strategy.book import M_BASE_FEE, M_BLOCK, M_BLOCK_ENDS, M_TIP, PoolBook
+from nodes.strategy.book import PoolBook
+from nodes.strategy.layout import M_BASE_FEE, M_BLOCK, M_BLOCK_ENDS, M_TIP
 from tests.nodes.collector_evm.activity import Activity
 from tests.nodes.collector_evm.chainstate import ALL_WORDS
 from tests.nodes.strategy.bookframes import (
