@@ -21,9 +21,10 @@ from mesh.protocol.constants import DEXProtocol, FlashSource, SourceType, VenueI
 from mesh.protocol.messages import BlockEnd, PoolState, PoolSync
 from nodes.strategy.book import PoolBook
 from nodes.strategy.engine import Engine
-from nodes.strategy.evaluate import Deployment, Evaluator
+from nodes.strategy.evaluate import Evaluator
 from nodes.strategy.graph import MAX_HOPS, CycleGraph
 from nodes.strategy.screen import Screen
+from nodes.strategy.values import Deployment
 
 VENUE = int(VenueId.UNISWAP_V2)
 #: (symbol, USD price, decimals) of the hubs; the first is the wrapped native token.

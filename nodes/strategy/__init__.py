@@ -25,11 +25,12 @@ from nodes.runtime import ConfigKey, Contract, Node
 from nodes.strategy.book import PoolBook
 from nodes.strategy.deployment import load_deployment
 from nodes.strategy.engine import Engine
-from nodes.strategy.evaluate import Evaluator, Opportunity
+from nodes.strategy.evaluate import Evaluator
 from nodes.strategy.graph import CycleGraph
 from nodes.strategy.layout import ERROR_KINDS
 from nodes.strategy.publish import opportunity_frame
 from nodes.strategy.screen import Screen
+from nodes.strategy.values import Opportunity
 
 __all__ = ["StrategyNode"]
 

@@ -14,7 +14,7 @@ from contracts.client import Chain
 from contracts.devnet import load_manifest
 from contracts.npm import AAVE, npm_artifact
 from mesh.protocol.constants import VenueId
-from nodes.strategy.evaluate import Deployment
+from nodes.strategy.values import Deployment
 
 #: Manifest sections of V2 factories and the venue the collector writes for their pairs.
 V2_SECTIONS = (("uniswap_v2", VenueId.UNISWAP_V2), ("uniswap_v2_fork", VenueId.SUSHISWAP))

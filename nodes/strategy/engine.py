@@ -19,10 +19,11 @@ from contracts.swapmath.cycles import Cycle, Hop
 from contracts.swapmath.pools import V2Pool, V3Pool
 from contracts.swapmath.sizing import optimum
 from nodes.strategy.book import PoolBook
-from nodes.strategy.evaluate import Evaluator, Opportunity
+from nodes.strategy.evaluate import Evaluator
 from nodes.strategy.graph import CycleGraph
 from nodes.strategy.layout import M_BLOCK_ENDS
 from nodes.strategy.screen import Screen
+from nodes.strategy.values import Opportunity
 
 
 @dataclass(slots=True)

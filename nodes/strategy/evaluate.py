@@ -13,21 +13,16 @@ Every number here is an integer in raw units; floats only rank candidates and gr
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from alphapulse.errors import ChainError
 from contracts.arbitrage import Hop as TradeHop
 from contracts.arbitrage import Trade
 from contracts.gas_table import route_gas
-from contracts.swapmath import compiled
 from contracts.swapmath.cycles import Cycle, Hop
-from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
 from contracts.swapmath.sizing import exact_amount_out, optimum
 from mesh.protocol.constants import FlashSource, PoolKind
@@ -35,93 +30,17 @@ from nodes.strategy.book import PoolBook
 from nodes.strategy.graph import CycleGraph
 from nodes.strategy.layout import KIND_V2, KIND_V3, M_BASE_FEE, M_BLOCK, M_RECEIVED, M_TIP
 from nodes.strategy.lenders import Lender, v2_lendable, v3_lendable
+from nodes.strategy.prices import convert_at, depth
+from nodes.strategy.sizer import compiled_amount_out, with_deadline
+from nodes.strategy.values import Deployment, Opportunity
 
 Pool = V2Pool | V3Pool
 #: FlashArbitrage's amount fields: 14 bytes for the input, 12 for a V2 hop's output.
 MAX_INPUT = 2**112 - 1
-Q192 = 2**192
 #: V3 pools (cheapest fee first) tried as the lender of one cycle before giving up.
 _V3_LENDERS_TRIED = 4
 #: Lenders of each kind ranked per token (a route excludes at most four pools).
 _LENDERS_KEPT = 8
-
-
-@dataclass(slots=True, frozen=True)
-class Deployment:
-    """What the strategy trades through, read once at start (manifest and chain).
-
-    ``v2_factories`` maps a pair's venue (VenueId, as the collector writes it) to its factory's
-    index in FlashArbitrage; ``aave_caps`` the most Aave can lend of each token (lower case).
-    """
-
-    chain_id: int
-    arbitrage: str
-    recipient: str
-    native: str
-    usd_token: str
-    usd_decimals: int
-    aave_pool: str = ""
-    aave_premium_bps: int = 0
-    aave_caps: Mapping[str, int] = field(default_factory=dict)
-    v2_factories: Mapping[int, int] = field(default_factory=dict)
-
-
-@dataclass(slots=True, frozen=True)
-class Opportunity:
-    """One sized route, exactly: what the node publishes (and the executor sends)."""
-
-    cycle: int
-    block: int
-    hops: tuple[TradeHop, ...]
-    amount_in: int
-    amounts_out: tuple[int, ...]
-    lender: Lender
-    flash_fee: int
-    gas: int
-    gas_price: int
-    gas_cost: int
-    profit: int
-    profit_usd_q8: int
-    confidence_bps: int
-    trade: Trade
-
-    @property
-    def gross(self) -> int:
-        """``amounts_out[-1] - amount_in - flash_fee``: the profit before gas."""
-        return self.amounts_out[-1] - self.amount_in - self.flash_fee
-
-
-class SizingTimeout(ChainError):
-    """One candidate's sizing ran past its time budget (``max_sizing_ms``): it is dropped."""
-
-    kind = "sizing_timeout"
-
-
-def with_deadline(amount_out: Callable[[Pool, bool, int], int],
-                  deadline: list[int]) -> Callable[[Pool, bool, int], int]:
-    """``amount_out`` that raises :class:`SizingTimeout` once ``time.monotonic_ns()`` passes
-    ``deadline[0]`` (a list, so the evaluator can set it per candidate)."""
-
-    def timed(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
-        if time.monotonic_ns() > deadline[0]:
-            raise SizingTimeout(f"sizing ran past its budget at pool {pool.address}")
-        return amount_out(pool, zero_for_one, amount_in)
-
-    return timed
-
-
-def compiled_amount_out(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
-    """Exact output for sizing: V3 through the compiled swap (:mod:`contracts.swapmath.compiled`,
-    equal to the reference to the unit), refusing a V3 swap that leaves input unspent as
-    FlashArbitrage does (``V3PartialFill``)."""
-    if isinstance(pool, V2Pool):
-        return pool.amount_out(zero_for_one, amount_in)
-    if amount_in <= 0:
-        return 0
-    result = compiled.swap(pool, zero_for_one, amount_in)
-    if (result.amount0 if zero_for_one else result.amount1) != amount_in:
-        raise SwapReverted("V3PartialFill")
-    return result.amount_out(zero_for_one)
 
 
 class Evaluator:
@@ -323,26 +242,17 @@ class Evaluator:
         src, dst = src.lower(), dst.lower()
         if src == dst or amount == 0:
             return amount
-        best, depth = None, -1.0
+        best, deepest = None, -1.0
         for s in self.graph.adj.get(src, {}).get(dst, ()):
             if not self.book.valid[s]:
                 continue
             m = self._model(s)
-            d = _depth(m, dst)
-            if d > depth:
-                best, depth = m, d
+            d = depth(m, dst)
+            if d > deepest:
+                best, deepest = m, d
         if best is None:
             return None
-        if isinstance(best, V2Pool):
-            r_src, r_dst = ((best.reserve0, best.reserve1) if best.token0.lower() == src
-                            else (best.reserve1, best.reserve0))
-            num, den = amount * r_dst, r_src
-        else:
-            p2 = best.sqrt_price_x96 ** 2
-            num, den = (amount * p2, Q192) if best.token0.lower() == src else (amount * Q192, p2)
-        if den == 0:
-            return None
-        return -(-num // den) if up else num // den
+        return convert_at(best, amount, src, up=up)
 
     def usd_q8(self, amount: int, token: str) -> int | None:
         """``amount`` of ``token`` in USD x 1e8, through the configured USD token (rounded down)."""
@@ -386,25 +296,6 @@ class Evaluator:
         realized = math.log(out / amount_in) if amount_in and out else -math.inf
         move = min(1.0, max(0.0, score - realized) / max(score, 1e-12)) if score > 0 else 1.0
         return int(10000 * fresh * (1.0 - 0.5 * move))
-
-
-_ids = itertools.count(1)
-
-
-def next_id(base: int) -> int:
-    """A fresh opportunity id: the node's start time in ms shifted, plus a counter."""
-    return (base << 20) + next(_ids)
-
-
-def _depth(pool: Pool, token: str) -> float:
-    """How much of ``token`` the pool holds near its price (float: only to pick the deepest)."""
-    if isinstance(pool, V2Pool):
-        return float(pool.reserve0 if pool.token0.lower() == token else pool.reserve1)
-    if pool.sqrt_price_x96 == 0:
-        return 0.0
-    if pool.token0.lower() == token:
-        return pool.liquidity * 2**96 / pool.sqrt_price_x96
-    return pool.liquidity * pool.sqrt_price_x96 / 2**96
 
 
 def _crossed(pool: V3Pool, tick_after: int) -> int:

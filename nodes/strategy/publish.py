@@ -6,7 +6,8 @@ from __future__ import annotations
 from mesh.protocol import ArbitrageOpportunity
 from mesh.protocol.constants import PoolKind
 from mesh.protocol.messages import ArbitrageRoute
-from nodes.strategy.evaluate import Evaluator, Opportunity, next_id
+from nodes.strategy.evaluate import Evaluator
+from nodes.strategy.values import Opportunity, next_id
 
 
 def _raw(address: str) -> bytes:

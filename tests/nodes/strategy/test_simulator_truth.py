@@ -8,7 +8,7 @@ import pytest
 from contracts.simulator.runner import Options, Simulator, set_automine
 from contracts.simulator.truth import read_lines
 from mesh.protocol.constants import FlashSource
-from nodes.strategy.evaluate import Opportunity
+from nodes.strategy.values import Opportunity
 from tests.nodes.collector_evm.chainstate import ALL_WORDS
 from tests.nodes.strategy.pipeline import Stream, engine_for
 
