@@ -105,6 +105,27 @@ def frame_length(buf, off, end):
     return n
 
 
+@njit(cache=True, inline="always")
+def tlv_at(buf, pos, end):
+    """``(type, value_offset, value_length)`` of the TLV at ``buf[pos:]`` (standard or extended
+    form) within a frame ending at ``end``; type -1 when its header or value does not fit."""
+    if end - pos < 2:
+        return -1, 0, 0
+    t = np.int64(buf[pos])
+    if t == EXTENDED_TLV_MARKER:
+        if end - pos < 5 or buf[pos + 1] != 0:
+            return -1, 0, 0
+        t = np.int64(buf[pos + 2])
+        n = np.int64(load_u16(buf, pos + 3))
+        value = pos + 5
+    else:
+        n = np.int64(buf[pos + 1])
+        value = pos + 2
+    if value + n > end:
+        return -1, 0, 0
+    return t, value, n
+
+
 @njit(cache=True)
 def find_tlv(buf, off, length, tlv_type):
     """``(value_offset, value_length)`` of the first TLV of ``tlv_type`` in the frame at
@@ -112,19 +133,8 @@ def find_tlv(buf, off, length, tlv_type):
     pos = off + HEADER_SIZE
     end = off + length
     while pos < end:
-        if end - pos < 2:
-            return -2, 0
-        t = np.int64(buf[pos])
-        if t == EXTENDED_TLV_MARKER:
-            if end - pos < 5 or buf[pos + 1] != 0:
-                return -2, 0
-            t = np.int64(buf[pos + 2])
-            n = np.int64(load_u16(buf, pos + 3))
-            value = pos + 5
-        else:
-            n = np.int64(buf[pos + 1])
-            value = pos + 2
-        if value + n > end:
+        t, value, n = tlv_at(buf, pos, end)
+        if t < 0:
             return -2, 0
         if t == tlv_type:
             return value, n

@@ -15,15 +15,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from mesh.protocol.constants import EXTENDED_TLV_MARKER, HEADER_SIZE
+from mesh.protocol.constants import HEADER_SIZE
 from mesh.protocol.kernels import (
     frame_length,
-    load_u16,
     load_u64,
     read_pool_mint_burn,
     read_pool_swap,
     read_pool_sync,
     read_u128,
+    tlv_at,
 )
 from nodes.strategy.kernels import (
     TICK_MAX,
@@ -89,26 +89,6 @@ from nodes.strategy.layout import (
 
 
 @njit(cache=True, inline="always")
-def _tlv_at(data, pos, stop):
-    """``(type, value_offset, value_length)`` of the TLV at ``pos``; type -1 if it does not fit."""
-    if stop - pos < 2:
-        return -1, 0, 0
-    t = np.int64(data[pos])
-    if t == EXTENDED_TLV_MARKER:
-        if stop - pos < 5 or data[pos + 1] != 0:
-            return -1, 0, 0
-        t = np.int64(data[pos + 2])
-        ln = np.int64(load_u16(data, pos + 3))
-        v = pos + 5
-    else:
-        ln = np.int64(data[pos + 1])
-        v = pos + 2
-    if v + ln > stop:
-        return -1, 0, 0
-    return t, v, ln
-
-
-@njit(cache=True, inline="always")
 def _expected_size(t):
     """The value size of a TLV type the book applies (-1 for a type it skips)."""
     if t == T_SYNC:
@@ -133,7 +113,7 @@ def _check_frame(data, pos, stop):
     """0 when every TLV of the frame fits and every applied type has its size; 1 for bad
     framing (``ring_frame_rejected``), 2 for an applied type of the wrong size (``bad_tlv``)."""
     while pos < stop:
-        t, v, ln = _tlv_at(data, pos, stop)
+        t, v, ln = tlv_at(data, pos, stop)
         if t < 0:
             return 1
         size = _expected_size(t)
@@ -224,7 +204,7 @@ def apply_frames(data, offsets, first, count, b):
             errors[E_REJECTED if check == 1 else E_BAD_TLV] += 1
             continue
         while pos < stop:
-            t, v, ln = _tlv_at(data, pos, stop)
+            t, v, ln = tlv_at(data, pos, stop)
             pos = v + ln
             if t == T_STATE:
                 apply_state(b, data, v)
