@@ -151,7 +151,7 @@ class Evaluator:
             profit = sized.profit - gas_cost
             if best is not None and profit <= best.profit:
                 continue
-            best = self._opportunity(c, route, cycle, lender, sized.amount_in, outs, sized.premium,
+            best = self._opportunity(c, route, cycle, pools, lender, sized.amount_in, outs, sized.premium,
                                      gas, gas_price, gas_cost, profit, score, now_ns)
         if best is None or best.profit <= 0:
             self._skip("unprofitable")
@@ -264,7 +264,8 @@ class Evaluator:
 
     # -- the published value ---------------------------------------------------------------------
 
-    def _opportunity(self, c: int, route: list[tuple[int, bool]], cycle: Cycle, lender: Lender,
+    def _opportunity(self, c: int, route: list[tuple[int, bool]], cycle: Cycle, pools: Mapping[str, Pool],
+                     lender: Lender,
                      amount_in: int, outs: tuple[int, ...], flash_fee: int, gas: int, gas_price: int,
                      gas_cost: int, profit: int, score: float, now_ns: int | None) -> Opportunity:
         book, dep = self.book, self.dep
@@ -284,18 +285,30 @@ class Evaluator:
         usd = self.usd_q8(profit, cycle.start)
         return Opportunity(c, int(book.meta[M_BLOCK]), tuple(hops), amount_in, outs, lender, flash_fee,
                            gas, gas_price, gas_cost, profit, usd if usd is not None else 0,
-                           self._confidence(score, amount_in, outs[-1], now_ns), trade)
+                           self._confidence(score, amount_in, outs, cycle, pools, now_ns), trade)
 
-    def _confidence(self, score: float, amount_in: int, out: int, now_ns: int | None) -> int:
-        """A grade in bps: fresher state, a smaller price move and a realized rate closer to the
-        marginal one score higher (a heuristic for ranking, never for what is sent)."""
+    def _confidence(self, score: float, amount_in: int, outs: tuple[int, ...], cycle: Cycle,
+                    pools: Mapping[str, Pool], now_ns: int | None) -> int:
+        """A grade in bps, the product of three factors in [0, 1] (a heuristic for ranking,
+        never for what is sent):
+
+        - fresh: 1 - the state's age (since its ``BlockEnd`` was received) over ``valid_ns``;
+        - price move: 1 - half the share of the marginal log rate the trade's own impact eats
+          (realized ``log(out / in)`` against the screen's score);
+        - depth: 1 - the largest share of a pool's depth (its holding of the hop's input token
+          near the price) that one hop puts in.
+        """
         received = int(self.book.meta[M_RECEIVED])
         now = time.time_ns() if now_ns is None else now_ns
         age = max(0.0, (now - received) / self.valid_ns) if received else 1.0
         fresh = max(0.0, 1.0 - age)
-        realized = math.log(out / amount_in) if amount_in and out else -math.inf
+        realized = math.log(outs[-1] / amount_in) if amount_in and outs[-1] else -math.inf
         move = min(1.0, max(0.0, score - realized) / max(score, 1e-12)) if score > 0 else 1.0
-        return int(10000 * fresh * (1.0 - 0.5 * move))
+        share = 0.0
+        for hop, x in zip(cycle.hops, (amount_in, *outs[:-1]), strict=True):
+            held = depth(pools[hop.pool], hop.token_in.lower())
+            share = max(share, min(1.0, x / held) if held > 0 else 1.0)
+        return int(10000 * fresh * (1.0 - 0.5 * move) * (1.0 - share))
 
 
 def _crossed(pool: V3Pool, tick_after: int) -> int:

@@ -22,6 +22,7 @@ def test_the_devnet_mispricing_is_found_sized_and_paid_exactly(net, tmp_path):
     assert FlashSource.UNISWAP_V2 in sources and FlashSource.AAVE_V3 in sources
     for opp in found:
         assert opp.profit > 0 and opp.profit == opp.gross - opp.gas_cost
+        assert 0 < opp.confidence_bps < 10000  # a trade always moves prices and takes some depth
         if not opp.lender.fused:  # the quote probe borrows, so a fused trade cannot be probed
             assert quote(net.chain, net.arb, opp.trade) == opp.amounts_out[-1]
     best = max(found, key=lambda o: o.profit)
