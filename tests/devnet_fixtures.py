@@ -99,4 +99,11 @@ def net(devnet: Net) -> Iterator[Net]:
         yield devnet
     finally:
         devnet.chain.revert_to(snap)
+        # A snapshot does not hold the mining mode nor the transaction pool: a test that left
+        # automine off, interval mining on or a transaction pending (one that did not fit its
+        # block, or whose nonce is past the reverted account's) would leak it into the next.
+        devnet.chain.rpc("anvil_dropAllTransactions", [])
+        devnet.chain.rpc("evm_setIntervalMining", [0])
+        devnet.chain.rpc("evm_setAutomine", [True])
+        devnet.chain._nonce = None
         devnet.stranger._nonce = None
