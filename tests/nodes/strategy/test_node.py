@@ -23,13 +23,14 @@ def test_node_publishes_what_the_chain_pays_and_survives_garbage(net, tmp_path):
     path.write_text(json.dumps(net.manifest))
     stream = Stream(net)
     stream.follower.start()
+    # start_timeout: on a fresh checkout the node compiles its kernels (cold numba cache) at start
     with NodeHarness("strategy", settings={"manifest": str(path), "recipient": net.recipient},
-                     mesh={"deadline_ms": 0}) as h:  # no risk node here: no dead man's switch
+                     mesh={"deadline_ms": 0}, start_timeout=180) as h:  # no risk node: no dead man's switch
         for bad in (b"\x00" * 40, b"garbage", stream.rec.frames[0][:50]):
             h.feed_ring_raw(bad, RelayDomain.MARKET_DATA)
         for frame in stream.new_frames():
             h.feed_ring_raw(frame, RelayDomain.MARKET_DATA)
-        opps = h.wait_for(ArbitrageOpportunity, timeout=30)
+        opps = h.wait_for(ArbitrageOpportunity, timeout=120)
         h.collect(lambda d: len(h.produced(ArbitrageRoute)) >= len(h.produced(ArbitrageOpportunity)), 5)
         h.assert_contract()
         deadline = time.monotonic() + 30
