@@ -61,6 +61,7 @@ class StrategyNode(Node):
             "min_profit_usd": ConfigKey(0.0, "smallest net profit published, USD"),
             "max_candidates": ConfigKey(64, "most screened cycles sized per block"),
             "max_sizing_ms": ConfigKey(100, "time budget of one candidate's exact sizing; past it, dropped"),
+            "max_pass_ms": ConfigKey(1000, "time budget of one block's sizing; candidates left wait for the next"),
             "valid_blocks": ConfigKey(2, "an opportunity expires this many blocks after its state"),
             "valid_ms": ConfigKey(3000, "and this long after it was published"),
             "capacity": ConfigKey(4096, "most pools in the book"),
@@ -81,6 +82,7 @@ class StrategyNode(Node):
         self._reported = [0] * len(ERROR_KINDS)
         self.published = 0
         self.withheld = 0  # sized while a stop was raised: not published
+        self.deferred = 0  # candidates left to the next block by max_pass_ms
         self._try_load()
 
     def _try_load(self) -> None:
@@ -101,7 +103,7 @@ class StrategyNode(Node):
                               min_profit_usd_q8=round(float(s["min_profit_usd"]) * 10**8),
                               valid_ns=int(s["valid_ms"]) * 1_000_000,
                               max_sizing_ns=int(s["max_sizing_ms"]) * 1_000_000)
-        self.engine = Engine(self.book, graph, evaluator, self.screen)
+        self.engine = Engine(self.book, graph, evaluator, self.screen, int(s["max_pass_ms"]) * 1_000_000)
         self.engine.warm_up()
         self.rt.log.info("strategy: trading through %s on chain %d, profit tokens %s", dep.arbitrage,
                          dep.chain_id, ", ".join(profit))
@@ -117,9 +119,11 @@ class StrategyNode(Node):
                 self.engine.block_ended()
             return
         self.engine.feed(batch.data, batch.offsets, batch.count, time.time_ns(), self._publish)
-        for kind, n in self.engine.last.errors.items():
+        for kind, n in self.engine.errors.items():
             self.rt.stats.errors[kind] += n
-        self.engine.last.errors.clear()
+        self.engine.errors.clear()
+        self.deferred += self.engine.deferred
+        self.engine.deferred = 0
         self._count_book_errors()
 
     def _publish(self, opp: Opportunity) -> None:
@@ -146,8 +150,9 @@ class StrategyNode(Node):
     def on_stop(self) -> None:
         """Log what the node did."""
         self._count_book_errors()
-        self.rt.log.info("strategy: %d opportunities published, %d withheld by a stop; %d pools, %d cycles; "
-                         "input errors %s", self.published, self.withheld, self.book.pools, self.engine.graph.count if self.engine else 0,
+        self.rt.log.info("strategy: %d opportunities published, %d withheld by a stop, %d candidates deferred; "
+                         "%d pools, %d cycles; input errors %s", self.published, self.withheld, self.deferred,
+                         self.book.pools, self.engine.graph.count if self.engine else 0,
                          {k: v for k, v in self.book.error_counts().items() if v})
 
     def _count_book_errors(self) -> None:

@@ -8,6 +8,8 @@ Thread safety: one thread (the node's loop) owns the arrays.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from contracts.swapmath.pools import V2Pool, V3Pool
@@ -87,6 +89,15 @@ class PoolBook:
         next call overwrites."""
         n = self._take(self.dirty, self.mark, self._taken)
         return self._taken[:n]
+
+    def mark_dirty(self, slots: Iterable[int]) -> None:
+        """Mark slots changed again (their cycles are screened at the next evaluation)."""
+        end = len(self.dirty) - 1
+        for s in slots:
+            if not self.mark[s]:
+                self.mark[s] = 1
+                self.dirty[self.dirty[end]] = s
+                self.dirty[end] += 1
 
     def take_fresh(self) -> np.ndarray:
         """The slots created since the last call (and clear the list)."""

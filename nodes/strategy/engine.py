@@ -33,6 +33,7 @@ class PassCounts:
     dirty: int = 0
     screened: int = 0
     candidates: int = 0
+    deferred: int = 0
     opportunities: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -40,10 +41,17 @@ class PassCounts:
 class Engine:
     """Pools in, opportunities out, at each consistent state of the book."""
 
-    def __init__(self, book: PoolBook, graph: CycleGraph, evaluator: Evaluator, screen: Screen) -> None:
+    def __init__(self, book: PoolBook, graph: CycleGraph, evaluator: Evaluator, screen: Screen,
+                 max_pass_ns: int = 0) -> None:
+        """``max_pass_ns`` (0: none) bounds one pass's sizing: the candidates left when it runs
+        out are deferred (their pools marked changed again, so the next pass screens them)."""
         self.book, self.graph, self.evaluator, self.screen = book, graph, evaluator, screen
+        self.max_pass_ns = max_pass_ns
         self._seen_block_ends = int(book.meta[M_BLOCK_ENDS])
         self.last = PassCounts()
+        #: Errors and deferred candidates of every pass since the owner last drained them.
+        self.errors: dict[str, int] = {}
+        self.deferred = 0
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) every kernel the first opportunity needs, so the
@@ -88,12 +96,20 @@ class Engine:
         counts.candidates = len(cycles)
         self.evaluator.begin()
         now = time.time_ns() if now_ns is None else now_ns
+        deadline = time.monotonic_ns() + self.max_pass_ns if self.max_pass_ns else 0
         found = []
-        for c, score in zip(cycles, scores, strict=True):
+        for k, (c, score) in enumerate(zip(cycles, scores, strict=True)):
+            if k and deadline and time.monotonic_ns() > deadline:  # at least one per pass
+                left = cycles[k:]
+                self.book.mark_dirty(int(slot) for c_left in left for slot, _ in self.graph.route(int(c_left)))
+                counts.deferred = len(left)
+                self.deferred += len(left)
+                break
             try:
                 opp = self.evaluator.evaluate(int(c), float(score), now)
             except AlphaPulseError as exc:
                 counts.errors[exc.kind] = counts.errors.get(exc.kind, 0) + 1
+                self.errors[exc.kind] = self.errors.get(exc.kind, 0) + 1
                 continue
             if opp is not None:
                 found.append(opp)

@@ -68,3 +68,15 @@ def test_confidence_falls_with_the_age_of_the_state(net, tmp_path):
     young.begin()
     at_once = [young.evaluate(o.cycle, 0.05, received) for o in fresh]
     assert any(o is not None and o.confidence_bps > 0 for o in at_once)
+
+
+def test_candidates_past_the_pass_budget_wait_for_the_next_block(net, tmp_path):
+    stream = Stream(net)
+    stream.follower.start()
+    engine = engine_for(net, tmp_path)
+    engine.max_pass_ns = 1  # the budget is gone before the second candidate
+    first = engine.feed_frames(stream.new_frames())
+    assert len(first) <= 1 and engine.last.deferred == engine.last.candidates - 1 > 0
+    engine.max_pass_ns = 0
+    later = engine.evaluate()  # the deferred candidates' pools were marked changed again
+    assert len(later) >= 1 and engine.last.candidates >= engine.deferred > 0
