@@ -13,6 +13,7 @@ PROMTOOL_STAMP := $(VENV)/.promtool
 .PHONY: install run test lint bench clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(PROMTOOL_STAMP)
+	@$(BIN)/python -m nodes.strategy.warm  # numba's cache of the strategy kernels (once: 15-40 s)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -69,7 +69,7 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
 DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy"}
 
 
-def _wait_running(env: dict[str, str], timeout: float = 60) -> None:
+def _wait_running(env: dict[str, str], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     running: set[str] = set()
     while time.monotonic() < deadline and running != DEFAULT_RUNNING:
