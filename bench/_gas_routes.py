@@ -18,8 +18,9 @@ from contracts.arbitrage import PoolBook, Trade
 from contracts.gas_table import RouteShape
 from contracts.simulator.state import MarketState, PoolMeta, manifest_pools
 from contracts.swapmath import Cycle, enumerate_cycles
+from contracts.swapmath.cycles import route_outputs
 from contracts.swapmath.libs import SwapReverted
-from contracts.swapmath.pools import TicksUnknown, V2Pool, V3Pool, v3_swap
+from contracts.swapmath.pools import TicksUnknown, V2Pool, V3Pool
 from mesh.protocol.constants import FlashSource, PoolKind
 
 #: Each route's input, in USD of its start token.
@@ -47,34 +48,16 @@ def _kind(pool: V2Pool | V3Pool) -> PoolKind:
     return PoolKind.UNISWAP_V3 if isinstance(pool, V3Pool) else PoolKind.UNISWAP_V2
 
 
-def crossed(pool: V3Pool, tick_after: int) -> int:
-    """Initialized ticks a swap from ``pool.tick`` to ``tick_after`` crosses."""
-    if tick_after >= pool.tick:
-        return sum(1 for t in pool.ticks if pool.tick < t <= tick_after)
-    return sum(1 for t in pool.ticks if tick_after < t <= pool.tick)
-
-
 def walk(pools: dict[str, V2Pool | V3Pool], cycle: Cycle, amount: int) -> tuple[list[int], int] | None:
     """Every hop's exact output along ``cycle`` and the ticks crossed; None when a V3 hop cannot
     take the whole input (FlashArbitrage refuses a partial fill) or its ticks are not known."""
-    outs, crossings = [], 0
-    for hop in cycle.hops:
-        pool = pools[hop.pool]
-        if isinstance(pool, V3Pool):
-            try:
-                result = v3_swap(pool, hop.zero_for_one, amount)
-            except (SwapReverted, TicksUnknown):
-                return None
-            if (result.amount0 if hop.zero_for_one else result.amount1) != amount:
-                return None
-            crossings += crossed(pool, result.tick)
-            amount = result.amount_out(hop.zero_for_one)
-        else:
-            amount = pool.amount_out(hop.zero_for_one, amount)
-        if amount <= 0:
-            return None
-        outs.append(amount)
-    return outs, crossings
+    try:
+        outs, crossings = route_outputs(pools, cycle, amount)
+    except (SwapReverted, TicksUnknown):
+        return None
+    if any(out <= 0 for out in outs):
+        return None
+    return list(outs), crossings
 
 
 def owed(shape: RouteShape, amount: int, premium_bps: int, lender_fee: int) -> int:

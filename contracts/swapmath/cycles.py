@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from itertools import permutations
 
 from contracts.swapmath.libs import SwapReverted
-from contracts.swapmath.pools import TicksUnknown, V2Pool, V3Pool, amount_out, spot_rate
+from contracts.swapmath.pools import (
+    SwapResult,
+    TicksUnknown,
+    V2Pool,
+    V3Pool,
+    amount_out,
+    spot_rate,
+    v3_swap,
+)
 
 #: Largest input searched: FlashArbitrage's 14-byte amount field.
 MAX_INPUT = 2**112 - 1
@@ -114,6 +122,48 @@ def cycle_out(pools: Mapping[str, Pool], cycle: Cycle, amount_in: int) -> int:
         if amount == 0:
             return 0
     return amount
+
+
+def full_swap(pool: V3Pool, zero_for_one: bool, amount_in: int,
+              swap: Callable[[V3Pool, bool, int], SwapResult] = v3_swap) -> SwapResult:
+    """An exact-input V3 swap (``swap``: the reference or a compiled twin) that spends all of
+    ``amount_in``; one that stops at the price bound with input left over raises
+    :class:`SwapReverted`, as FlashArbitrage reverts on it (``V3PartialFill``)."""
+    result = swap(pool, zero_for_one, amount_in)
+    if (result.amount0 if zero_for_one else result.amount1) != amount_in:
+        raise SwapReverted(f"V3PartialFill: pool {pool.address} took less than {amount_in}")
+    return result
+
+
+def ticks_crossed(pool: V3Pool, tick_after: int) -> int:
+    """Initialized ticks a swap from ``pool.tick`` to ``tick_after`` crosses."""
+    if tick_after >= pool.tick:
+        return sum(1 for t in pool.ticks if pool.tick < t <= tick_after)
+    return sum(1 for t in pool.ticks if tick_after < t <= pool.tick)
+
+
+def route_outputs(pools: Mapping[str, Pool], cycle: Cycle, amount_in: int) -> tuple[tuple[int, ...], int]:
+    """Every hop's exact output for ``amount_in`` as FlashArbitrage swaps them, and the initialized
+    V3 ticks the route crosses (for its gas).
+
+    Raises
+    ------
+    SwapReverted
+        A hop reverts, or a V3 hop cannot spend its whole input.
+    TicksUnknown
+        A V3 hop needs ticks beyond the known bitmap words.
+    """
+    outs, crossed, amount = [], 0, amount_in
+    for hop in cycle.hops:
+        pool = pools[hop.pool]
+        if isinstance(pool, V2Pool):
+            amount = pool.amount_out(hop.zero_for_one, amount)
+        else:
+            result = full_swap(pool, hop.zero_for_one, amount)
+            crossed += ticks_crossed(pool, result.tick)
+            amount = result.amount_out(hop.zero_for_one)
+        outs.append(amount)
+    return tuple(outs), crossed
 
 
 def marginal_rate(pools: Mapping[str, Pool], cycle: Cycle) -> float:

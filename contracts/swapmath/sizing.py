@@ -53,10 +53,10 @@ from fractions import Fraction
 from functools import partial
 
 from contracts.swapmath import fast_v2
-from contracts.swapmath.cycles import MAX_INPUT, SCREEN, Cycle, Optimum, marginal_rate
+from contracts.swapmath.cycles import MAX_INPUT, SCREEN, Cycle, Optimum, full_swap, marginal_rate
 from contracts.swapmath.flash import BadSizing, FlashFee
 from contracts.swapmath.libs import FEE_DENOMINATOR, SwapReverted
-from contracts.swapmath.pools import TicksUnknown, V2Pool, V3Pool, v3_swap
+from contracts.swapmath.pools import SwapResult, TicksUnknown, V2Pool, V3Pool, v3_swap
 from contracts.swapmath.search import maximise
 
 #: A V2 pair's reserves are uint112: a swap leaving more reverts (``UniswapV2: OVERFLOW``).
@@ -100,17 +100,16 @@ class Sized(Optimum):
     bound: int | None = None
 
 
-def exact_amount_out(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
-    """The reference exact output, refusing (:class:`SwapReverted`) a V3 swap that stops at the
-    price bound with input left over: FlashArbitrage reverts on it (``V3PartialFill``)."""
+def exact_amount_out(pool: Pool, zero_for_one: bool, amount_in: int,
+                     swap: Callable[[V3Pool, bool, int], SwapResult] = v3_swap) -> int:
+    """The reference exact output (``swap`` may be a compiled twin of the reference V3 swap),
+    refusing (:class:`SwapReverted`) a V3 swap that stops at the price bound with input left
+    over: FlashArbitrage reverts on it (``V3PartialFill``, :func:`~contracts.swapmath.cycles.full_swap`)."""
     if isinstance(pool, V2Pool):
         return pool.amount_out(zero_for_one, amount_in)
     if amount_in <= 0:
         return 0
-    result = v3_swap(pool, zero_for_one, amount_in)
-    if (result.amount0 if zero_for_one else result.amount1) != amount_in:
-        raise SwapReverted(f"V3PartialFill: pool {pool.address} took less than {amount_in}")
-    return result.amount_out(zero_for_one)
+    return full_swap(pool, zero_for_one, amount_in, swap).amount_out(zero_for_one)
 
 
 def _v2_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: int) -> int:

@@ -22,8 +22,8 @@ import numpy as np
 from contracts.arbitrage import Hop as TradeHop
 from contracts.arbitrage import Trade
 from contracts.gas_table import route_gas
-from contracts.swapmath.cycles import Cycle, Hop
-from contracts.swapmath.pools import SwapResult, V2Pool, V3Pool, v3_swap
+from contracts.swapmath.cycles import Cycle, Hop, route_outputs
+from contracts.swapmath.pools import V2Pool, V3Pool
 from contracts.swapmath.sizing import exact_amount_out, optimum
 from mesh.protocol.constants import FlashSource, PoolKind
 from nodes.strategy.book import PoolBook
@@ -101,11 +101,14 @@ class Evaluator:
     def evaluate(self, c: int, score: float = 0.0, now_ns: int | None = None) -> Opportunity | None:
         """The best opportunity of cycle ``c`` at the book's current block, or None."""
         book = self.book
+        if book.meta[M_BASE_FEE] < 0 or book.meta[M_TIP] < 0:
+            self._skip("no_gas_price")  # the block's fees were not believable
+            return None
         route = self.graph.route(c)
         if any(not book.valid[s] for s, _ in route):
             self._skip("invalid_pool")
             return None
-        if any(book.kind[s] == KIND_V2 and int(book.venue[s]) not in self.dep.v2_factories for s, _ in route):
+        if any(book.kind[s] == KIND_V2 and not self._venue_known[book.venue[s]] for s, _ in route):
             self._skip("unknown_factory")
             return None
         pools = {self._model(s).address: self._model(s) for s, _ in route}
@@ -115,9 +118,6 @@ class Evaluator:
             hops.append(Hop(m.address, m.token0 if zero else m.token1, m.token1 if zero else m.token0))
         cycle = Cycle(tuple(hops))
         start = cycle.start.lower()
-        if book.meta[M_BASE_FEE] < 0 or book.meta[M_TIP] < 0:
-            self._skip("no_gas_price")  # the block's fees were not believable
-            return None
         gas_price = int(book.meta[M_BASE_FEE]) + int(book.meta[M_TIP])
         best: Opportunity | None = None
         kinds = [PoolKind(int(book.kind[s])) for s, _ in route]
@@ -139,7 +139,7 @@ class Evaluator:
                 gross_bound = sized.profit if sized is not None else 0
             if sized is None:
                 continue
-            outs, crossed = self._walk(pools, cycle, sized.amount_in)
+            outs, crossed = route_outputs(pools, cycle, sized.amount_in)
             if outs[-1] != sized.amount_out:
                 self._skip("sizing_mismatch")
                 continue
@@ -162,20 +162,6 @@ class Evaluator:
             self._skip("below_minimum")
             return None
         return best
-
-    def _walk(self, pools: Mapping[str, Pool], cycle: Cycle, amount: int) -> tuple[tuple[int, ...], int]:
-        """Every hop's exact output for ``amount``, and the initialized V3 ticks crossed."""
-        outs, crossed = [], 0
-        for hop in cycle.hops:
-            pool = pools[hop.pool]
-            if isinstance(pool, V2Pool):
-                amount = pool.amount_out(hop.zero_for_one, amount)
-            else:
-                result: SwapResult = v3_swap(pool, hop.zero_for_one, amount)
-                crossed += _crossed(pool, result.tick)
-                amount = result.amount_out(hop.zero_for_one)
-            outs.append(amount)
-        return tuple(outs), crossed
 
     # -- lenders -----------------------------------------------------------------------------------
 
@@ -309,9 +295,3 @@ class Evaluator:
             held = depth(pools[hop.pool], hop.token_in.lower())
             share = max(share, min(1.0, x / held) if held > 0 else 1.0)
         return int(10000 * fresh * (1.0 - 0.5 * move) * (1.0 - share))
-
-
-def _crossed(pool: V3Pool, tick_after: int) -> int:
-    """Initialized ticks a swap from ``pool.tick`` to ``tick_after`` crossed."""
-    lo, hi = sorted((pool.tick, tick_after))
-    return sum(1 for t in pool.ticks if lo < t <= hi)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from alphapulse.errors import ChainError
 from contracts.swapmath import compiled
-from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import V2Pool, V3Pool
+from contracts.swapmath.sizing import exact_amount_out
 
 Pool = V2Pool | V3Pool
 
@@ -33,14 +33,7 @@ def with_deadline(amount_out: Callable[[Pool, bool, int], int],
 
 
 def compiled_amount_out(pool: Pool, zero_for_one: bool, amount_in: int) -> int:
-    """Exact output for sizing: V3 through the compiled swap (:mod:`contracts.swapmath.compiled`,
-    equal to the reference to the unit), refusing a V3 swap that leaves input unspent as
-    FlashArbitrage does (``V3PartialFill``)."""
-    if isinstance(pool, V2Pool):
-        return pool.amount_out(zero_for_one, amount_in)
-    if amount_in <= 0:
-        return 0
-    result = compiled.swap(pool, zero_for_one, amount_in)
-    if (result.amount0 if zero_for_one else result.amount1) != amount_in:
-        raise SwapReverted("V3PartialFill")
-    return result.amount_out(zero_for_one)
+    """Exact output for sizing: :func:`contracts.swapmath.sizing.exact_amount_out` with V3 swaps
+    through the compiled swap (:mod:`contracts.swapmath.compiled`, equal to the reference to the
+    unit)."""
+    return exact_amount_out(pool, zero_for_one, amount_in, compiled.swap)
