@@ -3,7 +3,7 @@
 On a fresh checkout the kernels take 15-40 s to compile, depending on the machine's load: the
 book's frame walk, the screen, the V2 sizing and the V3 swap. `make install` runs this once, so
 neither the first `strategy` node nor the first test pays for it. With the cache in place it takes
-about 2 s.
+a fraction of a second.
 """
 
 from __future__ import annotations
