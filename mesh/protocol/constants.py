@@ -235,6 +235,41 @@ class RevertReason(IntEnum):
     UNKNOWN = 255
 
 
+class RejectReason(IntEnum):
+    """Why an executor refused an opportunity before or instead of sending it
+    (ExecutionDetail.reject_reason)."""
+
+    NONE = 0
+    MALFORMED = 1
+    WRONG_CHAIN = 2
+    STRATEGY_NOT_ALLOWED = 3
+    POOL_NOT_ALLOWED = 4
+    TOKEN_NOT_ALLOWED = 5
+    LENDER_NOT_ALLOWED = 6
+    EXPIRED_BLOCK = 7
+    EXPIRED_TIME = 8
+    SIZE_LIMIT = 9
+    PROFIT_BELOW_MINIMUM = 10
+    DUPLICATE = 11
+    HALTED = 12
+    SIMULATION_REVERTED = 13
+    SIMULATED_PROFIT_LOW = 14
+    GAS_ABOVE_BUDGET = 15
+    GAS_PRICE_CEILING = 16
+    CHAIN_UNAVAILABLE = 17
+    IN_FLIGHT_LIMIT = 18
+    NO_BLOCK_YET = 19
+
+
+class SubmitPath(IntEnum):
+    """How a transaction reached the chain (ExecutionDetail.submit_path)."""
+
+    NONE = 0
+    PUBLIC = 1
+    RELAY = 2
+    RELAY_THEN_PUBLIC = 3
+
+
 class Severity(IntEnum):
     """RiskAlert severity."""
 

@@ -7,6 +7,7 @@ from mesh.protocol.messages.defi import (
     ChainEvent,
     CrossChainArbitrageSignal,
     EmergencyStop,
+    ExecutionDetail,
     ExecutionResult,
     Heartbeat,
     OrderRequest,
@@ -43,7 +44,7 @@ from mesh.protocol.messages.upstream_system import (
 
 __all__ = [
     "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
-    "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
+    "ExecutionDetail", "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
     "OrderRequest", "OrderStatus", "PoolBurn", "PoolInvalidation", "PoolLiquidity", "PoolMint", "PoolState",
     "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",
     "StateInvalidation", "StateInvalidationReason", "StrategyPerformance", "SystemHealth",

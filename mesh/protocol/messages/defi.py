@@ -2,7 +2,7 @@
 
 Numbers are free slots inside each domain's upstream range: Market data 4-7 (upstream reserves
 them with no layout), Signal 33-36 and 62 (upstream's registry names 62 RiskAlert with a 24-256
-byte bound but no layout; this one fits it), Execution 50-52, System 113-114. Layouts use natural alignment with every hole written as
+byte bound but no layout; this one fits it), Execution 50-53, System 113-114. Layouts use natural alignment with every hole written as
 padding, u128 at 16-byte offsets and sizes rounded to 16 where a u128 is present, so a
 ``#[repr(C)]`` Rust struct with the same fields has the same bytes. Money is raw token units
 (u128/i128) or USD × 1e8 (``_usd_q8``); fees in parts per million (``_ppm``, 3000 = 0.3 %).
@@ -140,6 +140,23 @@ ExecutionResult = message(50, "ExecutionResult", [
     u8("status", "ExecutionStatus"), pad(1),
     raw("tx_hash", 32), addr("profit_token"), pad(4),
 ], size=160, origin=_EXT, doc="What became of an opportunity: transaction, status, gas, P&L.")
+
+ExecutionDetail = message(53, "ExecutionDetail", [
+    i128("predicted_profit", "the opportunity's expected_profit (net of estimated gas), raw"),
+    i128("predicted_gross", "expected_out − amount_in − flash_fee, raw units of profit_token"),
+    u128("chain_profit", "profit the contract's Arbitrage event reports (before gas), raw"),
+    u128("gas_paid_wei", "gas_used × effective_gas_price_wei"),
+    u64("opportunity_id"), u64("chain_id"),
+    u64("received_ns", "opportunity received, wall ns"), u64("validated_ns"),
+    u64("simulated_ns"), u64("signed_ns"), u64("sent_ns"), u64("included_ns"),
+    u64("gas_estimate", "the opportunity's gas units"), u64("gas_limit"),
+    u64("max_fee_per_gas", "wei"), u64("priority_fee_per_gas", "wei"), u64("nonce"),
+    u16("reject_reason", "RejectReason"), u8("submit_path", "SubmitPath"),
+    u8("attempts", "transactions signed for it (replacements included)"), pad(4),
+    text("error", 32, "revert or refusal, by name"),
+], size=208, origin=_EXT,
+    doc="How an execution went, beside its ExecutionResult in the same frame: predicted and "
+        "chain-reported profit, the gas bid, and the time of each step.")
 
 OrderRequest = message(51, "OrderRequest", [
     u64("order_id", "client order id"), u64("opportunity_id", "0 if not an arbitrage leg"),

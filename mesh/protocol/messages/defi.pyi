@@ -175,6 +175,33 @@ class ExecutionResult(Message):
     def __init__(self, amount_in: int = ..., realized_profit: int = ..., opportunity_id: int = ..., block_number: int = ..., gas_used: int = ..., effective_gas_price_wei: int = ..., realized_profit_usd_q8: int = ..., detected_ns: int = ..., submitted_ns: int = ..., confirmed_ns: int = ..., revert_reason: int = ..., strategy_id: int = ..., status: int = ..., tx_hash: bytes = ..., profit_token: bytes = ...) -> None: ...
     def _replace(self, **changes: Any) -> ExecutionResult: ...
 
+class ExecutionDetail(Message):
+    """How an execution went, beside its ExecutionResult in the same frame: predicted and chain-reported profit, the gas bid, and the time of each step."""
+
+    predicted_profit: int
+    predicted_gross: int
+    chain_profit: int
+    gas_paid_wei: int
+    opportunity_id: int
+    chain_id: int
+    received_ns: int
+    validated_ns: int
+    simulated_ns: int
+    signed_ns: int
+    sent_ns: int
+    included_ns: int
+    gas_estimate: int
+    gas_limit: int
+    max_fee_per_gas: int
+    priority_fee_per_gas: int
+    nonce: int
+    reject_reason: int
+    submit_path: int
+    attempts: int
+    error: str
+    def __init__(self, predicted_profit: int = ..., predicted_gross: int = ..., chain_profit: int = ..., gas_paid_wei: int = ..., opportunity_id: int = ..., chain_id: int = ..., received_ns: int = ..., validated_ns: int = ..., simulated_ns: int = ..., signed_ns: int = ..., sent_ns: int = ..., included_ns: int = ..., gas_estimate: int = ..., gas_limit: int = ..., max_fee_per_gas: int = ..., priority_fee_per_gas: int = ..., nonce: int = ..., reject_reason: int = ..., submit_path: int = ..., attempts: int = ..., error: str = ...) -> None: ...
+    def _replace(self, **changes: Any) -> ExecutionDetail: ...
+
 class OrderRequest(Message):
     """An order for a CEX leg."""
 
