@@ -181,6 +181,46 @@ class Trade:
                 + self._lender_token())
         return head + b"".join(h.encode() for h in self.hops)
 
+    @classmethod
+    def decode(cls, data: bytes) -> Trade:
+        """The trade that :meth:`encode` packed into ``data`` (the inverse, checked the same way).
+
+        A lender off the route comes back with ``lender_tokens`` in Uniswap's order (sorted by
+        address) and ``borrow_token1`` set from it.
+
+        Raises
+        ------
+        BadTrade
+            Wrong length, unknown source or kind, zero amounts, a path that is not a cycle.
+        """
+        data = bytes(data)
+        n, rest = divmod(len(data) - HEAD_BYTES, HOP_BYTES)
+        if len(data) < HEAD_BYTES or rest or not 2 <= n <= 4:
+            raise BadTrade(f"a packed trade is {HEAD_BYTES} + 56 x (2..4) bytes, got {len(data)}")
+        try:
+            source, kinds = FlashSource(data[40]), [PoolKind(data[HEAD_BYTES + i * HOP_BYTES + 20]) for i in range(n)]
+        except ValueError:
+            raise BadTrade("unknown flash source or pool kind byte") from None
+        tokens_in = [to_checksum_address(data[HEAD_BYTES + i * HOP_BYTES + 24:HEAD_BYTES + i * HOP_BYTES + 44])
+                     for i in range(n)]
+        hops = []
+        for i in range(n):
+            at = HEAD_BYTES + i * HOP_BYTES
+            hops.append(Hop(to_checksum_address(data[at:at + 20]), kinds[i], tokens_in[i], tokens_in[(i + 1) % n],
+                            int.from_bytes(data[at + 44:at + 56], "big"),
+                            int.from_bytes(data[at + 22:at + 24], "big"), data[at + 21] & 3))
+        other = data[72:92]
+        lender_tokens, borrow_token1 = None, None
+        if any(other):
+            pair = sorted((tokens_in[0], to_checksum_address(other)), key=lambda t: int(t, 16))
+            lender_tokens, borrow_token1 = (pair[0], pair[1]), _same(pair[1], tokens_in[0])
+        trade = cls(tuple(hops), int.from_bytes(data[44:58], "big"), to_checksum_address(data[20:40]), source,
+                    int.from_bytes(data[58:72], "big"), to_checksum_address(data[0:20]), lender_tokens,
+                    borrow_token1, int.from_bytes(data[42:44], "big"), data[41] & 3)
+        if trade.encode() != data:
+            raise BadTrade("the packed trade does not re-encode to the same bytes")
+        return trade
+
     @property
     def route_hash(self) -> bytes:
         """keccak256 of :meth:`encode`, the ``route`` field of the trade's event."""
