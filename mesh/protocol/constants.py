@@ -259,6 +259,9 @@ class RejectReason(IntEnum):
     CHAIN_UNAVAILABLE = 17
     IN_FLIGHT_LIMIT = 18
     NO_BLOCK_YET = 19
+    RECIPIENT_NOT_ALLOWED = 20
+    PROFIT_ABOVE_LIMIT = 21
+    SEND_FAILED = 22
 
 
 class SubmitPath(IntEnum):

@@ -1,0 +1,322 @@
+"""The executor node: from an ``[ArbitrageOpportunity, ArbitrageRoute]`` frame to a settled trade.
+
+On the loop thread each opportunity is checked against the policy (:mod:`.validate`, no network)
+and claimed in the journal (:mod:`.journal`: never executed twice, also across a restart); an
+offload thread simulates it (``eth_call`` on the latest block), bids the gas (never more than the
+profit covers), signs it (EIP-1559) and sends it (:mod:`.submit`: public mempool or a bundle
+relay with a public fallback); the stop (kill flag, latched EmergencyStop, dead man's switch) is
+checked before signing and again right before sending. Every new block (the ring's ``BlockEnd``,
+or a poll when no collector runs) checks the receipts of what is in flight; a transaction that
+missed its block is relayed publicly, re-bid or cancelled. Every outcome is published as
+``[ExecutionResult, ExecutionDetail]`` on the execution domain. docs/executor.md has the rules.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from alphapulse.errors import AlphaPulseError, ChainError, ConfigError
+from contracts.accounts import dev_account, load_account
+from contracts.arbitrage import arbitrage_contract
+from contracts.client import Chain
+from contracts.devnet import DevnetPaths, load_manifest
+from contracts.fees import next_base_fee_of
+from mesh.protocol import (
+    ArbitrageOpportunity,
+    BlockEnd,
+    ExecutionDetail,
+    ExecutionResult,
+    decode_frame,
+)
+from mesh.protocol.constants import RejectReason, RelayDomain, SourceType
+from mesh.protocol.messages import ArbitrageRoute
+from mesh.rings import RingBatch
+from nodes.executor.engine import Executor
+from nodes.executor.journal import Journal
+from nodes.executor.policy import load_policy
+from nodes.executor.results import Job
+from nodes.executor.validate import Bid, HeadView, Refused
+from nodes.runtime import ConfigKey, Contract, Node
+
+__all__ = ["ExecutorNode"]
+
+_RETRY_S = 2.0
+_BLOCK_END = 5  # BlockEnd's TLV type: the first TLV of a block's closing frame
+_HEAD_POLL_NS = 1_000_000_000
+
+
+class ExecutorNode(Node):
+    """Check, simulate, sign, send and settle arbitrage opportunities."""
+
+    CONTRACT = Contract(
+        kind="executor",
+        role="Checks, simulates, signs and sends opportunities through FlashArbitrage; reports results.",
+        source=SourceType.EXECUTION_ENGINE,
+        consumes=(ArbitrageOpportunity, ArbitrageRoute),
+        produces=(ExecutionResult, ExecutionDetail),
+        reads=(RelayDomain.MARKET_DATA,),
+        obeys_stop=True,
+        config={
+            "manifest": ConfigKey("", "FlashArbitrage, tokens and pools (JSON); empty = the devnet's"),
+            "rpc_url": ConfigKey("", "JSON-RPC endpoint; empty = the manifest's"),
+            "key": ConfigKey("devnet", "signing key: env (key_env), keystore (keystore + password_file), "
+                                       "or devnet (anvil's account 0; refused on a chain that is not anvil)"),
+            "key_env": ConfigKey("ALPHAPULSE_PRIVATE_KEY", "environment variable holding the key"),
+            "keystore": ConfigKey("", "eth-account keystore file"),
+            "password_file": ConfigKey("", "file holding the keystore's password"),
+            "recipient": ConfigKey("", "the only profit recipient a trade may name; empty = the manifest's deployer"),
+            "allow_strategies": ConfigKey("1", "strategy ids allowed (comma list, * = any)"),
+            "allow_pools": ConfigKey("manifest", "pools allowed: manifest, * or a comma list of addresses"),
+            "allow_tokens": ConfigKey("manifest", "tokens allowed: manifest, * or symbols/addresses"),
+            "allow_lenders": ConfigKey("manifest", "flash lenders allowed: manifest (its pools and Aave), * or a list"),
+            "max_amount_in": ConfigKey("WETH=1000e18,USDC=3000000e6,DAI=3000000e18,WBTC=50e8",
+                                       "largest input per token, raw (TOKEN=AMOUNT, *=AMOUNT for the rest)"),
+            "min_profit_usd": ConfigKey("0", "smallest net profit executed, USD"),
+            "max_profit_usd": ConfigKey("1000000", "larger claimed profits are refused as implausible, USD"),
+            "max_gas": ConfigKey(3_000_000, "largest gas estimate accepted"),
+            "max_fee_gwei": ConfigKey(500, "gas price ceiling: no fee cap above it, no trade while the base fee is"),
+            "gas_margin_pct": ConfigKey(60, "gas limit = estimate + this margin (cold storage on a fresh chain costs up to 40 % more)"),
+            "max_in_flight": ConfigKey(8, "most transactions sent and not settled"),
+            "replace_attempts": ConfigKey(1, "fee bumps of a missed transaction before it is cancelled"),
+            "submit": ConfigKey("public", "public (eth_sendRawTransaction) or relay (eth_sendBundle, then public)"),
+            "relay_url": ConfigKey("", "bundle relay endpoint (submit = relay)"),
+            "relay_timeout_ms": ConfigKey(250, "relay answer timeout before the public fallback"),
+            "journal": ConfigKey("", "SQLite journal of claims and transactions; empty = RUN_DIR/<name>.journal"),
+        },
+    )
+
+    def on_start(self) -> None:
+        """Load the deployment and the key (retried until the chain answers)."""
+        self.ex: Executor | None = None
+        self._next_try = 0.0
+        self._polling = False
+        self._head_polling = False
+        self._last_head_ns = 0
+        self.counts: dict[str, int] = {}
+        self._try_load()
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def _try_load(self) -> None:
+        try:
+            self.ex = self._load()
+        except ConfigError as exc:
+            self._next_try = time.monotonic() + _RETRY_S
+            self.rt.stats.error(exc.kind)
+            self.rt.log.warning("executor: %s (retrying)", exc)
+            return
+        for job in self._pending_jobs():
+            self.ex.in_flight[job.oid] = job
+        self.rt.log.info("executor: trading through %s on chain %d as %s (%d in flight from the journal)",
+                         self.ex.arb.address, self.ex.policy.chain_id, self.ex.signer.address,
+                         len(self.ex.in_flight))
+
+    def _load(self) -> Executor:
+        s = self.rt.settings
+        path = s["manifest"] or str(DevnetPaths.of().manifest)
+        try:
+            manifest = load_manifest(path)
+        except (ChainError, OSError) as exc:
+            raise ConfigError(str(exc)) from exc
+        rpc = s["rpc_url"] or str(manifest.get("rpc_url", ""))
+        try:
+            account = self._account(rpc)
+            chain = Chain(rpc, account)
+            arb = arbitrage_contract(chain, manifest["flash_arbitrage"])
+        except (ChainError, KeyError, ValueError) as exc:
+            raise ConfigError(f"executor: {exc}") from exc
+        policy = load_policy(s, manifest, chain.chain_id)
+        journal = Journal(s["journal"] or Path(self.rt.cfg.run_dir) / f"{self.rt.name}.journal")
+        from contracts.signer import FastSigner
+        from nodes.executor.submit import make_submitter
+        submitter = make_submitter(str(s["submit"]), chain, str(s["relay_url"]),
+                                   int(s["relay_timeout_ms"]) / 1000)
+        return Executor(chain, arb, policy, journal, FastSigner(account, chain.chain_id), submitter,
+                        self.rt.halted, max_in_flight=int(s["max_in_flight"]),
+                        replace_attempts=int(s["replace_attempts"]))
+
+    def _account(self, rpc: str) -> Any:
+        s = self.rt.settings
+        if s["key"] == "env":
+            return load_account(str(s["key_env"]))
+        if s["key"] == "keystore":
+            return load_account(str(s["key_env"]), keystore=str(s["keystore"]) or None,
+                                password_file=str(s["password_file"]) or None)
+        if s["key"] != "devnet":
+            raise ConfigError(f"key must be env, keystore or devnet, not {s['key']!r}")
+        version = str(Chain(rpc).rpc("web3_clientVersion"))
+        if "anvil" not in version.lower():
+            raise ConfigError(f"the devnet key is for anvil only, and {version!r} is not anvil")
+        return dev_account(0)
+
+    def _pending_jobs(self) -> list[Job]:
+        assert self.ex is not None
+        jobs = []
+        for p in self.ex.journal.pending():
+            try:
+                frame = decode_frame(p.frame)
+                opp, route = frame.first(ArbitrageOpportunity), frame.first(ArbitrageRoute)
+                job = self.ex.admit_known(opp, route, p.frame)
+            except (AlphaPulseError, AttributeError):
+                self.rt.stats.error("journal")
+                continue
+            job.nonce, job.tx_hash, job.raw, job.hashes = p.nonce, p.tx_hash, p.raw, [p.tx_hash]
+            job.attempts, job.bid = 1, Bid(0, 0, 0, 0)
+            jobs.append(job)
+        return jobs
+
+    # -- opportunities ----------------------------------------------------------------------
+
+    def on_frame(self, delivery) -> None:
+        """Admit an opportunity and hand it to a worker."""
+        received = time.time_ns()
+        frame = delivery.frame
+        opp = frame.first(ArbitrageOpportunity)
+        if opp is None:
+            return
+        route = frame.first(ArbitrageRoute)
+        ex = self.ex
+        if ex is None:
+            self._count("not_ready")
+            return
+        try:
+            job = self._admit(ex, opp, route, delivery, received)
+        except Refused as exc:
+            self._refused(None, opp, route, exc, received)
+            return
+        self.rt.offload.call(ex.execute, job, on_done=lambda f, job=job: self._executed(job, f))
+
+    def _admit(self, ex: Executor, opp: ArbitrageOpportunity, route: ArbitrageRoute | None, delivery: Any,
+               received: int) -> Job:
+        if route is None:
+            raise Refused(RejectReason.MALFORMED, "no ArbitrageRoute beside the opportunity")
+        if self.rt.halted():
+            raise Refused(RejectReason.HALTED, "halted")
+        return ex.admit(opp, route, bytes(delivery.raw), received, delivery.header.timestamp_ns)
+
+    def _executed(self, job: Job, future: Future) -> None:
+        assert self.ex is not None
+        self.ex.working -= 1
+        try:
+            future.result()
+        except Refused as exc:
+            self._refused(job, job.opp, job.route, exc, job.received_ns)
+            return
+        except AlphaPulseError as exc:
+            self._refused(job, job.opp, job.route, Refused(RejectReason.SEND_FAILED, str(exc)), job.received_ns)
+            return
+        self._count("sent")
+        self.rt.publish(self.ex.sent(job))
+
+    def _refused(self, job: Job | None, opp: ArbitrageOpportunity, route: ArbitrageRoute | None,
+                 exc: Refused, received: int) -> None:
+        assert self.ex is not None
+        self._count(f"refused_{exc.reason.name.lower()}")
+        self.rt.stats.error(f"refused_{exc.reason.name.lower()}")
+        self.rt.publish(self.ex.refusal(job, opp, route, exc, received))
+
+    def _count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+    # -- blocks and receipts ----------------------------------------------------------------
+
+    def on_ring_batch(self, batch: RingBatch) -> None:
+        """Take the newest block's fees from the ring's BlockEnd frames; check receipts."""
+        data, offs = batch.data, batch.offsets
+        newest = None
+        for i in range(batch.count):
+            start = int(offs[i])
+            if int(offs[i + 1]) - start > 34 and data[start + 32] == _BLOCK_END:
+                newest = i
+        if newest is None:
+            return
+        try:
+            end = decode_frame(bytes(data[int(offs[newest]):int(offs[newest + 1])])).first(BlockEnd)
+        except AlphaPulseError as exc:
+            self.rt.stats.error(exc.kind)
+            return
+        if end is not None and (self.ex is None or self.ex.head is None or end.block_number > self.ex.head.number):
+            self._new_head(HeadView(end.block_number, end.next_base_fee_wei, end.priority_fee_wei))
+
+    def _new_head(self, head: HeadView) -> None:
+        self._last_head_ns = time.monotonic_ns()
+        if self.ex is None:
+            return
+        self.ex.head = head
+        if self.ex.in_flight and not self._polling:
+            self._polling = True
+            jobs = list(self.ex.in_flight.values())
+            self.rt.offload.call(self._check, jobs, head, on_done=self._checked)
+
+    def _check(self, jobs: list[Job], head: HeadView) -> list[tuple[Job, dict | None, str, str]]:
+        """Worker: receipts of ``jobs``; the revert name of a reverted one; renew what missed its block."""
+        assert self.ex is not None
+        receipts = self.ex.receipts(jobs)
+        out = []
+        for job in jobs:
+            receipt = next((r for h in job.hashes if (r := receipts.get(h)) is not None), None)
+            name, action = "", ""
+            if receipt is not None and int(receipt.get("status", "0x0"), 16) != 1 and not job.cancelled:
+                name = self.ex.revert_of(job, receipt)
+            elif receipt is None and head.number >= job.target_block:
+                try:
+                    action = self.ex.renew(job, head)
+                except (AlphaPulseError, OSError) as exc:
+                    action = f"renew failed: {type(exc).__name__}"
+            out.append((job, receipt, name, action))
+        return out
+
+    def _checked(self, future: Future) -> None:
+        assert self.ex is not None
+        self._polling = False
+        try:
+            checked = future.result()
+        except AlphaPulseError as exc:
+            self.rt.stats.error(exc.kind)
+            return
+        for job, receipt, name, action in checked:
+            if action:
+                self._count(action.split(":")[0].replace(" ", "_"))
+            if receipt is not None and job.oid in self.ex.in_flight:
+                self.rt.publish(self.ex.settle(job, receipt, name))
+                self._count("settled")
+
+    def on_tick(self, now_ns: int) -> int:
+        """Retry loading; poll the chain's head when no BlockEnd came for a while."""
+        if self.ex is None:
+            if time.monotonic() >= self._next_try:
+                self._try_load()
+                return 1
+            return 0
+        if not self._head_polling and now_ns - self._last_head_ns > _HEAD_POLL_NS:
+            self._head_polling = True
+            self._last_head_ns = now_ns
+            self.rt.offload.call(self._poll_head, on_done=self._polled_head)
+            return 1
+        return 0
+
+    def _poll_head(self) -> HeadView:
+        assert self.ex is not None
+        head = self.ex.chain.head("latest")
+        return HeadView(head.number, next_base_fee_of(head), self.ex.chain.priority_fee())
+
+    def _polled_head(self, future: Future) -> None:
+        self._head_polling = False
+        try:
+            head = future.result()
+        except AlphaPulseError as exc:
+            self.rt.stats.error(exc.kind)
+            return
+        if self.ex is not None and (self.ex.head is None or head.number > self.ex.head.number
+                                    or self.ex.in_flight):
+            self._new_head(head)
+
+    def on_stop(self) -> None:
+        """Log what the node did; close the journal."""
+        if self.ex is not None:
+            self.rt.log.info("executor: %s; %d still in flight", self.counts, len(self.ex.in_flight))
+            self.ex.journal.close()
+
