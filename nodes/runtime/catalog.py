@@ -15,6 +15,7 @@ NODE_KINDS: dict[str, str] = {
     "monitor": "nodes.monitor:MonitorNode",
     "collector-evm": "nodes.collector_evm:EvmCollectorNode",
     "strategy": "nodes.strategy:StrategyNode",
+    "executor": "nodes.executor:ExecutorNode",
     "portfolio": "nodes.portfolio:PortfolioNode",
 }
 
