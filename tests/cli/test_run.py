@@ -66,7 +66,7 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
 
 
 #: The nodes of the default deployment (the simulator is a program, not a node: no heartbeat).
-DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy", "portfolio"}
+DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy", "portfolio", "executor"}
 
 
 def _wait_running(env: dict[str, str], timeout: float = 120) -> None:
