@@ -6,6 +6,7 @@ import time
 
 from mesh.protocol import EmergencyStop, ExecutionResult, Heartbeat, RiskAlert
 from mesh.protocol.constants import AlertAction, ExecutionStatus, StopReason
+from nodes.risk import RULE_CONSECUTIVE_FAILURES
 from nodes.runtime.testing import NodeHarness
 
 
@@ -65,3 +66,32 @@ def test_malformed_frames_are_counted_and_node_keeps_running():
         assert h.metric("alphapulse_errors_total", kind="bad_topic") >= 1
         assert h.metric("alphapulse_frames_in_total") >= 3
         assert h.stop() == 0
+
+
+def test_breaker_alerts_once_while_tripped_and_rearms_after_an_operator_resume():
+    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+        for _ in range(3):
+            h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
+        first = h.wait_for(EmergencyStop, where=lambda s: s.latched)[0]
+        h.wait_for(Heartbeat, where=lambda hb: hb.frames_in >= 3)
+        assert len(h.produced(RiskAlert)) == 1  # the third failure raised nothing new
+        assert h.control(EmergencyStop(latched=0, raised_by="operator")) == \
+            b"OK %d" % first.stop_id
+        h.wait_for(EmergencyStop, where=lambda s: s.latched == 0)
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
+        h.wait_for(Heartbeat, where=lambda hb: hb.frames_in >= 4 and not hb.stop_latched)
+        h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))  # two since the resume
+        second = h.wait_for(RiskAlert, count=2)[1]
+        assert second.observed == 2 and second.rule == RULE_CONSECUTIVE_FAILURES
+        h.wait_for(EmergencyStop, where=lambda s: s.latched and s.stop_id != first.stop_id)
+        assert h.metric("alphapulse_risk_trips_total", rule="consecutive_failures") == 2
+
+
+def test_emergency_stop_alert_from_another_node_latches_a_stop():
+    with NodeHarness("risk") as h:
+        h.feed(RiskAlert(rule=7, action=AlertAction.THROTTLE, message="just a warning"))
+        h.feed(RiskAlert(rule=7, action=AlertAction.EMERGENCY_STOP, message="books differ"))
+        stop = h.wait_for(EmergencyStop, where=lambda s: s.latched)[0]
+        assert stop.reason_code == StopReason.CIRCUIT_BREAKER
+        assert stop.reason == "alert from feeder: books differ"
+        assert h.produced(RiskAlert) == []  # the risk node does not echo others' alerts
