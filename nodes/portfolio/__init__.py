@@ -19,11 +19,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphapulse.errors import AlphaPulseError
-from contracts.client import Chain
-from contracts.devnet import DevnetPaths
 from mesh.protocol import (
     ExecutionDetail,
     ExecutionResult,
@@ -39,6 +37,9 @@ from nodes.portfolio.reconcile import Mismatch, Reconciler, Target, probe, resol
 from nodes.portfolio.report import clamp, performance, report
 from nodes.portfolio.store import Pending, Store
 from nodes.runtime import ConfigKey, Contract, Node
+
+if TYPE_CHECKING:
+    from contracts.client import Chain
 
 __all__ = ["RULE_RECONCILIATION", "PortfolioNode"]
 
@@ -165,6 +166,10 @@ class PortfolioNode(Node):
             self.rt.publish(frame, key=frame[0].strategy_id)
 
     def _connect(self) -> tuple[Target, Chain]:
+        """Blocking (offloaded): resolve the target, connect to its chain."""
+        from contracts.client import Chain
+        from contracts.devnet import DevnetPaths
+
         target = resolve_target(self.rt.settings, str(DevnetPaths.of().manifest))
         return target, Chain(target.rpc_url)
 

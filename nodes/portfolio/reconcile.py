@@ -25,15 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_utils import to_checksum_address
 
 from alphapulse.errors import ChainError, ConfigError
 from contracts.answers import BadRpcAnswer, data
-from contracts.client import Chain
-from contracts.devnet import load_manifest
 from nodes.portfolio.books import Books
+
+if TYPE_CHECKING:  # web3 is imported off the loop thread, when reconciliation starts
+    from contracts.client import Chain
 
 #: ``balanceOf(address)``.
 BALANCE_OF = bytes.fromhex("70a08231")
@@ -69,6 +70,8 @@ def resolve_target(settings: Mapping[str, Any], default_manifest: str) -> Target
         No manifest where one is needed, a token that is neither a manifest symbol nor an
         address, or no RPC URL, FlashArbitrage or recipient anywhere.
     """
+    from contracts.devnet import load_manifest
+
     manifest: Mapping[str, Any] = {}
     needs = not (settings["rpc_url"] and settings["flash_arbitrage"] and settings["recipient"])
     symbols = [t.strip() for t in str(settings["profit_tokens"]).split(",") if t.strip()]
