@@ -71,3 +71,24 @@ def test_unknown_status_is_bad_input():
     with pytest.raises(BadRiskInput) as info:
         FinalResults().admit(ExecutionResult(status=99))
     assert info.value.kind == "bad_status"
+
+
+def test_collector_exports_trips_per_rule_results_and_gauges():
+    from collections import Counter
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from nodes.risk.metrics import RiskCollector
+    from nodes.risk.rules import RiskRule
+    registry = CollectorRegistry(auto_describe=False)
+    trips: Counter[int] = Counter({RiskRule.VOLATILITY: 3})
+    results: Counter[str] = Counter({"included": 2})
+    registry.register(RiskCollector("risk", trips, results, lambda: {"var95_usd": 1.5},
+                                    lambda: {RiskRule.GAS_PRICE: True}))
+    text = generate_latest(registry).decode()
+    assert 'alphapulse_risk_trips_total{node="risk",rule="volatility"} 3.0' in text
+    assert 'alphapulse_risk_trips_total{node="risk",rule="daily_loss"} 0.0' in text
+    assert 'alphapulse_risk_breaker_tripped{node="risk",rule="gas_price"} 1.0' in text
+    assert 'alphapulse_risk_breaker_tripped{node="risk",rule="volatility"} 0.0' in text
+    assert 'alphapulse_risk_results_total{node="risk",status="included"} 2.0' in text
+    assert 'alphapulse_risk_var95_usd{node="risk"} 1.5' in text
