@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from mesh.protocol import ExecutionResult
 from mesh.protocol.constants import ExecutionStatus
 from nodes.risk.errors import BadRiskInput
-from nodes.risk.metrics import PnL
+from nodes.risk.metrics import PnL, RiskCollector
 from nodes.risk.results import FinalResults
+from nodes.risk.rules import RiskRule
 
 
 def test_cumulative_pnl_and_maximum_drawdown():
@@ -74,12 +78,6 @@ def test_unknown_status_is_bad_input():
 
 
 def test_collector_exports_trips_per_rule_results_and_gauges():
-    from collections import Counter
-
-    from prometheus_client import CollectorRegistry, generate_latest
-
-    from nodes.risk.metrics import RiskCollector
-    from nodes.risk.rules import RiskRule
     registry = CollectorRegistry(auto_describe=False)
     trips: Counter[int] = Counter({RiskRule.VOLATILITY: 3})
     results: Counter[str] = Counter({"included": 2})
