@@ -13,6 +13,7 @@ missed its block is relayed publicly, re-bid or cancelled. Every outcome is publ
 
 from __future__ import annotations
 
+import functools
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -108,6 +109,10 @@ class ExecutorNode(Node):
             self.rt.stats.error(exc.kind)
             self.rt.log.warning("executor: %s (retrying)", exc)
             return
+        try:
+            self.ex.head = self._poll_head()
+        except ChainError as exc:
+            self.rt.stats.error(exc.kind)
         for job in self._pending_jobs():
             self.ex.in_flight[job.oid] = job
         self.rt.log.info("executor: trading through %s on chain %d as %s (%d in flight from the journal)",
@@ -159,8 +164,10 @@ class ExecutorNode(Node):
             try:
                 frame = decode_frame(p.frame)
                 opp, route = frame.first(ArbitrageOpportunity), frame.first(ArbitrageRoute)
+                if not isinstance(opp, ArbitrageOpportunity) or not isinstance(route, ArbitrageRoute):
+                    raise ConfigError("a journal frame without its opportunity")
                 job = self.ex.admit_known(opp, route, p.frame)
-            except (AlphaPulseError, AttributeError):
+            except AlphaPulseError:
                 self.rt.stats.error("journal")
                 continue
             job.nonce, job.tx_hash, job.raw, job.hashes = p.nonce, p.tx_hash, p.raw, [p.tx_hash]
@@ -187,7 +194,7 @@ class ExecutorNode(Node):
         except Refused as exc:
             self._refused(None, opp, route, exc, received)
             return
-        self.rt.offload.call(ex.execute, job, on_done=lambda f, job=job: self._executed(job, f))
+        self.rt.offload.call(ex.execute, job, on_done=functools.partial(self._executed, job))
 
     def _admit(self, ex: Executor, opp: ArbitrageOpportunity, route: ArbitrageRoute | None, delivery: Any,
                received: int) -> Job:
@@ -216,6 +223,8 @@ class ExecutorNode(Node):
         assert self.ex is not None
         self._count(f"refused_{exc.reason.name.lower()}")
         self.rt.stats.error(f"refused_{exc.reason.name.lower()}")
+        if exc.reason == RejectReason.DUPLICATE:
+            return  # counted only: the first claim's result owns this opportunity id
         self.rt.publish(self.ex.refusal(job, opp, route, exc, received))
 
     def _count(self, what: str) -> None:
@@ -238,7 +247,7 @@ class ExecutorNode(Node):
         except AlphaPulseError as exc:
             self.rt.stats.error(exc.kind)
             return
-        if end is not None and (self.ex is None or self.ex.head is None or end.block_number > self.ex.head.number):
+        if isinstance(end, BlockEnd) and (self.ex is None or self.ex.head is None or end.block_number > self.ex.head.number):
             self._new_head(HeadView(end.block_number, end.next_base_fee_wei, end.priority_fee_wei))
 
     def _new_head(self, head: HeadView) -> None:

@@ -284,7 +284,7 @@ class Executor:
         elif not status_ok:
             status, profit, error = ExecutionStatus.REVERTED, 0, revert_name or "reverted"
         else:
-            events = [e for e in arbitrage_events(_receipt_logs(receipt), self.arb.address)
+            events = [e for e in arbitrage_events(_receipt_logs(receipt), self.arb.address)  # type: ignore[arg-type]
                       if e.route == job.trade.route_hash]
             status, profit, error = ExecutionStatus.INCLUDED, sum(e.profit for e in events), ""
         with self._journal_lock:

@@ -38,7 +38,7 @@ def exact_amount(text: str, what: str) -> int:
 
 def manifest_pools(manifest: Mapping[str, Any]) -> set[str]:
     """Every pool and pair the manifest lists (lower-case addresses)."""
-    pools = set()
+    pools: set[str] = set()
     for section in ("uniswap_v2", "uniswap_v2_fork"):
         pools.update(str(p["address"]).lower() for p in manifest.get(section, {}).get("pairs", []))
     pools.update(str(p["address"]).lower() for p in manifest.get("uniswap_v3", {}).get("pools", []))

@@ -195,7 +195,7 @@ class NodeRuntime:
                 self.stats.error("node_exception")
                 self.log.exception("on_tick failed")
             if self.guard is not None:
-                state = NodeState.HALTED if self.guard.halted() else NodeState.RUNNING
+                state = NodeState.HALTED if self.halted() else NodeState.RUNNING
                 if state != self.state:
                     self.state = state
                     self.log.warning("state %s: %s", state.name, self.guard.reason())
@@ -310,8 +310,10 @@ class NodeRuntime:
         return self.pub.publish_frame(frame, tlv_type, key)
 
     def halted(self) -> bool:
-        """True if this node must not act (only nodes whose contract obeys stops)."""
-        return self.guard is not None and self.guard.halted()
+        """True if this node must not act (only nodes whose contract obeys stops): a stop latched
+        by another node or on this one (an operator's stop sent to its service endpoint), the
+        kill flag, or the dead man's switch."""
+        return self.guard is not None and (self.guard.halted() or self.latch.latched)
 
     # -- stop latch and heartbeats -----------------------------------------------------------
 
