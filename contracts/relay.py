@@ -220,7 +220,8 @@ class RelayServer:
             The upstream node does not answer.
         """
         self._chain = Chain(self.upstream, timeout=5.0)
-        self._threads = [threading.Thread(target=self._server.serve_forever, name="relay-http", daemon=True),
+        self._threads = [threading.Thread(target=self._server.serve_forever, args=(0.05,), name="relay-http",
+                                         daemon=True),
                          threading.Thread(target=self._poll, name="relay-poller", daemon=True)]
         for thread in self._threads:
             thread.start()

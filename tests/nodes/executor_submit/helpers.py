@@ -47,10 +47,16 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15.0, what: str = 
         time.sleep(0.01)
 
 
-def mined_block(net: Net, tx_hash: bytes) -> int | None:
-    """The block ``tx_hash`` was mined in, None while it is not."""
-    receipt = net.chain.receipt(tx_hash)
-    return None if receipt is None else receipt["blockNumber"]
+def mined_at(net: Net, tx_hash: bytes, timeout: float = 15.0) -> tuple[int, int]:
+    """Block number and index in it of ``tx_hash``, waiting until it is mined (anvil answers
+    ``eth_sendRawTransaction`` before its automine has mined the block)."""
+    receipt = wait_until(lambda: net.chain.receipt(tx_hash), timeout, f"0x{tx_hash.hex()} mined")
+    return receipt["blockNumber"], receipt["transactionIndex"]
+
+
+def mined_block(net: Net, tx_hash: bytes, timeout: float = 15.0) -> int:
+    """The block ``tx_hash`` was mined in, waiting until it is."""
+    return mined_at(net, tx_hash, timeout)[0]
 
 
 def in_pool_or_mined(net: Net, tx_hash: bytes) -> bool:
