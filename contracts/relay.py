@@ -216,10 +216,14 @@ class RelayServer:
 
         Raises
         ------
-        ChainUnreachable
-            The upstream node does not answer.
+        ChainError
+            The upstream node does not answer (the listening socket is closed).
         """
-        self._chain = Chain(self.upstream, timeout=5.0)
+        try:
+            self._chain = Chain(self.upstream, timeout=5.0)
+        except ChainError:
+            self._server.server_close()
+            raise
         self._threads = [threading.Thread(target=self._server.serve_forever, args=(0.05,), name="relay-http",
                                          daemon=True),
                          threading.Thread(target=self._poll, name="relay-poller", daemon=True)]

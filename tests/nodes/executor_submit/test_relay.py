@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from contracts.anvil import mine
+from alphapulse.errors import ChainError
+from contracts.anvil import mine, port_is_free
 from contracts.keccak import keccak256
 from contracts.relay import RelayServer
+from tests.contracts.bare import os_free_port
 from tests.devnet_fixtures import Net
 from tests.nodes.executor_submit.helpers import (
     bundle_request,
@@ -137,3 +139,11 @@ def test_bad_requests_get_json_rpc_errors(relay: RelayServer, body: object, code
     assert answer["error"]["code"] == code and "result" not in answer
     assert answer["id"] == (1 if code in (-32601, -32602) else None)
     assert relay.stats.rejected == 1 and relay.stats.received == 0
+
+
+def test_relay_without_upstream_refuses_to_start_and_frees_its_port() -> None:
+    relay = RelayServer(f"http://127.0.0.1:{os_free_port()}")
+    port = int(relay.url.rsplit(":", 1)[1])
+    with pytest.raises(ChainError):
+        relay.start()
+    assert port_is_free(port)
