@@ -20,8 +20,9 @@ from mesh.cli import args as a
 def register(subparsers: argparse._SubParsersAction) -> None:
     """``pnl``: the portfolio's books."""
     p = subparsers.add_parser("pnl", help="positions, P&L and per-strategy performance",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description="Positions, realized P&L and per-strategy performance "
+                                          "from the portfolio's SQLite store (read-only: works "
+                                          "while the node runs). docs/portfolio.md.")
     a.add_config_arg(p)
     p.add_argument("--db", help="portfolio database (default: <run_dir>/portfolio.sqlite)")
     p.add_argument("--json", action="store_true", help="one JSON object, amounts as integers")
