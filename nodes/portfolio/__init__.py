@@ -130,6 +130,9 @@ class PortfolioNode(Node):
         self.store.append(delivery.raw, now, folded.bookings, folded.submitted)
         self.books.apply(folded.bookings, folded.submitted)
         self.counters["booked"] += len(folded.bookings)
+        missing = sum(1 for b in folded.bookings if b.mined and not b.has_detail)
+        if missing:  # booked, but without the chain profit: reconciliation will disagree
+            self.rt.stats.errors["portfolio_missing_detail"] += missing
         self._snapshot()
 
     def _snapshot(self) -> None:
@@ -185,7 +188,12 @@ class PortfolioNode(Node):
         s = self.rt.settings
         self.target, self.chain = target, chain
         self.reconciler = Reconciler(target.arbitrage, target.recipient,
-                                     int(s["reconcile_lag_blocks"]), int(s["reconcile_checks"]))
+                                     int(s["reconcile_lag_blocks"]), int(s["reconcile_checks"]),
+                                     check_recipient=target.check_recipient)
+        if not target.check_recipient and target.recipient != target.arbitrage:
+            self.rt.log.warning("portfolio: the recipient is the devnet's deployer, whose "
+                                "balances move without the books: only FlashArbitrage is "
+                                "reconciled (set recipient to reconcile a dedicated one)")
         self.rt.log.info("portfolio: reconciling %s (contract) and %s (recipient) in %d tokens "
                          "at %s", target.arbitrage, target.recipient, len(target.tokens),
                          chain.url)

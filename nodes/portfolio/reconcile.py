@@ -44,13 +44,19 @@ Pair = tuple[str, str]  # (token, holder address), both lower case
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What to reconcile: the chain, the two holders, the tokens and their symbols."""
+    """What to reconcile: the chain, the two holders, the tokens and their symbols.
+
+    ``check_recipient`` is False when the recipient is the devnet's deployer by default: that
+    account also deploys, mints and trades for the simulator, so its token balances move
+    without the books; only FlashArbitrage is reconciled then.
+    """
 
     rpc_url: str
     arbitrage: str
     recipient: str
     tokens: tuple[str, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
+    check_recipient: bool = True
 
 
 def _address(value: str, what: str) -> str:
@@ -94,7 +100,7 @@ def resolve_target(settings: Mapping[str, Any], default_manifest: str) -> Target
         raise ConfigError("reconciliation needs rpc_url, flash_arbitrage and recipient "
                           "(settings or the devnet manifest)")
     return Target(rpc, _address(arb, "flash_arbitrage"), _address(recipient, "recipient"),
-                  tuple(dict.fromkeys(tokens)), known)
+                  tuple(dict.fromkeys(tokens)), known, check_recipient=bool(settings["recipient"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +131,19 @@ class Reconciler:
         Blocks behind the head a check reads.
     checks : int
         Conclusive checks in a row with the same difference that make a mismatch.
+    check_recipient : bool
+        Reconcile the recipient too (when it is not the contract).
     """
 
-    def __init__(self, arbitrage: str, recipient: str, lag: int, checks: int) -> None:
+    def __init__(self, arbitrage: str, recipient: str, lag: int, checks: int,
+                 check_recipient: bool = True) -> None:
         self.arbitrage = arbitrage
         self.recipient = recipient
         self.lag = max(0, lag)
         self.checks = max(1, checks)
-        self.roles = {arbitrage: "contract"} if arbitrage == recipient else \
-            {arbitrage: "contract", recipient: "recipient"}
+        self.roles = {arbitrage: "contract"}
+        if check_recipient and recipient != arbitrage:
+            self.roles[recipient] = "recipient"
         self.baselines: dict[Pair, tuple[int, int]] = {}
         self.differences: dict[Pair, int] = {}
         self._streak: dict[Pair, tuple[int, int]] = {}  # pair -> (difference, checks in a row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from mesh.protocol import StrategyPerformance
+from mesh.protocol import ExecutionResult, StrategyPerformance
 from mesh.protocol.constants import ExecutionStatus as S
 from nodes.runtime.testing import NodeHarness
 from tests.nodes.portfolio.pnl import pnl_json
@@ -102,3 +102,19 @@ def test_a_result_killed_before_its_write_is_booked_when_resent(tmp_path):
     rep = pnl_json(db)
     assert rep["booked"] == 20 and rep["positions"][USDC] == sum(range(1, 21))
     assert rep["strategies"][0]["succeeded"] == 20
+
+
+def test_garbage_and_a_result_without_its_detail_are_counted_and_the_node_goes_on(tmp_path):
+    db = tmp_path / "p.sqlite"
+    with NodeHarness("portfolio", settings=_settings(db)) as h:
+        h.feed_raw(b"3/050/0000000000000000/feeder:0000000000000001:1", b"\x00" * 40)
+        h.feed(ExecutionResult(opportunity_id=1, status=77))
+        h.feed(result(2)[0])  # mined, but no ExecutionDetail beside it
+        h.feed(*result(3))
+        _wait_metric(h, BOOKED, 2)
+        assert h.metric("alphapulse_errors_total", kind="portfolio_bad_status") == 1
+        assert h.metric("alphapulse_errors_total", kind="portfolio_missing_detail") == 1
+        assert h.metric("alphapulse_errors_total", kind="bad_magic") == 1
+        assert h.stop() == 0
+    rep = pnl_json(db)
+    assert rep["booked"] == 2 and rep["positions"][USDC] == 1000  # only the detailed one paid

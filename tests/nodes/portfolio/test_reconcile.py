@@ -76,6 +76,13 @@ def test_a_contract_that_keeps_its_profit_is_the_one_holder_paid():
     assert rec.observe(2, {(USDC, ARB): 9}, _books(result(1, chain_profit=4, block=2))) == []
 
 
+def test_an_unchecked_recipient_leaves_only_the_contract():
+    rec = Reconciler(ARB, RCPT, lag=0, checks=1, check_recipient=False)
+    assert rec.pairs([USDC]) == [(USDC, ARB)]
+    rec.observe(1, {(USDC, ARB): 0}, Books())
+    assert rec.observe(2, {(USDC, ARB): 0}, _books(result(1, chain_profit=4, block=2))) == []
+
+
 def test_the_target_comes_from_settings_or_the_manifest(tmp_path):
     manifest = tmp_path / "m.json"
     manifest.write_text(json.dumps({
@@ -84,9 +91,10 @@ def test_the_target_comes_from_settings_or_the_manifest(tmp_path):
     t = resolve_target(_settings(manifest=str(manifest)), "/nonexistent")
     assert (t.rpc_url, t.arbitrage, t.recipient, t.tokens) == ("http://127.0.0.1:1", ARB, RCPT, (USDC,))
     assert t.labels[USDC] == "USDC"
+    assert not t.check_recipient  # the deployer by default: it trades for the simulator
     given = _settings(rpc_url="http://x:1", flash_arbitrage=ARB, recipient=ARB, profit_tokens=WETH)
     t = resolve_target(given, "/nonexistent")  # everything given: no manifest needed
-    assert (t.arbitrage, t.recipient, t.tokens) == (ARB, ARB, (WETH,))
+    assert (t.arbitrage, t.recipient, t.tokens, t.check_recipient) == (ARB, ARB, (WETH,), True)
     with pytest.raises(ConfigError, match="manifest"):
         resolve_target(_settings(), str(tmp_path / "missing.json"))
     with pytest.raises(ConfigError, match="not an address"):
