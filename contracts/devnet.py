@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alphapulse.errors import ChainError
+from contracts.accounts import dev_account
 from contracts.anvil import anvil_alive, start_anvil, stop_anvil, stop_anvil_pid
+from contracts.arbitrage import arbitrage_contract
 from contracts.client import Chain
 from contracts.compile import require_npm
 from contracts.deploy import deploy_market
@@ -106,6 +109,7 @@ def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1") ->
     try:
         chain = Chain(f"http://{host}:{port}")
         manifest = deploy_market(chain)
+        hand_over(chain, manifest)
     except BaseException:
         stop_anvil(proc)
         paths.pid_file.unlink(missing_ok=True)
@@ -116,6 +120,30 @@ def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1") ->
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     tmp.replace(paths.manifest)
     return manifest, True
+
+
+#: anvil development accounts of the devnet's roles: the deployer (index 0) mints and trades for
+#: the simulator; the executor owns FlashArbitrage; the recipient only ever receives profits.
+EXECUTOR_ACCOUNT = 9
+RECIPIENT_ACCOUNT = 8
+
+
+def hand_over(chain: Chain, manifest: dict[str, Any], executor: int = EXECUTOR_ACCOUNT,
+              recipient: int = RECIPIENT_ACCOUNT) -> None:
+    """Give FlashArbitrage to development account ``executor`` (so the executor's nonces never
+    race the deployer's, which the simulator uses) and name account ``recipient`` the profit
+    recipient; both go into the manifest (``executor``, ``recipient``)."""
+    owner = Chain(chain.url, dev_account(executor), decoder=chain.decoder)
+    arb = arbitrage_contract(chain, manifest["flash_arbitrage"])
+    chain.transact(arb, "transferOwnership", owner.address)
+    owner.transact(arbitrage_contract(owner, manifest["flash_arbitrage"]), "acceptOwnership")
+    manifest["executor"] = owner.address
+    manifest["recipient"] = dev_account(recipient).address
+
+
+def profit_recipient(manifest: Mapping[str, Any]) -> str:
+    """Where profits go by default: the manifest's ``recipient``, else its deployer."""
+    return str(manifest.get("recipient") or manifest["deployer"])
 
 
 def down(paths: DevnetPaths, timeout: float = 5.0) -> bool:

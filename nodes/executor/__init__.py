@@ -47,6 +47,7 @@ __all__ = ["ExecutorNode"]
 _RETRY_S = 2.0
 _BLOCK_END = 5  # BlockEnd's TLV type: the first TLV of a block's closing frame
 _HEAD_POLL_NS = 1_000_000_000
+_DEV_ACCOUNTS = 20  # anvil's default count
 
 
 class ExecutorNode(Node):
@@ -63,12 +64,12 @@ class ExecutorNode(Node):
         config={
             "manifest": ConfigKey("", "FlashArbitrage, tokens and pools (JSON); empty = the devnet's"),
             "rpc_url": ConfigKey("", "JSON-RPC endpoint; empty = the manifest's"),
-            "key": ConfigKey("devnet", "signing key: env (key_env), keystore (keystore + password_file), "
-                                       "or devnet (anvil's account 0; refused on a chain that is not anvil)"),
+            "key": ConfigKey("devnet", "signing key: env (key_env), keystore (keystore + password_file), or "
+                                       "devnet (the anvil account owning FlashArbitrage; refused off anvil)"),
             "key_env": ConfigKey("ALPHAPULSE_PRIVATE_KEY", "environment variable holding the key"),
             "keystore": ConfigKey("", "eth-account keystore file"),
             "password_file": ConfigKey("", "file holding the keystore's password"),
-            "recipient": ConfigKey("", "the only profit recipient a trade may name; empty = the manifest's deployer"),
+            "recipient": ConfigKey("", "the only profit recipient a trade may name; empty = the manifest's"),
             "allow_strategies": ConfigKey("1", "strategy ids allowed (comma list, * = any)"),
             "allow_pools": ConfigKey("manifest", "pools allowed: manifest, * or a comma list of addresses"),
             "allow_tokens": ConfigKey("manifest", "tokens allowed: manifest, * or symbols/addresses"),
@@ -128,7 +129,7 @@ class ExecutorNode(Node):
             raise ConfigError(str(exc)) from exc
         rpc = s["rpc_url"] or str(manifest.get("rpc_url", ""))
         try:
-            account = self._account(rpc)
+            account = self._account(rpc, manifest)
             chain = Chain(rpc, account)
             arb = arbitrage_contract(chain, manifest["flash_arbitrage"])
         except (ChainError, KeyError, ValueError) as exc:
@@ -143,7 +144,7 @@ class ExecutorNode(Node):
                         self.rt.halted, max_in_flight=int(s["max_in_flight"]),
                         replace_attempts=int(s["replace_attempts"]))
 
-    def _account(self, rpc: str) -> Any:
+    def _account(self, rpc: str, manifest: dict[str, Any]) -> Any:
         s = self.rt.settings
         if s["key"] == "env":
             return load_account(str(s["key_env"]))
@@ -152,10 +153,15 @@ class ExecutorNode(Node):
                                 password_file=str(s["password_file"]) or None)
         if s["key"] != "devnet":
             raise ConfigError(f"key must be env, keystore or devnet, not {s['key']!r}")
-        version = str(Chain(rpc).rpc("web3_clientVersion"))
+        chain = Chain(rpc)
+        version = str(chain.rpc("web3_clientVersion"))
         if "anvil" not in version.lower():
             raise ConfigError(f"the devnet key is for anvil only, and {version!r} is not anvil")
-        return dev_account(0)
+        owner = str(arbitrage_contract(chain, manifest["flash_arbitrage"]).functions.owner().call()).lower()
+        for index in range(_DEV_ACCOUNTS):
+            if dev_account(index).address.lower() == owner:
+                return dev_account(index)
+        raise ConfigError(f"FlashArbitrage's owner {owner} is none of anvil's development accounts")
 
     def _pending_jobs(self) -> list[Job]:
         assert self.ex is not None

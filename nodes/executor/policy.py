@@ -14,6 +14,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from alphapulse.errors import ConfigError
+from contracts.devnet import profit_recipient
 
 GWEI = 10**9
 
@@ -140,7 +141,7 @@ def load_policy(settings: Mapping[str, Any], manifest: Mapping[str, Any], chain_
     pools = manifest_pools(manifest)
     return Policy(
         chain_id=chain_id,
-        recipient=_address(str(settings["recipient"]) or str(manifest["deployer"])),
+        recipient=_address(str(settings["recipient"]) or profit_recipient(manifest)),
         strategies=_set(settings["allow_strategies"], int_id, lambda: ()),
         pools=_set(settings["allow_pools"], _address, lambda: pools),
         tokens=_set(settings["allow_tokens"], lambda x: token_named(manifest, x),

@@ -11,7 +11,7 @@ from eth_utils import to_checksum_address
 from alphapulse.errors import ChainError, ConfigError
 from contracts.arbitrage import arbitrage_contract
 from contracts.client import Chain
-from contracts.devnet import load_manifest
+from contracts.devnet import load_manifest, profit_recipient
 from contracts.npm import AAVE, npm_artifact
 from mesh.protocol.constants import VenueId
 from nodes.strategy.values import Deployment
@@ -71,7 +71,7 @@ def load_deployment(settings: Mapping[str, Any], default_manifest: str) -> tuple
             premium = int(pool.functions.FLASHLOAN_PREMIUM_TOTAL().call())
         caps = {str(r["asset"]).lower(): int(r["supplied"]) for r in aave.get("reserves", {}).values()}
         usd = token_address(manifest, settings["usd_token"])
-        recipient = settings["recipient"] or manifest["deployer"]
+        recipient = settings["recipient"] or profit_recipient(manifest)
         dep = Deployment(int(manifest["chain_id"]), manifest["flash_arbitrage"], recipient,
                          token_address(manifest, settings["native_token"]), usd, _decimals(manifest, usd),
                          aave.get("pool", ""), premium, caps, venues)
