@@ -1,0 +1,229 @@
+"""The executor's hot path on a devnet: received -> signed, -> accepted by anvil, and the whole
+pipeline from a price update in the ring.
+
+``python -m bench execution [--json] [--iterations N] [--port P]``
+
+Starts its own anvil (always stopped), deploys the devnet market and dislocates one Uniswap V2
+pair (:mod:`bench._execution_devnet`); the opportunity is the one the strategy engine finds
+there, published as the strategy node publishes it. Rows, all in one run:
+
+* ``received -> validated -> signed (no network)``: ``decode_frame`` of the received
+  ``[ArbitrageOpportunity, ArbitrageRoute]`` frame, :meth:`Executor.admit` (policy checks and
+  the journal's claim, SQLite WAL in a temporary file; a fresh opportunity id each time),
+  :func:`~nodes.executor.validate.bid` (the head set by hand), the trade's calldata (ABI) and
+  :meth:`FastSigner.sign`; the p50 of each step beside it. Target p50 <= 300 us. Baselines:
+  ``struct`` pack + unpack of a frame of the same size; eth-account's
+  ``Account.sign_transaction`` of the same transaction (the path FastSigner replaced; both
+  give the same bytes, checked).
+* ``received -> accepted by anvil``: the same decode and admit, then :meth:`Executor.execute`
+  (the ``eth_call`` batch simulating the trade and its profit probe, the bid, signing,
+  ``eth_sendRawTransaction``) until anvil answered the transaction's hash. Automine is off, so
+  the chain does not move and every iteration simulates the same profitable trade; pending
+  transactions are dropped and the nonce manager re-read between iterations (untimed). Target
+  p50 <= 3 ms. Baselines through the same :class:`Chain` client: ``eth_blockNumber``, and
+  ``eth_sendRawTransaction`` of the same transaction signed beforehand.
+* ``ring -> accepted by anvil`` (:mod:`bench._execution_pipeline`): the pipeline in one process.
+
+``--iterations`` is the sample count of the rows that touch the network; the rows without
+network take ten times as many. The process is pinned to one CPU (anvil is not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import struct
+import time
+from collections.abc import Callable
+
+import numpy as np
+from eth_account import Account
+
+from bench._execution_devnet import Devnet, forget, open_devnet
+from bench._execution_pipeline import Pipeline, pipeline_rows
+from bench.pinning import cpus, pin, unpin
+from bench.report import Row, latency_row
+from contracts.anvil import set_automine
+from mesh.protocol import ArbitrageOpportunity, decode_frame, encode_frame
+from mesh.protocol.constants import SourceType
+from mesh.protocol.messages import ArbitrageRoute
+from nodes.executor.engine import Executor
+from nodes.executor.results import Job
+from nodes.executor.validate import bid
+
+BENCH = "execution"
+TARGET_SIGNED_US = 300
+TARGET_ACCEPTED_US = 3000
+WARMUP = 20
+STRATEGY = int(SourceType.ARBITRAGE_STRATEGY)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--iterations``: samples of the network rows (ten times as many without network);
+    ``--port``: anvil's port (default: the first free one from 28545)."""
+    parser.add_argument("--iterations", type=int, default=500,
+                        help="samples per network row (rows without network: 10x)")
+    parser.add_argument("--port", type=int, default=0, help="anvil port (default: first free from 28545)")
+
+
+def _target(row: Row, target_us: int) -> Row:
+    row.extra["target_us"] = target_us
+    row.extra["ok"] = "yes" if row.p50_us is not None and row.p50_us <= target_us else "NO"
+    return row
+
+
+def fresh_frames(opp: ArbitrageOpportunity, route: ArbitrageRoute, count: int, base: int) -> list[bytes]:
+    """``count`` frames of the opportunity, each with its own opportunity id from ``base`` on."""
+    out = []
+    for k in range(count):
+        oid = base + k
+        out.append(encode_frame([opp.replace(opportunity_id=oid), route.replace(opportunity_id=oid)],
+                                source=STRATEGY, sequence=k))
+    return out
+
+
+def received(ex: Executor, raw: bytes) -> Job:
+    """Decode a received opportunity frame and admit it (as the node does)."""
+    now = time.time_ns()
+    frame = decode_frame(raw)
+    opp, route = frame.first(ArbitrageOpportunity), frame.first(ArbitrageRoute)
+    assert isinstance(opp, ArbitrageOpportunity) and isinstance(route, ArbitrageRoute)
+    return ex.admit(opp, route, raw, now, frame.header.timestamp_ns)
+
+
+def calldata(ex: Executor, trade: bytes) -> bytes:
+    """FlashArbitrage ``execute(trade)`` calldata of a packed trade (what the executor signs)."""
+    return bytes.fromhex(ex.arb.encode_abi("execute", args=[trade])[2:])
+
+
+def timed(count: int, step: Callable[[int], object], between: Callable[[], object] | None = None) -> np.ndarray:
+    """ns of ``step(k)`` for k in 0..count-1 after :data:`WARMUP` untimed calls; ``between``
+    runs before each call, untimed."""
+    out = np.zeros(count, np.int64)
+    clock = time.perf_counter_ns
+    gc.collect()
+    for k in range(-WARMUP, count):
+        if between is not None:
+            between()
+        t0 = clock()
+        step(k + WARMUP)
+        if k >= 0:
+            out[k] = clock() - t0
+    return out
+
+
+# -- received -> signed ---------------------------------------------------------------------------
+
+
+def signed_rows(net: Devnet, opp: ArbitrageOpportunity, route: ArbitrageRoute, n: int) -> list[Row]:
+    """The no-network row, its step medians, and its two baselines."""
+    ex = net.executor("signed.journal")
+    head = ex.head
+    assert head is not None
+    frames = fresh_frames(opp, route, n + WARMUP, 1 << 40)
+    gross = opp.expected_out - opp.amount_in - opp.flash_fee
+    steps = np.zeros((n + WARMUP, 4), np.int64)
+    clock = time.perf_counter_ns
+    signed: list = []
+
+    def step(k: int) -> None:
+        t0 = clock()
+        job = received(ex, frames[k])
+        t1 = clock()
+        b = bid(job.opp, job.route, ex.policy, head, gross)
+        t2 = clock()
+        payload = calldata(ex, job.route.trade)
+        t3 = clock()
+        signed.append(ex.signer.sign(nonce=k, gas=b.gas_limit, max_fee=b.max_fee, priority_fee=b.priority_fee,
+                                     to=ex.arb.address, data=payload))
+        steps[k] = (t1 - t0, t2 - t1, t3 - t2, clock() - t3)
+        forget(ex, job)
+
+    samples = timed(n, step)
+    ex.journal.close()
+    last = signed[-1]
+    tx = {"type": 2, "chainId": net.chain.chain_id, "nonce": last.nonce, "gas": last.gas,
+          "maxFeePerGas": last.max_fee, "maxPriorityFeePerGas": last.priority_fee,
+          "to": ex.arb.address, "value": 0, "data": calldata(ex, route.trade)}
+    key = net.chain.account.key
+    assert bytes(Account.sign_transaction(tx, key).raw_transaction) == last.raw, "FastSigner differs from eth-account"
+    eth_account = timed(n, lambda k: Account.sign_transaction(tx, key))
+    size = len(frames[0])
+    layout = struct.Struct("<" + "Q" * (size // 8) + f"{size % 8}s")
+    values = layout.unpack(frames[0])
+    packed = timed(n, lambda k: layout.unpack(layout.pack(*values)))
+    p50 = np.median(steps[WARMUP:], axis=0) / 1000
+    row = latency_row(BENCH, "received -> validated -> signed (no network)", samples, frame_b=size,
+                      admit_p50_us=round(float(p50[0]), 1), bid_p50_us=round(float(p50[1]), 1),
+                      calldata_p50_us=round(float(p50[2]), 1), sign_p50_us=round(float(p50[3]), 1))
+    return [latency_row(BENCH, f"struct pack+unpack {size} B (baseline)", packed),
+            latency_row(BENCH, "eth-account Account.sign_transaction, same tx (baseline)", eth_account),
+            _target(row, TARGET_SIGNED_US)]
+
+
+# -- received -> accepted by anvil ----------------------------------------------------------------
+
+
+def reset_pool(net: Devnet, ex: Executor) -> None:
+    """Drop anvil's pending transactions; re-read the account's nonce into the nonce manager."""
+    net.chain.rpc("anvil_dropAllTransactions", [])
+    ex.nonces.resync()
+    ex.nonces.give_back(ex.nonces.take())
+
+
+def accepted_rows(net: Devnet, opp: ArbitrageOpportunity, route: ArbitrageRoute, n: int) -> list[Row]:
+    """The received -> accepted row (automine off) and its two network baselines."""
+    ex = net.executor("accepted.journal")
+    frames = fresh_frames(opp, route, n + WARMUP, 2 << 40)
+    jobs: list[Job] = []
+
+    def step(k: int) -> None:
+        job = received(ex, frames[k])
+        ex.execute(job)
+        jobs.append(job)
+        forget(ex, job)
+
+    samples = timed(n, step, lambda: reset_pool(net, ex))
+    ex.journal.close()
+    block_number = timed(n, lambda k: net.chain.rpc("eth_blockNumber"))
+    reset_pool(net, ex)
+    last = jobs[-1]
+    raw = last.raw
+    assert last.nonce == ex.nonces.take(), "the pool was not emptied between iterations"
+    send_raw = timed(n, lambda k: net.chain.send_raw(raw), lambda: net.chain.rpc("anvil_dropAllTransactions", []))
+    done = jobs[WARMUP:]
+
+    def p50(a: str, b: str) -> float:
+        return round(float(np.median([getattr(j, b) - getattr(j, a) for j in done])) / 1000, 1)
+
+    row = latency_row(BENCH, "received -> accepted by anvil (simulation included)", samples,
+                      admit_p50_us=p50("received_ns", "validated_ns"),
+                      simulate_p50_us=p50("validated_ns", "simulated_ns"),
+                      sign_p50_us=p50("simulated_ns", "signed_ns"), send_p50_us=p50("signed_ns", "sent_ns"))
+    return [latency_row(BENCH, "eth_blockNumber via Chain (baseline)", block_number),
+            latency_row(BENCH, f"eth_sendRawTransaction {len(raw)} B pre-signed (baseline)", send_raw),
+            _target(row, TARGET_ACCEPTED_US)]
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Start anvil, set the devnet up, measure every row; anvil and the rings always go."""
+    n = args.iterations
+    net = open_devnet(args.port)
+    allowed = cpus()
+    pipeline = None
+    try:
+        pin(1)
+        pipeline = Pipeline(net)
+        found = pipeline.start()
+        assert found, "the strategy found nothing on the dislocated devnet"
+        opp, route = pipeline.published(found[0], valid_ms=3_600_000)
+        rows = signed_rows(net, opp, route, 10 * n)
+        set_automine(net.chain, False)
+        rows += accepted_rows(net, opp, route, n)
+        rows += pipeline_rows(pipeline, n, lambda ex: reset_pool(net, ex))
+        return rows
+    finally:
+        unpin(allowed)
+        if pipeline is not None:
+            pipeline.close()
+        net.close()
