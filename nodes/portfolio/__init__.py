@@ -194,9 +194,9 @@ class PortfolioNode(Node):
             self.rt.log.warning("portfolio: the recipient is the devnet's deployer, whose "
                                 "balances move without the books: only FlashArbitrage is "
                                 "reconciled (set recipient to reconcile a dedicated one)")
-        self.rt.log.info("portfolio: reconciling %s (contract) and %s (recipient) in %d tokens "
-                         "at %s", target.arbitrage, target.recipient, len(target.tokens),
-                         chain.url)
+        self.rt.log.info("portfolio: reconciling %s in %d tokens at %s",
+                         ", ".join(f"{a} ({r})" for a, r in self.reconciler.roles.items()),
+                         len(target.tokens), chain.url)
         self.next_check = 0
 
     def _probe(self) -> None:
