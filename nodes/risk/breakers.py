@@ -21,9 +21,10 @@ from nodes.risk.settings import (
     TradeSizeSettings,
 )
 
-#: Final statuses that count as a failed execution for the consecutive-failures breaker.
-FAILED = frozenset({ExecutionStatus.REVERTED, ExecutionStatus.DROPPED,
-                    ExecutionStatus.REJECTED, ExecutionStatus.SUBMIT_FAILED})
+#: Final statuses that count as a failed execution for the consecutive-failures breaker. A
+#: REJECTED opportunity was refused before signing (stale, conflicting, over a limit): the
+#: executor doing its job, not an execution that failed, so it neither counts nor resets.
+FAILED = frozenset({ExecutionStatus.REVERTED, ExecutionStatus.DROPPED, ExecutionStatus.SUBMIT_FAILED})
 #: Final statuses of executions that were attempted on chain (the failure rate's sample):
 #: a REJECTED opportunity was refused before signing and is not an execution.
 ATTEMPTED = frozenset({ExecutionStatus.INCLUDED, ExecutionStatus.REVERTED,
