@@ -7,11 +7,11 @@ import time
 from mesh.protocol import EmergencyStop, ExecutionResult, Heartbeat, RiskAlert
 from mesh.protocol.constants import AlertAction, ExecutionStatus, StopReason
 from nodes.risk import RULE_CONSECUTIVE_FAILURES
-from nodes.runtime.testing import NodeHarness
+from tests.nodes.risk.harness import RiskHarness
 
 
 def test_risk_trips_breaker_latches_stop_and_keeps_contract():
-    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+    with RiskHarness(settings={"max_consecutive_failures": 2}) as h:
         h.feed(ExecutionResult(status=ExecutionStatus.REVERTED, strategy_id=7))
         h.feed(ExecutionResult(status=ExecutionStatus.SUBMIT_FAILED, strategy_id=7))
         alert = h.wait_for(RiskAlert)[0]
@@ -29,19 +29,19 @@ def test_risk_trips_breaker_latches_stop_and_keeps_contract():
 
 
 def test_risk_success_resets_the_breaker():
-    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+    with RiskHarness(settings={"max_consecutive_failures": 2}) as h:
         h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
         h.feed(ExecutionResult(status=ExecutionStatus.INCLUDED))
         h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
         # Consumed: a beat counts all three in. An alert they raised would have gone out on
         # the same socket before that beat, so it would have been collected by now.
-        h.wait_for(Heartbeat, where=lambda hb: hb.frames_in >= 3, timeout=5)
+        h.wait_for(Heartbeat, where=lambda hb: hb.frames_in >= 3)
         assert h.produced(RiskAlert) == []
         assert not any(hb.stop_latched for hb in h.produced(Heartbeat))
 
 
 def test_operator_stop_and_resume_via_service_endpoint():
-    with NodeHarness("risk") as h:
+    with RiskHarness() as h:
         reply = h.control(EmergencyStop(latched=1, reason="test stop", raised_by="operator",
                                         stop_id=42))
         assert reply == b"OK 42"
@@ -55,7 +55,7 @@ def test_operator_stop_and_resume_via_service_endpoint():
 
 
 def test_malformed_frames_are_counted_and_node_keeps_running():
-    with NodeHarness("risk") as h:
+    with RiskHarness() as h:
         h.feed_raw(b"3/050/0000000000000000/feeder:0000000000000001:1", b"\x00" * 40)
         h.feed_raw(b"3/050/garbage", b"x")
         h.feed(ExecutionResult(status=ExecutionStatus.INCLUDED))
@@ -69,7 +69,7 @@ def test_malformed_frames_are_counted_and_node_keeps_running():
 
 
 def test_breaker_alerts_once_while_tripped_and_rearms_after_an_operator_resume():
-    with NodeHarness("risk", settings={"max_consecutive_failures": 2}) as h:
+    with RiskHarness(settings={"max_consecutive_failures": 2}) as h:
         for _ in range(3):
             h.feed(ExecutionResult(status=ExecutionStatus.REVERTED))
         first = h.wait_for(EmergencyStop, where=lambda s: s.latched)[0]
@@ -88,7 +88,7 @@ def test_breaker_alerts_once_while_tripped_and_rearms_after_an_operator_resume()
 
 
 def test_emergency_stop_alert_from_another_node_latches_a_stop():
-    with NodeHarness("risk") as h:
+    with RiskHarness() as h:
         h.feed(RiskAlert(rule=7, action=AlertAction.THROTTLE, message="just a warning"))
         h.feed(RiskAlert(rule=7, action=AlertAction.EMERGENCY_STOP, message="books differ"))
         stop = h.wait_for(EmergencyStop, where=lambda s: s.latched)[0]

@@ -22,6 +22,7 @@ from mesh.protocol.constants import AlertAction, ExecutionStatus, Severity, Stop
 from nodes.risk import RiskRule
 from nodes.risk.rules import I64_MAX
 from nodes.runtime.testing import NodeHarness
+from tests.nodes.risk.harness import RiskHarness
 
 S = ExecutionStatus
 USD = 10**8
@@ -50,11 +51,11 @@ def _block(n: int, base_fee_wei: int = GWEI) -> list:
 
 def _settled(h: NodeHarness, frames: int) -> None:
     """Wait for a beat that counts ``frames`` in: anything they caused went out before it."""
-    h.wait_for(Heartbeat, where=lambda hb: hb.frames_in >= frames, timeout=5)
+    h.wait_for(Heartbeat, where=lambda hb: hb.frames_in >= frames)
 
 
 def test_daily_loss_books_final_results_once_and_latches_a_loss_limit_stop():
-    with NodeHarness("risk", settings={**QUIET, "breakers.daily_loss.limit_usd": 10}) as h:
+    with RiskHarness(settings={**QUIET, "breakers.daily_loss.limit_usd": 10}) as h:
         h.feed(_result(1, usd_q8=-6 * USD))
         h.feed(_result(1, usd_q8=-6 * USD))  # the same opportunity again: booked once
         h.feed(_result(2, S.SUBMITTED, usd_q8=-50 * USD))  # not final: not booked
@@ -75,7 +76,7 @@ def test_daily_loss_books_final_results_once_and_latches_a_loss_limit_stop():
 
 def test_failure_rate_above_ten_percent_of_twenty_latches_an_error_rate_stop():
     settings = {"breakers.consecutive_failures.enabled": False}
-    with NodeHarness("risk", settings=settings) as h:
+    with RiskHarness(settings=settings) as h:
         for oid in range(1, 19):
             h.feed(_result(oid))
         h.feed(_result(19, S.REVERTED))
@@ -93,7 +94,7 @@ def test_failure_rate_above_ten_percent_of_twenty_latches_an_error_rate_stop():
 def test_oversized_opportunity_raises_one_alert_per_crossing_without_a_stop():
     settings = {f"breakers.trade_size.max_per_token.0x{TOKEN_A.hex()}": 1000,
                 "breakers.trade_size.default_max": 50}
-    with NodeHarness("risk", settings=settings) as h:
+    with RiskHarness(settings=settings) as h:
         h.feed(_opportunity(1, TOKEN_A, 1000))  # at the maximum: inside
         h.feed(_opportunity(2, TOKEN_A, 1001))
         h.feed(_opportunity(3, TOKEN_A, 5000))  # still beyond: no second alert
@@ -112,7 +113,7 @@ def test_oversized_opportunity_raises_one_alert_per_crossing_without_a_stop():
 
 
 def test_gas_ceiling_throttles_when_the_base_fee_crosses_up_and_informs_when_back():
-    with NodeHarness("risk", settings={"breakers.gas_price.max_base_fee_gwei": 50}) as h:
+    with RiskHarness(settings={"breakers.gas_price.max_base_fee_gwei": 50}) as h:
         h.feed_ring(*_block(1, 50 * GWEI))  # at the ceiling: inside
         h.feed_ring(*_block(2, 50 * GWEI + 1))
         h.feed_ring(*_block(3, 80 * GWEI))
@@ -134,7 +135,7 @@ def test_gas_ceiling_throttles_when_the_base_fee_crosses_up_and_informs_when_bac
 
 def test_volatility_trips_on_a_v2_and_a_v3_pool_moving_beyond_the_threshold():
     settings = {"breakers.volatility.max_move_bps": 500, "breakers.volatility.blocks": 3}
-    with NodeHarness("risk", settings=settings) as h:
+    with RiskHarness(settings=settings) as h:
         h.feed_ring(PoolSync(reserve0=10**6, reserve1=10**6, pool_address=POOL_V2))
         h.feed_ring(PoolSwap(sqrt_price_x96_after=2**96, pool_address=POOL_V3))
         h.feed_ring(*_block(1))
@@ -153,7 +154,7 @@ def test_volatility_trips_on_a_v2_and_a_v3_pool_moving_beyond_the_threshold():
 
 
 def test_risk_metrics_from_results():
-    with NodeHarness("risk", settings=QUIET) as h:
+    with RiskHarness(settings=QUIET) as h:
         outcomes = [(S.INCLUDED, 5), (S.REVERTED, -2), (S.REJECTED, 0), (S.INCLUDED, 1),
                     (S.DROPPED, -10)]
         for oid, (status, usd) in enumerate(outcomes, start=1):
@@ -169,7 +170,7 @@ def test_risk_metrics_from_results():
 
 
 def test_bad_input_is_counted_by_kind_and_the_node_keeps_judging():
-    with NodeHarness("risk", settings={"breakers.gas_price.max_base_fee_gwei": 1}) as h:
+    with RiskHarness(settings={"breakers.gas_price.max_base_fee_gwei": 1}) as h:
         h.feed(ExecutionResult(status=99))
         h.feed(RiskAlert(action=9))
         _settled(h, 2)
