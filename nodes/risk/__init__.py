@@ -68,10 +68,11 @@ if TYPE_CHECKING:
 __all__ = ["RULE_CONSECUTIVE_FAILURES", "RiskNode", "RiskRule"]
 
 RULE_CONSECUTIVE_FAILURES = RiskRule.CONSECUTIVE_FAILURES
-#: Market-data types the node reads from the rings (a frame's first TLV is checked before
-#: the frame is decoded).
-_MARKET = frozenset(t.TLV_TYPE for t in (BlockEnd, GasPrice, PoolSync, PoolSwap, PoolState,
-                                         PoolInvalidation))
+#: Market-data types the gas and the volatility breakers read from the rings (a frame's
+#: first TLV is checked before the frame is decoded).
+_GAS = frozenset(t.TLV_TYPE for t in (BlockEnd, GasPrice))
+_POOLS = frozenset(t.TLV_TYPE for t in (BlockEnd, PoolSync, PoolSwap, PoolState,
+                                        PoolInvalidation))
 _ACTIONS = frozenset(int(a) for a in AlertAction)
 _TEXT = 56  # RiskAlert.message bytes
 
@@ -112,6 +113,8 @@ class RiskNode(Node):
         self.size = TradeSize(s.trade_size) if s.trade_size else None
         self.gas = GasCeiling(s.gas_price) if s.gas_price else None
         self.volatility = Volatility(s.volatility) if s.volatility else None
+        self.market = (_GAS if self.gas else frozenset()) | \
+            (_POOLS if self.volatility else frozenset())
         self.breakers: list[Any] = [b for b in (self.consecutive, self.daily, self.rate,
                                                 self.size, self.gas, self.volatility) if b]
         self.final = FinalResults()
@@ -141,10 +144,11 @@ class RiskNode(Node):
 
     def on_ring_batch(self, batch: RingBatch) -> None:
         """Feed block ends, gas prices and pool prices to the gas and volatility breakers."""
-        if self.gas is None and self.volatility is None:
+        market = self.market
+        if not market:
             return
         for raw in batch.frames():
-            if len(raw) <= HEADER_SIZE or raw[HEADER_SIZE] not in _MARKET:
+            if len(raw) <= HEADER_SIZE or raw[HEADER_SIZE] not in market:
                 continue
             try:
                 tlvs = decode_frame(raw).messages
