@@ -66,7 +66,7 @@ class PortfolioNode(Node):
             "manifest": ConfigKey("", "devnet manifest (JSON); empty = the devnet's"),
             "rpc_url": ConfigKey("", "JSON-RPC endpoint; empty = the manifest's"),
             "flash_arbitrage": ConfigKey("", "FlashArbitrage address; empty = the manifest's"),
-            "recipient": ConfigKey("", "profit recipient; empty = the manifest's deployer"),
+            "recipient": ConfigKey("", "profit recipient; empty = the manifest's recipient, else its deployer"),
             "profit_tokens": ConfigKey("WETH,USDC,DAI", "tokens always reconciled (symbols or addresses)"),
             "reconcile_interval_s": ConfigKey(1.0, "seconds between looks at the chain's head"),
             "reconcile_lag_blocks": ConfigKey(2, "a check reads this many blocks behind the head"),

@@ -95,12 +95,13 @@ def resolve_target(settings: Mapping[str, Any], default_manifest: str) -> Target
             tokens.append(_address(s, "profit token"))
     rpc = settings["rpc_url"] or str(manifest.get("rpc_url", ""))
     arb = settings["flash_arbitrage"] or str(manifest.get("flash_arbitrage", ""))
-    recipient = settings["recipient"] or str(manifest.get("deployer", ""))
+    named = settings["recipient"] or str(manifest.get("recipient", ""))
+    recipient = named or str(manifest.get("deployer", ""))
     if not (rpc and arb and recipient):
         raise ConfigError("reconciliation needs rpc_url, flash_arbitrage and recipient "
                           "(settings or the devnet manifest)")
     return Target(rpc, _address(arb, "flash_arbitrage"), _address(recipient, "recipient"),
-                  tuple(dict.fromkeys(tokens)), known, check_recipient=bool(settings["recipient"]))
+                  tuple(dict.fromkeys(tokens)), known, check_recipient=bool(named))
 
 
 @dataclass(frozen=True, slots=True)
