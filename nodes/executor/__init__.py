@@ -80,7 +80,9 @@ class ExecutorNode(Node):
             "max_profit_usd": ConfigKey("1000000", "larger claimed profits are refused as implausible, USD"),
             "max_gas": ConfigKey(3_000_000, "largest gas estimate accepted"),
             "max_fee_gwei": ConfigKey(500, "gas price ceiling: no fee cap above it, no trade while the base fee is"),
-            "gas_margin_pct": ConfigKey(60, "gas limit = estimate + this margin (cold storage on a fresh chain costs up to 40 % more)"),
+            "gas_margin_pct": ConfigKey(100, "gas limit = estimate + this margin (unused gas is not paid; cold storage "
+                                             "on a fresh chain costs 40 % more than the table)"),
+            "tip_pct": ConfigKey(100, "priority fee bid, percent of the node's suggestion"),
             "max_in_flight": ConfigKey(8, "most transactions sent and not settled"),
             "replace_attempts": ConfigKey(1, "fee bumps of a missed transaction before it is cancelled"),
             "submit": ConfigKey("public", "public (eth_sendRawTransaction) or relay (eth_sendBundle, then public)"),

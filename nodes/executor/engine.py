@@ -85,6 +85,9 @@ class Executor:
         self.head: HeadView | None = None
         self.in_flight: dict[int, Job] = {}
         self.working = 0  # jobs between admit and sent/refused
+        #: Pools of the jobs admitted and not settled: one trade per pool at a time, since two
+        #: trades through one pool in one block would see each other's prices.
+        self.busy_pools: dict[str, int] = {}
         self.nonces = NonceManager(lambda: int(chain.rpc("eth_getTransactionCount", [signer.address, "pending"]), 16))
         self._journal_lock = threading.Lock()
 
@@ -98,12 +101,27 @@ class Executor:
         check_limits(opp, trade, self.policy, self.head, time.time_ns())
         if len(self.in_flight) + self.working >= self.max_in_flight:
             raise Refused(RejectReason.IN_FLIGHT_LIMIT, f"{self.max_in_flight} transactions in flight")
+        pools = [h.pool.lower() for h in trade.hops]
+        if any(p in self.busy_pools for p in pools):
+            raise Refused(RejectReason.CONFLICT, "a transaction in flight trades one of its pools")
         with self._journal_lock:
             if not self.journal.claim(opp.opportunity_id, received_ns, frame):
                 raise Refused(RejectReason.DUPLICATE, f"opportunity {opp.opportunity_id} was claimed before")
         job.validated_ns = time.time_ns()
         self.working += 1
+        for p in pools:
+            self.busy_pools[p] = self.busy_pools.get(p, 0) + 1
         return job
+
+    def release(self, job: Job) -> None:
+        """The job's pools are free again (it settled or was refused after :meth:`admit`)."""
+        for hop in job.trade.hops:
+            p = hop.pool.lower()
+            left = self.busy_pools.get(p, 0) - 1
+            if left > 0:
+                self.busy_pools[p] = left
+            else:
+                self.busy_pools.pop(p, None)
 
     def admit_known(self, opp: ArbitrageOpportunity, route: ArbitrageRoute, frame: bytes) -> Job:
         """A job for an opportunity claimed by an earlier run (from the journal; shape checked only)."""
@@ -117,6 +135,7 @@ class Executor:
                       received_ns)
         status = ExecutionStatus.SUBMIT_FAILED if exc.reason == RejectReason.SEND_FAILED else ExecutionStatus.REJECTED
         if job.trade is not None and exc.reason != RejectReason.DUPLICATE:
+            self.release(job)
             with self._journal_lock:
                 self.journal.settled(job.oid, int(status))
         return frame_of(job, status, revert=REFUSAL_REVERTS.get(exc.reason, revert_reason(None)),
@@ -242,36 +261,44 @@ class Executor:
         return "reverted in its block only"
 
     def renew(self, job: Job, head: HeadView) -> str:
-        """A transaction that missed its block: send it publicly (relayed and missed), bump its
-        fees (still valid, budget allows) or cancel it (a self-transfer with the same nonce).
-        Returns what was done."""
+        """A transaction not mined by its target block: what to do now, and do it.
+
+        A relayed one is sent publicly (once). One still valid waits while its fee cap covers
+        the next base fee, else its fees are bumped (same nonce; at most ``replace_attempts``
+        times, never past the ceiling nor the profit). One expired is cancelled: a self-transfer
+        with the same nonce and bumped fees, so the stale trade cannot land later. Returns
+        ``fallback``, ``waiting``, ``bumped`` or ``cancelled``.
+        """
         assert job.bid is not None
-        job.target_block = head.number + 1
         if job.path == SubmitPath.RELAY and not job.fell_back:
             job.fell_back = True
             self.submitter.fallback(job.raw)
             job.path = SubmitPath.RELAY_THEN_PUBLIC
             return "fallback"
-        base = max(head.next_base_fee, 0)
-        cap, tip = max(_bumped(job.bid.max_fee), base + head.priority_fee), _bumped(job.bid.priority_fee)
-        still_valid = head.number + 1 <= job.opp.valid_until_block and time.time_ns() <= job.opp.valid_until_ns
-        if still_valid and job.attempts <= self.replace_attempts and not job.cancelled and cap <= self.policy.max_fee_wei:
-            b = Bid(job.bid.gas_limit, cap, min(tip, cap), job.bid.worst_gas_token)
-            worst = -(-job.route.gas_cost * b.gas_limit * cap // (job.opp.gas_estimate * job.opp.gas_price_wei))
+        expired = head.number + 1 > job.opp.valid_until_block or time.time_ns() > job.opp.valid_until_ns
+        if job.cancelled or (not expired and job.bid.max_fee >= head.next_base_fee):
+            return "waiting"
+        cap = max(_bumped(job.bid.max_fee), head.next_base_fee + head.priority_fee)
+        tip = min(_bumped(job.bid.priority_fee), cap)
+        if not expired and job.attempts <= self.replace_attempts and cap <= self.policy.max_fee_wei:
+            o = job.opp
+            worst = -(-job.route.gas_cost * job.bid.gas_limit * cap // (o.gas_estimate * o.gas_price_wei))
             if worst < job.gross:
-                self._sign_and_send(job, replace(b, worst_gas_token=worst), self._payload(job), nonce=job.nonce)
+                self._sign_and_send(job, Bid(job.bid.gas_limit, cap, tip, worst), self._payload(job), nonce=job.nonce)
                 return "bumped"
-        if job.cancelled and job.attempts > self.replace_attempts + 2:
+            return "waiting"  # the profit cannot pay more: it lands at this price or expires
+        if not expired:
             return "waiting"
         job.cancelled = True
-        self._sign_and_send(job, Bid(21_000, cap, min(tip, cap), 0), b"", nonce=job.nonce, to=self.signer.address)
+        self._sign_and_send(job, Bid(21_000, cap, tip, 0), b"", nonce=job.nonce, to=self.signer.address)
         return "cancelled"
 
     # -- settle (loop thread) -------------------------------------------------------------
 
     def settle(self, job: Job, receipt: dict, revert_name: str = "") -> list:
         """The final frame of a mined transaction of ``job`` (and the journal's last word)."""
-        self.in_flight.pop(job.oid, None)
+        if self.in_flight.pop(job.oid, None) is not None:
+            self.release(job)
         status_ok = int(receipt.get("status", "0x0"), 16) == 1
         block = int(receipt["blockNumber"], 16)
         gas_used = int(receipt["gasUsed"], 16)

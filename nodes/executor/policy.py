@@ -76,6 +76,9 @@ class Policy:
         Gas price ceiling: the fee cap never exceeds it, and no trade while the base fee does.
     gas_margin_pct : int
         Gas limit = estimate × (100 + margin) / 100.
+    tip_pct : int
+        Priority fee bid, in percent of the node's suggestion (above 100 outbids plain traffic
+        for a place early in the block).
     """
 
     chain_id: int
@@ -91,6 +94,7 @@ class Policy:
     max_gas: int
     max_fee_wei: int
     gas_margin_pct: int
+    tip_pct: int = 100
 
     def amount_limit(self, token: str) -> int | None:
         """Largest input for ``token`` (lower case), None when the token is not allowed any."""
@@ -153,4 +157,5 @@ def load_policy(settings: Mapping[str, Any], manifest: Mapping[str, Any], chain_
         max_gas=int(settings["max_gas"]),
         max_fee_wei=exact_amount(str(settings["max_fee_gwei"]), "max_fee_gwei") * GWEI,
         gas_margin_pct=int(settings["gas_margin_pct"]),
+        tip_pct=int(settings["tip_pct"]),
     )

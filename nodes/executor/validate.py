@@ -157,7 +157,7 @@ def bid(opp: ArbitrageOpportunity, route: ArbitrageRoute, policy: Policy, head: 
     gas limit at the cap) is converted into the profit token at the opportunity's own rate
     (``gas_cost`` per ``gas_estimate × gas_price_wei``) and must not exceed ``gross_profit``.
     """
-    tip = head.priority_fee
+    tip = head.priority_fee * policy.tip_pct // 100
     cap = min(max(opp.gas_price_wei, head.next_base_fee + tip), policy.max_fee_wei)
     if cap < head.next_base_fee:
         raise Refused(RejectReason.GAS_PRICE_CEILING, "the next base fee is above the ceiling")

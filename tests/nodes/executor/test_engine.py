@@ -3,6 +3,8 @@ refuses before signing; nothing is executed twice; a halt stops it between steps
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from contracts.arbitrage import Trade
@@ -15,9 +17,10 @@ pytestmark = pytest.mark.chain
 
 
 def _settle(ex, job):
-    receipts = ex.receipts([job])
-    receipt = receipts[job.hashes[-1]]
-    assert receipt is not None, "automine: the transaction is mined as it is sent"
+    deadline = time.monotonic() + 10  # anvil answers a send before its automine block is mined
+    while (receipt := ex.receipts([job])[job.hashes[-1]]) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert receipt is not None, "automine: mined within 10 s"
     name = ex.revert_of(job, receipt) if receipt["status"] != "0x1" else ""
     return ex.settle(job, receipt, name)
 
