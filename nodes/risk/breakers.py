@@ -24,7 +24,8 @@ from nodes.risk.settings import (
 #: Final statuses that count as a failed execution for the consecutive-failures breaker. A
 #: REJECTED opportunity was refused before signing (stale, conflicting, over a limit): the
 #: executor doing its job, not an execution that failed, so it neither counts nor resets.
-FAILED = frozenset({ExecutionStatus.REVERTED, ExecutionStatus.DROPPED, ExecutionStatus.SUBMIT_FAILED})
+FAILED = frozenset({ExecutionStatus.REVERTED, ExecutionStatus.DROPPED,
+                    ExecutionStatus.SUBMIT_FAILED})
 #: Final statuses of executions that were attempted on chain (the failure rate's sample):
 #: a REJECTED opportunity was refused before signing and is not an execution.
 ATTEMPTED = frozenset({ExecutionStatus.INCLUDED, ExecutionStatus.REVERTED,
@@ -53,7 +54,8 @@ class Edge:
 
 
 class ConsecutiveFailures:
-    """``limit`` failed final results in a row (an INCLUDED one resets the count)."""
+    """``limit`` failed executions in a row (an INCLUDED one resets the count; a REJECTED
+    one does neither)."""
 
     rule = RiskRule.CONSECUTIVE_FAILURES
 

@@ -36,6 +36,7 @@ def test_edge_fires_once_per_crossing_and_rearms_inside():
 def test_consecutive_failures_trip_at_the_limit_and_an_inclusion_resets():
     b = ConsecutiveFailures(ConsecutiveSettings(limit=3))
     assert b.on_result(S.REVERTED) == [] and b.on_result(S.REJECTED) == []
+    assert b.count == 1  # a rejection is no execution: it neither counts nor resets
     assert b.on_result(S.INCLUDED) == [] and b.count == 0
     b.on_result(S.DROPPED)
     b.on_result(S.SUBMIT_FAILED)
