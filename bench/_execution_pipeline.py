@@ -16,9 +16,10 @@ turned into its frame (:func:`~nodes.strategy.publish.opportunity_frame`, ``enco
 decoded (``decode_frame``, the executor's side), admitted and executed until anvil answered the
 transaction's hash. Not included: the ZeroMQ hop between the strategy and the executor nodes
 (the baseline row shows what a raw one costs), a node loop's idle wait before it drains the ring,
-the offload thread hand-over, and the candidates the engine sizes after the first. Before each
-sample, untimed: the pair's ``PoolSync`` from before the swap and the ``BlockEnd`` through the same
-ring, pending transactions dropped and the nonce re-read.
+and the offload thread hand-over. The candidates after the first are not sized at all (the
+callback ends the engine's pass: in the deployment the strategy sizes them in its own process
+while the executor works). Before each sample, untimed: the pair's ``PoolSync`` from before the
+swap and the ``BlockEnd`` through the same ring, pending transactions dropped, the nonce re-read.
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ STRATEGY = int(SourceType.ARBITRAGE_STRATEGY)
 _STRATEGY_ID = int(StrategyNode.CONTRACT.config["strategy_id"].default)
 _VALID_BLOCKS = int(StrategyNode.CONTRACT.config["valid_blocks"].default)
 _VALID_MS = int(StrategyNode.CONTRACT.config["valid_ms"].default)
+
+
+class _Done(Exception):
+    """Ends the engine's pass from ``on_found``: the candidates after the first are not sized."""
+
+
+def _stop(opp: Opportunity) -> None:
+    raise _Done
 
 
 class Pipeline:
@@ -102,9 +111,8 @@ class Pipeline:
         return [o for o in found if o.block == last]
 
     def execute_first(self, opp: Opportunity) -> None:
-        """The engine's ``on_found``: publish, receive, admit and execute the first opportunity."""
-        if self.accepted_ns:
-            return
+        """The engine's ``on_found``: publish, receive, admit and execute the first opportunity
+        sized, then end the engine's pass (:class:`_Done`)."""
         self.found_ns = time.perf_counter_ns()
         raw = encode_frame(list(self.published(opp)), source=STRATEGY, sequence=self.sequence)
         self.sequence += 1
@@ -117,21 +125,29 @@ class Pipeline:
         self.ex.execute(job)
         self.accepted_ns = time.perf_counter_ns()
         forget(self.ex, job)
+        raise _Done
+
+    def _first_only(self, frames: list[bytes], on_found: Callable[[Opportunity], None]) -> bool:
+        """:meth:`feed` ended by ``on_found`` at the first opportunity; False when none was found."""
+        try:
+            self.feed(frames, on_found)
+        except _Done:
+            return True
+        return False
 
     def sample(self) -> tuple[int, int]:
         """One dislocation through the whole pipeline: (ns to the accepted transaction, ns to the
         first opportunity sized)."""
         self.accepted_ns = self.found_ns = 0
         t0 = time.perf_counter_ns()
-        found = self.feed([self.net.dislocation, self.net.block_end], self.execute_first)
-        if not found or not self.accepted_ns:
-            raise RuntimeError("the dislocation was not executed")
+        if not self._first_only([self.net.dislocation, self.net.block_end], self.execute_first):
+            raise RuntimeError("the strategy found nothing in the dislocation")
         return self.accepted_ns - t0, self.found_ns - t0
 
-    def undo(self) -> int:
-        """Put the pair back at its price before the swap in the engine's book; the opportunities
-        found there (the deployed market's small residual ones, not executed)."""
-        return len(self.feed([self.net.fair, self.net.block_end]))
+    def undo(self) -> None:
+        """Put the pair back at its price before the swap in the engine's book (the deployed
+        market's small residual opportunities there are not sized past the first)."""
+        self._first_only([self.net.fair, self.net.block_end], _stop)
 
     def close(self) -> None:
         """Close the reader and the journal; unlink the ring."""
