@@ -21,7 +21,9 @@ there, published as the strategy node publishes it. Rows, all in one run:
   the chain does not move and every iteration simulates the same profitable trade; pending
   transactions are dropped and the nonce manager re-read between iterations (untimed). Target
   p50 <= 3 ms. Baselines through the same :class:`Chain` client: ``eth_blockNumber``, and
-  ``eth_sendRawTransaction`` of the same transaction signed beforehand.
+  ``eth_sendRawTransaction`` of the same transaction signed beforehand; and on a bare
+  ``http.client`` connection (no JSON-RPC client): ``eth_blockNumber`` (the HTTP round trip),
+  one ``eth_call`` of the trade (anvil's EVM on top) and the same ``eth_sendRawTransaction``.
 * ``ring -> accepted by anvil`` (:mod:`bench._execution_pipeline`): the pipeline in one process.
 
 ``--iterations`` is the sample count of the rows that touch the network; the rows without
@@ -32,11 +34,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
+import orjson
 from eth_account import Account
 
 from bench._execution_devnet import Devnet, forget, open_devnet
@@ -168,6 +174,29 @@ def signed_rows(net: Devnet, opp: ArbitrageOpportunity, route: ArbitrageRoute, n
 # -- received -> accepted by anvil ----------------------------------------------------------------
 
 
+class BareRpc:
+    """JSON-RPC posted on one kept-alive ``http.client`` connection: the HTTP round trip and the
+    node's work without a JSON-RPC client's own (the bare baselines)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.path = parts.path or "/"
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+
+    def ask(self, method: str, params: list[Any]) -> bytes:
+        """The raw answer; raises ``RuntimeError`` when it is not a result."""
+        body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        self.conn.request("POST", self.path, body, {"Content-Type": "application/json"})
+        answer = self.conn.getresponse().read()
+        if b'"result"' not in answer:
+            raise RuntimeError(f"{method}: {answer[:200]!r}")
+        return answer
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
 def reset_pool(net: Devnet, ex: Executor) -> None:
     """Drop anvil's pending transactions; re-read the account's nonce into the nonce manager."""
     net.chain.rpc("anvil_dropAllTransactions", [])
@@ -194,7 +223,19 @@ def accepted_rows(net: Devnet, opp: ArbitrageOpportunity, route: ArbitrageRoute,
     last = jobs[-1]
     raw = last.raw
     assert last.nonce == ex.nonces.take(), "the pool was not emptied between iterations"
-    send_raw = timed(n, lambda k: net.chain.send_raw(raw), lambda: net.chain.rpc("anvil_dropAllTransactions", []))
+
+    def drop() -> None:
+        net.chain.rpc("anvil_dropAllTransactions", [])
+
+    send_raw = timed(n, lambda k: net.chain.send_raw(raw), drop)
+    bare = BareRpc(net.chain.url)
+    try:
+        bare_number = timed(n, lambda k: bare.ask("eth_blockNumber", []))
+        call = [{"from": ex.signer.address, "to": ex.arb.address, "data": "0x" + calldata(ex, last).hex()}, "latest"]
+        bare_call = timed(n, lambda k: bare.ask("eth_call", call))
+        bare_send = timed(n, lambda k: bare.ask("eth_sendRawTransaction", ["0x" + raw.hex()]), drop)
+    finally:
+        bare.close()
     done = jobs[WARMUP:]
 
     def p50(a: str, b: str) -> float:
@@ -205,7 +246,10 @@ def accepted_rows(net: Devnet, opp: ArbitrageOpportunity, route: ArbitrageRoute,
                       simulate_p50_us=p50("validated_ns", "simulated_ns"),
                       sign_p50_us=p50("simulated_ns", "signed_ns"), send_p50_us=p50("signed_ns", "sent_ns"))
     return [latency_row(BENCH, "eth_blockNumber via Chain (baseline)", block_number),
-            latency_row(BENCH, f"eth_sendRawTransaction {len(raw)} B pre-signed (baseline)", send_raw),
+            latency_row(BENCH, f"eth_sendRawTransaction {len(raw)} B pre-signed via Chain (baseline)", send_raw),
+            latency_row(BENCH, "eth_blockNumber, bare http.client (baseline)", bare_number),
+            latency_row(BENCH, "eth_call of the trade, bare http.client (baseline)", bare_call),
+            latency_row(BENCH, "eth_sendRawTransaction, bare http.client (baseline)", bare_send),
             _target(row, TARGET_ACCEPTED_US)]
 
 
