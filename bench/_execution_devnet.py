@@ -125,8 +125,11 @@ class Devnet:
 
 
 def forget(ex: Executor, job: Job) -> None:
-    """Let ``ex`` take the next opportunity as if ``job`` had settled (the bench never settles)."""
-    ex.working = 0
+    """Book ``job`` as the node books a job its worker finished (sent), then as settled: the
+    executor takes the next opportunity through the same pools (the bench never mines)."""
+    ex.working -= 1
+    ex.sent(job)
+    ex.in_flight.pop(job.oid)
     ex.release(job)
 
 
