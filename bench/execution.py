@@ -11,20 +11,28 @@ there, published as the strategy node publishes it. Rows, all in one run:
   ``[ArbitrageOpportunity, ArbitrageRoute]`` frame, :meth:`Executor.admit` (policy checks and
   the journal's claim, SQLite WAL in a temporary file; a fresh opportunity id each time),
   :func:`~nodes.executor.validate.bid` (the head set by hand), the trade's calldata (ABI) and
-  :meth:`FastSigner.sign`; the p50 of each step beside it. Target p50 <= 300 us. Baselines:
+  :meth:`FastSigner.sign`; the p50 of each step beside it (``admit`` includes the decode).
+  Target p50 <= 300 us. Baselines:
   ``struct`` pack + unpack of a frame of the same size; eth-account's
   ``Account.sign_transaction`` of the same transaction (the path FastSigner replaced; both
   give the same bytes, checked).
 * ``received -> accepted by anvil``: the same decode and admit, then :meth:`Executor.execute`
   (the ``eth_call`` batch simulating the trade and its profit probe, the bid, signing,
-  ``eth_sendRawTransaction``) until anvil answered the transaction's hash. Automine is off, so
+  ``eth_sendRawTransaction``) until anvil answered the transaction's hash; the p50 of each step
+  from the job's own stamps (``admit`` with the decode, ``simulate``, ``bid_sign`` with the
+  calldata, ``send`` with the journal's record). Automine is off, so
   the chain does not move and every iteration simulates the same profitable trade; pending
   transactions are dropped and the nonce manager re-read between iterations (untimed). Target
   p50 <= 3 ms. Baselines through the same :class:`Chain` client: ``eth_blockNumber``, and
   ``eth_sendRawTransaction`` of the same transaction signed beforehand; and on a bare
   ``http.client`` connection (no JSON-RPC client): ``eth_blockNumber`` (the HTTP round trip),
   one ``eth_call`` of the trade (anvil's EVM on top) and the same ``eth_sendRawTransaction``.
-* ``ring -> accepted by anvil`` (:mod:`bench._execution_pipeline`): the pipeline in one process.
+* ``ring -> accepted by anvil, whole pipeline`` (:mod:`bench._execution_pipeline`, which says
+  exactly what it includes): the dislocation's ``PoolSync`` and ``BlockEnd`` frames through a
+  shared-memory ring into the strategy engine, the first opportunity's frame encoded and
+  decoded, then admit and execute as above, in one process; ``found`` is the p50 up to the
+  first opportunity sized. Baseline: raw pyzmq PUB -> SUB of a frame of the opportunity's size
+  (the hop between the strategy and executor nodes that this row leaves out).
 
 ``--iterations`` is the sample count of the rows that touch the network; the rows without
 network take ten times as many. The process is pinned to one CPU (anvil is not).
