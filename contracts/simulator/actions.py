@@ -216,12 +216,12 @@ class Trader:
         self.inject_share = inject_share
         self.settings = settings or Settings()
 
-    def next(self, market: Market) -> Action:
-        """The next action, applied to ``market``."""
+    def next(self, market: Market, inject: bool = False) -> Action:
+        """The next action, applied to ``market`` (an injection when ``inject``)."""
         rng, s = self.rng, self.settings
         meta = self.metas[rng.randrange(len(self.metas))]
         roll = rng.random()
-        if roll < self.inject_share:
+        if inject or roll < self.inject_share:
             action = self._inject(market, meta)
         elif roll < self.inject_share + s.mint_share:
             action = self._mint(market, meta)

@@ -63,6 +63,9 @@ class Options:
     blocks: int | None = None
     tick_radius: int = TICK_RADIUS
     settings: Settings = field(default_factory=Settings)
+    #: Instead of injecting at random (``inject_rate``), inject exactly one dislocation in the
+    #: middle of every block, on a model read again from the chain (others trade too).
+    inject_every_block: bool = False
 
 
 @dataclass(slots=True)
@@ -186,11 +189,11 @@ class Simulator:
         if n <= LOG_FIRST or n % LOG_EVERY == 0:
             self.log(f"error {n}: {text}")
 
-    def _act(self) -> None:
-        """Draw, model and send the next action."""
+    def _act(self, inject: bool = False) -> None:
+        """Draw, model and send the next action (an injection when ``inject``)."""
         assert self.market is not None
         try:
-            action = self.trader.next(self.market)
+            action = self.trader.next(self.market, inject)
         except (TicksUnknown, SwapReverted) as exc:  # the model cannot follow: recentre it
             self._error(f"model: {exc}")
             self.stale = True
@@ -250,7 +253,7 @@ class Simulator:
 
     def _self_mining(self) -> bool:
         bt = self.options.block_time
-        return not (bt >= 1 and bt == int(bt))
+        return self.options.inject_every_block or not (bt >= 1 and bt == int(bt))
 
     def _start_mining(self) -> None:
         if self._self_mining():
@@ -279,6 +282,7 @@ class Simulator:
             next_action = now + self._gap()
             next_mine = now + opts.block_time
             next_poll = now
+            next_inject: float | None = None
             while not self.stopping:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
@@ -296,6 +300,10 @@ class Simulator:
                 if self._self_mining() and now >= next_mine:
                     mine(self.chain)
                     next_mine = max(next_mine + opts.block_time, now)
+                    next_inject = now + opts.block_time / 2 if opts.inject_every_block else None
+                if next_inject is not None and now >= next_inject:
+                    next_inject = None
+                    self._inject_now()
                 if now >= next_poll:
                     if self.parent_pid is not None and os.getppid() != self.parent_pid:
                         break
@@ -317,6 +325,17 @@ class Simulator:
             self._restore_mining()
         self.progress(self.counts)
         return self.counts
+
+    def _inject_now(self) -> None:
+        """One injection on the chain's current state (the model is read again: others trade)."""
+        if self.outstanding or self.market is None:
+            return  # the last block's actions are not all mined: the model cannot be read now
+        try:
+            self.market.reset(self._read(), self.market.lp)
+        except ChainError as exc:
+            self._error(f"reading the market: {exc}")
+            return
+        self._act(inject=True)
 
     def _gap(self) -> float:
         return self.rng.expovariate(self.gap_rate) if self.gap_rate > 0 else 3600.0

@@ -262,6 +262,7 @@ class RejectReason(IntEnum):
     RECIPIENT_NOT_ALLOWED = 20
     PROFIT_ABOVE_LIMIT = 21
     SEND_FAILED = 22
+    CONFLICT = 23
 
 
 class SubmitPath(IntEnum):

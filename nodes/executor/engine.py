@@ -85,6 +85,7 @@ class Executor:
         self.head: HeadView | None = None
         self.in_flight: dict[int, Job] = {}
         self.working = 0  # jobs between admit and sent/refused
+        self.working_jobs: dict[int, Job] = {}
         #: Pools of the jobs admitted and not settled: one trade per pool at a time, since two
         #: trades through one pool in one block would see each other's prices.
         self.busy_pools: dict[str, int] = {}
@@ -102,16 +103,27 @@ class Executor:
         if len(self.in_flight) + self.working >= self.max_in_flight:
             raise Refused(RejectReason.IN_FLIGHT_LIMIT, f"{self.max_in_flight} transactions in flight")
         pools = [h.pool.lower() for h in trade.hops]
-        if any(p in self.busy_pools for p in pools):
+        if any(p in self.busy_pools for p in pools) and self._conflicts(pools, opp.detected_block):
             raise Refused(RejectReason.CONFLICT, "a transaction in flight trades one of its pools")
         with self._journal_lock:
             if not self.journal.claim(opp.opportunity_id, received_ns, frame):
                 raise Refused(RejectReason.DUPLICATE, f"opportunity {opp.opportunity_id} was claimed before")
         job.validated_ns = time.time_ns()
         self.working += 1
+        self.working_jobs[job.oid] = job
         for p in pools:
             self.busy_pools[p] = self.busy_pools.get(p, 0) + 1
         return job
+
+    def _conflicts(self, pools: list[str], detected_block: int) -> bool:
+        """True when a job in flight trades one of ``pools`` and was sent for a block after
+        ``detected_block`` (the state the opportunity was sized on cannot include it yet)."""
+        busy = set(pools)
+        return any(job.target_block == 0 or job.target_block > detected_block
+                   for job in self._active() if busy.intersection(h.pool.lower() for h in job.trade.hops))
+
+    def _active(self) -> list[Job]:
+        return [*self.in_flight.values(), *self.working_jobs.values()]
 
     def release(self, job: Job) -> None:
         """The job's pools are free again (it settled or was refused after :meth:`admit`)."""
@@ -135,6 +147,7 @@ class Executor:
                       received_ns)
         status = ExecutionStatus.SUBMIT_FAILED if exc.reason == RejectReason.SEND_FAILED else ExecutionStatus.REJECTED
         if job.trade is not None and exc.reason != RejectReason.DUPLICATE:
+            self.working_jobs.pop(job.oid, None)
             self.release(job)
             with self._journal_lock:
                 self.journal.settled(job.oid, int(status))
@@ -143,6 +156,7 @@ class Executor:
 
     def sent(self, job: Job) -> list:
         """Book a sent transaction in flight; the SUBMITTED frame."""
+        self.working_jobs.pop(job.oid, None)
         self.in_flight[job.oid] = job
         return frame_of(job, ExecutionStatus.SUBMITTED)
 
@@ -206,6 +220,8 @@ class Executor:
         if isinstance(error, RpcError):
             reverted = self.chain._reverted_or(error, "simulation")
             if isinstance(reverted, Reverted):
+                if reverted.error == "Error" and reverted.error_args:
+                    return str(reverted.error_args[0])  # require(..., "message") of a pool
                 return reverted.error or reverted.data[:10] or "reverted"
         return type(error).__name__
 
