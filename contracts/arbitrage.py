@@ -16,6 +16,7 @@ on the side ``borrow_token1`` names.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,9 +48,16 @@ MAX_V2_FACTORIES = 4
 V2_FEE_BPS = 30
 
 
+@functools.lru_cache(maxsize=4096)
+def checksummed(value: str | bytes) -> str:
+    """``to_checksum_address`` remembered: a trade names a handful of addresses, again and again,
+    and each checksum is a keccak (about 25 us)."""
+    return to_checksum_address(value)
+
+
 def _addr(value: str) -> bytes:
     try:
-        return bytes.fromhex(to_checksum_address(value)[2:])
+        return bytes.fromhex(checksummed(value)[2:])
     except (ValueError, TypeError):
         raise BadTrade(f"not an address: {value!r}") from None
 
@@ -201,21 +209,21 @@ class Trade:
             source, kinds = FlashSource(data[40]), [PoolKind(data[HEAD_BYTES + i * HOP_BYTES + 20]) for i in range(n)]
         except ValueError:
             raise BadTrade("unknown flash source or pool kind byte") from None
-        tokens_in = [to_checksum_address(data[HEAD_BYTES + i * HOP_BYTES + 24:HEAD_BYTES + i * HOP_BYTES + 44])
+        tokens_in = [checksummed(data[HEAD_BYTES + i * HOP_BYTES + 24:HEAD_BYTES + i * HOP_BYTES + 44])
                      for i in range(n)]
         hops = []
         for i in range(n):
             at = HEAD_BYTES + i * HOP_BYTES
-            hops.append(Hop(to_checksum_address(data[at:at + 20]), kinds[i], tokens_in[i], tokens_in[(i + 1) % n],
+            hops.append(Hop(checksummed(data[at:at + 20]), kinds[i], tokens_in[i], tokens_in[(i + 1) % n],
                             int.from_bytes(data[at + 44:at + 56], "big"),
                             int.from_bytes(data[at + 22:at + 24], "big"), data[at + 21] & 3))
         other = data[72:92]
         lender_tokens, borrow_token1 = None, None
         if any(other):
-            pair = sorted((tokens_in[0], to_checksum_address(other)), key=lambda t: int(t, 16))
+            pair = sorted((tokens_in[0], checksummed(other)), key=lambda t: int(t, 16))
             lender_tokens, borrow_token1 = (pair[0], pair[1]), _same(pair[1], tokens_in[0])
-        trade = cls(tuple(hops), int.from_bytes(data[44:58], "big"), to_checksum_address(data[20:40]), source,
-                    int.from_bytes(data[58:72], "big"), to_checksum_address(data[0:20]), lender_tokens,
+        trade = cls(tuple(hops), int.from_bytes(data[44:58], "big"), checksummed(data[20:40]), source,
+                    int.from_bytes(data[58:72], "big"), checksummed(data[0:20]), lender_tokens,
                     borrow_token1, int.from_bytes(data[42:44], "big"), data[41] & 3)
         if trade.encode() != data:
             raise BadTrade("the packed trade does not re-encode to the same bytes")
@@ -385,6 +393,16 @@ class ArbitrageEvent:
     lender: str
     route: bytes
     profit: int
+
+
+EXECUTE_SELECTOR = keccak(text="execute(bytes)")[:4]
+
+
+def execute_calldata(trade: bytes) -> bytes:
+    """The calldata of ``FlashArbitrage.execute(trade)``, ABI-encoded by hand (web3's encoder
+    takes about a millisecond for what is a selector, an offset, a length and padding)."""
+    n = len(trade)
+    return EXECUTE_SELECTOR + (32).to_bytes(32, "big") + n.to_bytes(32, "big") + bytes(trade) + bytes(-n % 32)
 
 
 def arbitrage_contract(chain: Chain, address: str) -> Any:

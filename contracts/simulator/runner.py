@@ -64,8 +64,8 @@ class Options:
     tick_radius: int = TICK_RADIUS
     settings: Settings = field(default_factory=Settings)
     #: Instead of injecting at random (``inject_rate``), inject exactly one dislocation in the
-    #: middle of every block, on a model read again from the chain (others trade too).
-    inject_every_block: bool = False
+    #: middle of every N-th block (0: off), on a model read again from the chain (others trade too).
+    inject_every: int = 0
 
 
 @dataclass(slots=True)
@@ -253,7 +253,7 @@ class Simulator:
 
     def _self_mining(self) -> bool:
         bt = self.options.block_time
-        return self.options.inject_every_block or not (bt >= 1 and bt == int(bt))
+        return self.options.inject_every > 0 or not (bt >= 1 and bt == int(bt))
 
     def _start_mining(self) -> None:
         if self._self_mining():
@@ -283,6 +283,7 @@ class Simulator:
             next_mine = now + opts.block_time
             next_poll = now
             next_inject: float | None = None
+            mined = 0
             while not self.stopping:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
@@ -300,7 +301,9 @@ class Simulator:
                 if self._self_mining() and now >= next_mine:
                     mine(self.chain)
                     next_mine = max(next_mine + opts.block_time, now)
-                    next_inject = now + opts.block_time / 2 if opts.inject_every_block else None
+                    mined += 1
+                    if opts.inject_every and mined % opts.inject_every == 0:
+                        next_inject = now + opts.block_time / 2
                 if next_inject is not None and now >= next_inject:
                     next_inject = None
                     self._inject_now()

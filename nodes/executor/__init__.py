@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,17 @@ _HEAD_POLL_NS = 1_000_000_000
 _DEV_ACCOUNTS = 20  # anvil's default count
 
 
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """An opportunity as it arrived, waiting for its batch."""
+
+    opp: ArbitrageOpportunity
+    route: ArbitrageRoute | None
+    raw: bytes
+    received_ns: int
+    detected_ns: int
+
+
 class ExecutorNode(Node):
     """Check, simulate, sign, send and settle arbitrage opportunities."""
 
@@ -82,6 +94,8 @@ class ExecutorNode(Node):
             "max_fee_gwei": ConfigKey(500, "gas price ceiling: no fee cap above it, no trade while the base fee is"),
             "gas_margin_pct": ConfigKey(100, "gas limit = estimate + this margin (unused gas is not paid; cold storage "
                                              "on a fresh chain costs 40 % more than the table)"),
+            "batch_ms": ConfigKey(0, "collect the opportunities of one block this long, then execute the most "
+                                     "profitable first (0: each as it arrives)"),
             "tip_pct": ConfigKey(100, "priority fee bid, percent of the node's suggestion"),
             "max_in_flight": ConfigKey(8, "most transactions sent and not settled"),
             "replace_attempts": ConfigKey(1, "fee bumps of a missed transaction before it is cancelled"),
@@ -100,6 +114,9 @@ class ExecutorNode(Node):
         self._head_polling = False
         self._last_head_ns = 0
         self.counts: dict[str, int] = {}
+        self.batch_ns = int(self.rt.settings["batch_ms"]) * 1_000_000
+        self.batches: dict[int, list[_Arrival]] = {}
+        self.batch_due: dict[int, int] = {}
         self._try_load()
 
     # -- start-up ---------------------------------------------------------------------------
@@ -197,20 +214,40 @@ class ExecutorNode(Node):
         if ex is None:
             self._count("not_ready")
             return
+        arrival = _Arrival(opp, route, bytes(delivery.raw), received, delivery.header.timestamp_ns)
+        if self.batch_ns <= 0:
+            self._start(ex, arrival)
+            return
+        batch = self.batches.setdefault(opp.detected_block, [])
+        if not batch:
+            self.batch_due[opp.detected_block] = time.monotonic_ns() + self.batch_ns
+        batch.append(arrival)
+
+    def _flush(self, now_ns: int) -> int:
+        """Start the batches whose window closed, the most profitable opportunity first."""
+        assert self.ex is not None
+        done = [block for block, due in self.batch_due.items() if due <= now_ns]
+        for block in sorted(done):
+            del self.batch_due[block]
+            for arrival in sorted(self.batches.pop(block), key=lambda a: -a.opp.net_profit_usd_q8):
+                self._start(self.ex, arrival)
+        return len(done)
+
+    def _start(self, ex: Executor, a: _Arrival) -> None:
+        """Admit one opportunity (or refuse it) and hand it to a worker."""
         try:
-            job = self._admit(ex, opp, route, delivery, received)
+            job = self._admit(ex, a)
         except Refused as exc:
-            self._refused(None, opp, route, exc, received)
+            self._refused(None, a.opp, a.route, exc, a.received_ns)
             return
         self.rt.offload.call(ex.execute, job, on_done=functools.partial(self._executed, job))
 
-    def _admit(self, ex: Executor, opp: ArbitrageOpportunity, route: ArbitrageRoute | None, delivery: Any,
-               received: int) -> Job:
-        if route is None:
+    def _admit(self, ex: Executor, a: _Arrival) -> Job:
+        if a.route is None:
             raise Refused(RejectReason.MALFORMED, "no ArbitrageRoute beside the opportunity")
         if self.rt.halted():
             raise Refused(RejectReason.HALTED, "halted")
-        return ex.admit(opp, route, bytes(delivery.raw), received, delivery.header.timestamp_ns)
+        return ex.admit(a.opp, a.route, a.raw, a.received_ns, a.detected_ns)
 
     def _executed(self, job: Job, future: Future) -> None:
         assert self.ex is not None
@@ -308,12 +345,13 @@ class ExecutorNode(Node):
                 self._try_load()
                 return 1
             return 0
+        flushed = self._flush(time.monotonic_ns()) if self.batch_due else 0
         if not self._head_polling and now_ns - self._last_head_ns > _HEAD_POLL_NS:
             self._head_polling = True
             self._last_head_ns = now_ns
             self.rt.offload.call(self._poll_head, on_done=self._polled_head)
             return 1
-        return 0
+        return flushed
 
     def _poll_head(self) -> HeadView:
         assert self.ex is not None
@@ -332,8 +370,12 @@ class ExecutorNode(Node):
             self._new_head(head)
 
     def on_stop(self) -> None:
-        """Log what the node did; close the journal."""
+        """Refuse what still waits for its batch; log what the node did; close the journal."""
         if self.ex is not None:
+            for arrivals in self.batches.values():
+                for a in arrivals:
+                    self._refused(None, a.opp, a.route, Refused(RejectReason.HALTED, "node stopping"), a.received_ns)
+            self.batches.clear()
             self.rt.log.info("executor: %s; %d still in flight", self.counts, len(self.ex.in_flight))
             self.ex.journal.close()
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from alphapulse.errors import ChainError
-from contracts.arbitrage import MAX_AMOUNT, arbitrage_events
+from contracts.arbitrage import MAX_AMOUNT, arbitrage_events, execute_calldata
 from contracts.client import Chain, RpcError
 from contracts.reverts import Reverted
 from mesh.protocol import ArbitrageOpportunity
@@ -87,7 +87,8 @@ class Executor:
         self.working = 0  # jobs between admit and sent/refused
         self.working_jobs: dict[int, Job] = {}
         #: Pools of the jobs admitted and not settled: one trade per pool at a time, since two
-        #: trades through one pool in one block would see each other's prices.
+        #: trades through one pool in one block would see each other's prices (the node checks
+        #: receipts on each new block before the next opportunities leave their batch).
         self.busy_pools: dict[str, int] = {}
         self.nonces = NonceManager(lambda: int(chain.rpc("eth_getTransactionCount", [signer.address, "pending"]), 16))
         self._journal_lock = threading.Lock()
@@ -103,7 +104,7 @@ class Executor:
         if len(self.in_flight) + self.working >= self.max_in_flight:
             raise Refused(RejectReason.IN_FLIGHT_LIMIT, f"{self.max_in_flight} transactions in flight")
         pools = [h.pool.lower() for h in trade.hops]
-        if any(p in self.busy_pools for p in pools) and self._conflicts(pools, opp.detected_block):
+        if any(p in self.busy_pools for p in pools):
             raise Refused(RejectReason.CONFLICT, "a transaction in flight trades one of its pools")
         with self._journal_lock:
             if not self.journal.claim(opp.opportunity_id, received_ns, frame):
@@ -114,16 +115,6 @@ class Executor:
         for p in pools:
             self.busy_pools[p] = self.busy_pools.get(p, 0) + 1
         return job
-
-    def _conflicts(self, pools: list[str], detected_block: int) -> bool:
-        """True when a job in flight trades one of ``pools`` and was sent for a block after
-        ``detected_block`` (the state the opportunity was sized on cannot include it yet)."""
-        busy = set(pools)
-        return any(job.target_block == 0 or job.target_block > detected_block
-                   for job in self._active() if busy.intersection(h.pool.lower() for h in job.trade.hops))
-
-    def _active(self) -> list[Job]:
-        return [*self.in_flight.values(), *self.working_jobs.values()]
 
     def release(self, job: Job) -> None:
         """The job's pools are free again (it settled or was refused after :meth:`admit`)."""
@@ -174,7 +165,7 @@ class Executor:
         return job
 
     def _payload(self, job: Job) -> bytes:
-        return bytes.fromhex(self.arb.encode_abi("execute", args=[job.route.trade])[2:])
+        return execute_calldata(job.route.trade)
 
     def simulate(self, job: Job) -> int:
         """The trade's gross profit by ``eth_call`` on the latest block; raises :class:`Refused`.
@@ -190,7 +181,7 @@ class Executor:
         if not trade.fused:
             probe = replace(trade, min_profit=MAX_AMOUNT).encode()
             calls.append(("eth_call", [{"from": self.signer.address, "to": self.arb.address,
-                                        "data": self.arb.encode_abi("execute", args=[probe])}, "latest"]))
+                                        "data": "0x" + execute_calldata(probe).hex()}, "latest"]))
         try:
             answers = self.chain.rpc_batch(calls, errors=True)
         except ChainError as exc:

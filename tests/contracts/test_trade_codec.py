@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from contracts.arbitrage import HEAD_BYTES, HOP_BYTES, BadTrade, Hop, Trade
+from contracts.arbitrage import HEAD_BYTES, HOP_BYTES, BadTrade, Hop, Trade, execute_calldata
 from mesh.protocol.constants import FlashSource, PoolKind
 
 
@@ -73,3 +73,10 @@ def test_mutated_bytes_decode_only_to_what_they_encode():
 def test_wrong_lengths_are_refused(size):
     with pytest.raises(BadTrade):
         Trade.decode(bytes(size))
+
+
+def test_execute_calldata_is_what_web3_encodes(net):
+    rng = random.Random(14)
+    for _ in range(20):
+        packed = random_trade(rng).encode()
+        assert "0x" + execute_calldata(packed).hex() == net.arb.encode_abi("execute", args=[packed])
