@@ -21,11 +21,14 @@ def screen(dirty, n_dirty, ptr, idx, pool, zero, hops, rate, stamp, epoch, thres
     """Mark every cycle through ``dirty[:n_dirty]`` once (``stamp``/``epoch``) and write those
     whose summed log rate exceeds ``threshold`` to ``out_cycle``/``out_score``.
 
-    Returns ``(candidates, cycles_evaluated)``; stops adding candidates when the output is full.
+    Returns ``(candidates, cycles_evaluated)``. When the output is full, a better cycle replaces
+    the worst one held: the output is the best ``len(out_cycle)`` cycles, whatever the order of
+    the dirty pools (a fresh dislocation must not lose its place to an older, smaller one).
     """
     found = 0
     seen = 0
     cap = out_cycle.shape[0]
+    worst = 0  # index of the lowest score held once the output is full
     for k in range(n_dirty):
         s = dirty[k]
         if s + 1 >= ptr.shape[0]:
@@ -39,11 +42,29 @@ def screen(dirty, n_dirty, ptr, idx, pool, zero, hops, rate, stamp, epoch, thres
             total = 0.0
             for h in range(hops[c]):
                 total += rate[pool[c, h], 0 if zero[c, h] else 1]
-            if total > threshold and found < cap:
+            if total <= threshold:
+                continue
+            if found < cap:
                 out_cycle[found] = c
                 out_score[found] = total
                 found += 1
+                if found == cap:
+                    worst = _lowest(out_score, cap)
+            elif cap > 0 and total > out_score[worst]:
+                out_cycle[worst] = c
+                out_score[worst] = total
+                worst = _lowest(out_score, cap)
     return found, seen
+
+
+@njit(cache=True)
+def _lowest(score, n):
+    """Index of the lowest of ``score[:n]``."""
+    low = 0
+    for i in range(1, n):
+        if score[i] < score[low]:
+            low = i
+    return low
 
 
 class Screen:
