@@ -49,6 +49,7 @@ _RETRY_S = 2.0
 _BLOCK_END = 5  # BlockEnd's TLV type: the first TLV of a block's closing frame
 _HEAD_POLL_NS = 1_000_000_000
 _DEV_ACCOUNTS = 20  # anvil's default count
+_RECEIPT_WAIT_NS = 300_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,8 @@ class ExecutorNode(Node):
         self.ex: Executor | None = None
         self._next_try = 0.0
         self._polling = False
+        self._poll_next: HeadView | None = None
+        self._checked_block = 0  # receipts checked at this block (or nothing was in flight)
         self._head_polling = False
         self._last_head_ns = 0
         self.counts: dict[str, int] = {}
@@ -226,7 +229,11 @@ class ExecutorNode(Node):
     def _flush(self, now_ns: int) -> int:
         """Start the batches whose window closed, the most profitable opportunity first."""
         assert self.ex is not None
-        done = [block for block, due in self.batch_due.items() if due <= now_ns]
+        # A batch waits for its window, and for the receipts of its block (what is in flight may
+        # have landed there, freeing its pools), at most _RECEIPT_WAIT_NS longer.
+        done = [block for block, due in self.batch_due.items()
+                if due <= now_ns and (self._checked_block >= block or not self.ex.in_flight
+                                      or due + _RECEIPT_WAIT_NS <= now_ns)]
         for block in sorted(done):
             del self.batch_due[block]
             for arrival in sorted(self.batches.pop(block), key=lambda a: -a.opp.net_profit_usd_q8):
@@ -300,10 +307,19 @@ class ExecutorNode(Node):
         if self.ex is None:
             return
         self.ex.head = head
-        if self.ex.in_flight and not self._polling:
-            self._polling = True
-            jobs = list(self.ex.in_flight.values())
-            self.rt.offload.call(self._check, jobs, head, on_done=self._checked)
+        if not self.ex.in_flight:
+            self._checked_block = max(self._checked_block, head.number)
+        elif self._polling:
+            self._poll_next = head  # checked as soon as the poll under way is done
+        else:
+            self._poll(head)
+
+    def _poll(self, head: HeadView) -> None:
+        assert self.ex is not None
+        self._polling = True
+        self._poll_next = None
+        jobs = list(self.ex.in_flight.values())
+        self.rt.offload.call(self._check, jobs, head, on_done=functools.partial(self._checked, head))
 
     def _check(self, jobs: list[Job], head: HeadView) -> list[tuple[Job, dict | None, str, str]]:
         """Worker: receipts of ``jobs``; the revert name of a reverted one; renew what missed its block."""
@@ -323,20 +339,24 @@ class ExecutorNode(Node):
             out.append((job, receipt, name, action))
         return out
 
-    def _checked(self, future: Future) -> None:
+    def _checked(self, head: HeadView, future: Future) -> None:
         assert self.ex is not None
         self._polling = False
         try:
             checked = future.result()
         except AlphaPulseError as exc:
             self.rt.stats.error(exc.kind)
-            return
+            checked = []
+        else:
+            self._checked_block = max(self._checked_block, head.number)
         for job, receipt, name, action in checked:
             if action:
                 self._count(action.split(":")[0].replace(" ", "_"))
             if receipt is not None and job.oid in self.ex.in_flight:
                 self.rt.publish(self.ex.settle(job, receipt, name))
                 self._count("settled")
+        if self._poll_next is not None and self.ex.in_flight:
+            self._poll(self._poll_next)
 
     def on_tick(self, now_ns: int) -> int:
         """Retry loading; poll the chain's head when no BlockEnd came for a while."""
