@@ -45,7 +45,8 @@ lint: $(PY_STAMP)
 	$(BIN)/mypy alphapulse mesh shm nodes contracts
 
 test: install lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto -m "not alone"
+	$(BIN)/pytest -m alone
 
 bench: install
 	$(BIN)/python -m bench all

@@ -95,8 +95,8 @@ class ExecutorNode(Node):
             "max_fee_gwei": ConfigKey(500, "gas price ceiling: no fee cap above it, no trade while the base fee is"),
             "gas_margin_pct": ConfigKey(100, "gas limit = estimate + this margin (unused gas is not paid; cold storage "
                                              "on a fresh chain costs 40 % more than the table)"),
-            "batch_ms": ConfigKey(0, "collect the opportunities of one block this long, then execute the most "
-                                     "profitable first (0: each as it arrives)"),
+            "batch_ms": ConfigKey(50, "collect the opportunities of one block this long, then execute the most "
+                                      "profitable first (0: each as it arrives)"),
             "tip_pct": ConfigKey(100, "priority fee bid, percent of the node's suggestion"),
             "max_in_flight": ConfigKey(8, "most transactions sent and not settled"),
             "replace_attempts": ConfigKey(1, "fee bumps of a missed transaction before it is cancelled"),
