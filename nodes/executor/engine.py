@@ -103,6 +103,11 @@ class Executor:
         check_limits(opp, trade, self.policy, self.head, time.time_ns())
         if len(self.in_flight) + self.working >= self.max_in_flight:
             raise Refused(RejectReason.IN_FLIGHT_LIMIT, f"{self.max_in_flight} transactions in flight")
+        oid = opp.opportunity_id
+        with self._journal_lock:
+            known = self.journal.known(oid)
+        if known or oid in self.in_flight or oid in self.working_jobs:
+            raise Refused(RejectReason.DUPLICATE, f"opportunity {oid} was claimed before")
         pools = [h.pool.lower() for h in trade.hops]
         if any(p in self.busy_pools for p in pools):
             raise Refused(RejectReason.CONFLICT, "a transaction in flight trades one of its pools")

@@ -64,6 +64,11 @@ class Journal:
                               "VALUES (?, ?, 'claimed', ?)", (str(opportunity_id), now_ns, frame))
         return cur.rowcount == 1
 
+    def known(self, opportunity_id: int) -> bool:
+        """True when the opportunity was claimed before (by this run or an earlier one)."""
+        return self.db.execute("SELECT 1 FROM claims WHERE opportunity_id=?",
+                               (str(opportunity_id),)).fetchone() is not None
+
     def sent(self, opportunity_id: int, nonce: int, tx_hash: bytes, raw: bytes) -> None:
         """Record the transaction sent for a claim (the latest one, after a replacement)."""
         self.db.execute("UPDATE claims SET state='sent', nonce=?, tx_hash=?, raw=? WHERE opportunity_id=?",
