@@ -42,7 +42,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import zmq
 
@@ -59,6 +59,29 @@ from nodes.runtime.contract import Contract
 from shm.inspect import ring_info
 from shm.segment import RingName, list_ring_names, unlink
 from shm.writer import RingWriter
+
+
+class StartedAndClosed:
+    """``with X(...) as x``: :meth:`start` on entry (closing again if it fails), :meth:`close` on exit."""
+
+    def start(self) -> None:
+        """Bring everything up."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Tear everything down (also after a failed start)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class HarnessError(AssertionError):
@@ -120,7 +143,7 @@ def reader_ready(ring: RingName, pid: int) -> bool:
     return any(r.pid == pid and r.epoch == info.epoch for r in info.readers)
 
 
-class NodeHarness:
+class NodeHarness(StartedAndClosed):
     """Run node ``kind`` in a subprocess against a private mesh; feed and collect frames.
 
     Parameters
@@ -166,17 +189,6 @@ class NodeHarness:
         self._stack = contextlib.ExitStack()
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> NodeHarness:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self) -> None:
         """Write the config, bind the feeder, spawn the node, wait for its first heartbeat."""

@@ -24,12 +24,12 @@ from mesh.delivery import Delivery
 from mesh.protocol import Heartbeat, Message
 from mesh.protocol.constants import NodeState
 from mesh.pubsub import Subscriber
-from nodes.runtime.testing import write_config
+from nodes.runtime.testing import StartedAndClosed, write_config
 from shm.kill_flag import KillFlag
 from shm.segment import list_ring_names, unlink
 
 
-class LiveMesh:
+class LiveMesh(StartedAndClosed):
     """Nodes ``{name: (kind, settings)}`` in ``run_dir``, started in the given order."""
 
     def __init__(self, run_dir: Path, nodes: dict[str, tuple[str, dict[str, Any]]], **mesh: Any):
@@ -121,14 +121,3 @@ class LiveMesh:
             unlink(name)
         with contextlib.suppress(Exception):
             KillFlag(self.cfg.kill_flag_name).unlink()
-
-    def __enter__(self) -> LiveMesh:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
