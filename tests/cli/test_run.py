@@ -69,12 +69,14 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
 DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy", "portfolio", "executor"}
 
 
-def _wait_running(env: dict[str, str], timeout: float = 120) -> None:
+def _wait_running(env: dict[str, str], timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     running: set[str] = set()
+    status: dict = {}
     while time.monotonic() < deadline and running != DEFAULT_RUNNING:
-        running = {n for n, r in _status(env).items() if r.get("state") == "RUNNING"}
-    assert running == DEFAULT_RUNNING
+        status = _status(env)
+        running = {n for n, r in status.items() if r.get("state") == "RUNNING"}
+    assert running == DEFAULT_RUNNING, status
 
 
 def _run_env(cli_env) -> dict[str, str]:
@@ -93,7 +95,8 @@ def _kill_all(procs: dict[int, str]) -> None:
 def test_run_starts_devnet_and_nodes_then_stops_everything(cli_env):
     env = _run_env(cli_env)
     devnet_dir = cli_env.root / "devnet"
-    proc = subprocess.Popen([*RUN, "--seconds", "90", "--devnet-port", str(free_port()),
+    # --seconds: a bound in case the test dies; it interrupts the run itself well before
+    proc = subprocess.Popen([*RUN, "--seconds", "400", "--devnet-port", str(free_port()),
                              "--devnet-dir", str(devnet_dir)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
