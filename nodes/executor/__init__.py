@@ -97,7 +97,8 @@ class ExecutorNode(Node):
                                              "on a fresh chain costs 40 % more than the table)"),
             "batch_ms": ConfigKey(50, "collect the opportunities of one block this long, then execute the most "
                                       "profitable first (0: each as it arrives)"),
-            "tip_pct": ConfigKey(100, "priority fee bid, percent of the node's suggestion"),
+            "tip_pct": ConfigKey(200, "priority fee bid, percent of the node's suggestion (above 100: ahead of "
+                                      "ordinary traffic in the block, whose swaps would move the route's pools)"),
             "max_in_flight": ConfigKey(8, "most transactions sent and not settled"),
             "replace_attempts": ConfigKey(1, "fee bumps of a missed transaction before it is cancelled"),
             "submit": ConfigKey("public", "public (eth_sendRawTransaction) or relay (eth_sendBundle, then public)"),
@@ -200,7 +201,16 @@ class ExecutorNode(Node):
                 continue
             job.nonce, job.tx_hash, job.raw, job.hashes = p.nonce, p.tx_hash, p.raw, [p.tx_hash]
             job.attempts, job.bid = 1, Bid(0, 0, 0, 0)
-            jobs.append(job)
+            try:
+                known = self.ex.chain.rpc("eth_getTransactionByHash", ["0x" + p.tx_hash.hex()]) is not None
+            except ChainError:
+                known = True  # cannot tell: keep tracking it
+            if known:
+                jobs.append(job)
+            else:  # the chain never saw it (or forgot it: a new devnet): it will not land
+                self._count("lost_at_restart")
+                self.rt.publish(self.ex.refusal(job, opp, route, Refused(
+                    RejectReason.SEND_FAILED, "sent before a restart; the chain does not know it"), job.received_ns))
         return jobs
 
     # -- opportunities ----------------------------------------------------------------------

@@ -104,3 +104,23 @@ def test_the_key_from_the_environment_is_never_in_a_log_frame_or_metric(net, tmp
     assert key not in log and key.upper() not in log
     assert key not in metrics
     assert all(bytes.fromhex(key) not in d.raw for d in h.deliveries)
+
+
+def test_what_was_in_flight_when_the_node_was_killed_is_settled_after_its_restart(net, tmp_path):
+    from contracts.anvil import mine, set_automine
+    opp, route = opportunities(net, tmp_path)[0]
+    set_automine(net.chain, False)  # the transaction waits in the pool while the node dies
+    with _harness(net, tmp_path) as h:
+        h.feed(opp, route)
+        (sent,) = h.wait_for(ExecutionResult, where=lambda r: r.opportunity_id == opp.opportunity_id, timeout=20)
+        assert sent.status == ExecutionStatus.SUBMITTED
+        assert h.proc is not None
+        h.proc.kill()  # SIGKILL: no goodbye, the journal is all that is left
+        h.proc.wait(10)
+    mine(net.chain)
+    with _harness(net, tmp_path) as again:  # the same journal
+        result, _ = _final(again, opp.opportunity_id)
+        assert result.status == ExecutionStatus.INCLUDED and result.tx_hash == sent.tx_hash
+        again.feed(opp, route)  # and it is not executed a second time
+        again.collect(lambda _: again.metric("alphapulse_errors_total", kind="refused_duplicate") >= 1, 10)
+        assert again.metric("alphapulse_errors_total", kind="refused_duplicate") == 1
