@@ -74,20 +74,17 @@ def test_an_expired_transaction_is_cancelled_and_reported_dropped(net, tmp_path)
     assert ex.busy_pools == {}
 
 
-def test_the_relay_path_lands_the_trade_and_falls_back_when_the_relay_is_silent(net, tmp_path):
+@pytest.mark.parametrize(("delay", "timeout", "path"), [(0.0, 2.0, SubmitPath.RELAY),
+                                                     (5.0, 0.2, SubmitPath.RELAY_THEN_PUBLIC)])
+def test_the_relay_path_lands_the_trade_and_falls_back_when_the_relay_is_silent(net, tmp_path, delay, timeout,
+                                                                                 path):
     opp, route = opportunities(net, tmp_path)[0]
-    for delay, timeout, path in ((0.0, 2.0, SubmitPath.RELAY), (5.0, 0.2, SubmitPath.RELAY_THEN_PUBLIC)):
-        snap = net.chain.snapshot()
-        try:
-            with RelayServer(net.chain.url, delay_s=delay) as relay:
-                ex = executor_for(net, tmp_path, journal=tmp_path / f"j{delay}.db")
-                ex.submitter = RelaySubmitter(relay.url, PublicSubmitter(net.chain), timeout_s=timeout)
-                job = ex.admit(opp, route, b"", 1)
-                ex.execute(job)
-                assert job.path == path
-                result, _ = ex.settle(job, _receipt(ex, job))
-                assert result.status == ExecutionStatus.INCLUDED
-                assert (relay.stats.forwarded >= 1) == (path == SubmitPath.RELAY)
-        finally:
-            net.chain.revert_to(snap)
-            net.chain.forget_nonce()
+    with RelayServer(net.chain.url, delay_s=delay) as relay:
+        ex = executor_for(net, tmp_path)
+        ex.submitter = RelaySubmitter(relay.url, PublicSubmitter(net.chain), timeout_s=timeout)
+        job = ex.admit(opp, route, b"", 1)
+        ex.execute(job)
+        assert job.path == path
+        result, _ = ex.settle(job, _receipt(ex, job))
+        assert result.status == ExecutionStatus.INCLUDED
+        assert (relay.stats.forwarded >= 1) == (path == SubmitPath.RELAY)
