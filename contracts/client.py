@@ -53,7 +53,6 @@ from contracts.answers import (
 from contracts.fees import FeeQuote, quote
 from contracts.logs import LogFilter, get_logs
 from contracts.reverts import ErrorDecoder, Reverted
-from contracts.transport import HttpJsonRpc
 
 #: Gas added to an estimate by :meth:`Chain.send`: 20 % plus this many units. Generous because
 #: anvil mines several blocks in one second with the same timestamp: an estimate made in second T
@@ -123,11 +122,7 @@ class Chain:
                  *, timeout: float = 10.0):
         self.url = url
         self._provider = HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-        self.w3 = Web3(self._provider)  # contract objects; raw requests take the lean transport
-        try:
-            self._rpc = HttpJsonRpc(url, timeout)
-        except ValueError as exc:
-            raise ChainUnreachable(f"{redacted(url)}: {exc}") from None
+        self.w3 = Web3(self._provider)
         self.account = account or dev_account(0)
         self.decoder = decoder or ErrorDecoder()
         self._lock = threading.Lock()
@@ -154,7 +149,7 @@ class Chain:
             The node answered with an error object.
         """
         try:
-            response = self._rpc.request(method, list(params or []))
+            response = self._provider.make_request(RPCEndpoint(method), list(params or []))
         except OSError as exc:
             raise ChainUnreachable(f"{method}: no answer from {redacted(self.url)}: {type(exc).__name__}") from exc
         except ValueError as exc:  # JSON or UTF-8 decoding of the body
@@ -182,7 +177,7 @@ class Chain:
             return []
         batch = [(RPCEndpoint(method), list(params)) for method, params in requests]
         try:
-            responses = self._rpc.batch(batch)
+            responses = self._provider.make_batch_request(batch)
         except OSError as exc:
             raise ChainUnreachable(f"batch: no answer from {redacted(self.url)}: {type(exc).__name__}") from exc
         except (ValueError, TypeError) as exc:  # body not JSON, or ids that cannot be ordered
