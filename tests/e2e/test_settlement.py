@@ -30,7 +30,7 @@ from tests.e2e.live_mesh import LiveMesh
 pytestmark = [pytest.mark.chain, pytest.mark.alone, pytest.mark.timeout(900)]
 
 INJECTIONS = int(__import__('os').environ.get('E2E_INJECTIONS', 100))
-BLOCK_TIME = 0.6
+BLOCK_TIME = 0.8
 #: One injection every this many blocks: the pipeline trades one route per pool per block, so a
 #: dislocation needs a block or two more for its smaller cycles before the next one comes.
 INJECT_EVERY = 3
