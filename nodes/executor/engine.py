@@ -21,7 +21,7 @@ from mesh.protocol.messages import ArbitrageRoute
 from nodes.executor.journal import Journal
 from nodes.executor.nonces import NonceManager
 from nodes.executor.policy import Policy
-from nodes.executor.results import REFUSAL_REVERTS, Job, frame_of, revert_reason
+from nodes.executor.results import REFUSAL_REVERTS, Job, frame_of, gas_in_token, revert_reason
 from nodes.executor.validate import Bid, HeadView, Refused, bid, check_limits, check_shape
 
 
@@ -293,8 +293,7 @@ class Executor:
         cap = max(_bumped(job.bid.max_fee), head.next_base_fee + head.priority_fee)
         tip = min(_bumped(job.bid.priority_fee), cap)
         if not expired and job.attempts <= self.replace_attempts and cap <= self.policy.max_fee_wei:
-            o = job.opp
-            worst = -(-job.route.gas_cost * job.bid.gas_limit * cap // (o.gas_estimate * o.gas_price_wei))
+            worst = gas_in_token(job, job.bid.gas_limit * cap)
             if worst < job.gross:
                 self._sign_and_send(job, Bid(job.bid.gas_limit, cap, tip, worst), self._payload(job), nonce=job.nonce)
                 return "bumped"
