@@ -41,8 +41,8 @@ run: install
 	$(BIN)/alphapulse run
 
 lint: $(PY_STAMP)
-	$(BIN)/ruff check alphapulse mesh shm nodes contracts bench tests
-	$(BIN)/mypy alphapulse mesh shm nodes contracts
+	$(BIN)/ruff check alphapulse mesh shm nodes contracts cex bench tests
+	$(BIN)/mypy alphapulse mesh shm nodes contracts cex
 
 test: install lint
 	$(BIN)/pytest -n auto -m "not alone"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("alphapulse", "shm", "mesh", "contracts", "nodes", "bench")
+PACKAGES = ("alphapulse", "shm", "mesh", "contracts", "cex", "nodes", "bench")
 
 #: layer -> project packages (or subpackages) it may import; a layer may always import itself.
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -22,8 +22,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "mesh.protocol": ("alphapulse",),
     "mesh": ("alphapulse", "shm", "mesh"),
     "contracts": ("alphapulse", "mesh.protocol", "mesh.cli"),
-    "nodes": ("alphapulse", "shm", "mesh", "contracts"),
-    "bench": ("alphapulse", "shm", "mesh", "contracts", "nodes"),
+    "cex": ("alphapulse", "mesh.protocol", "mesh.cli", "contracts"),
+    "nodes": ("alphapulse", "shm", "mesh", "contracts", "cex"),
+    "bench": ("alphapulse", "shm", "mesh", "contracts", "cex", "nodes"),
 }
 
 

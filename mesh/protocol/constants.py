@@ -352,3 +352,10 @@ class OrderState(IntEnum):
     CANCELLED = 3
     REJECTED = 4
     EXPIRED = 5
+
+
+class CexDexDirection(IntEnum):
+    """Which way a CEX-DEX signal trades (CexDexSignal.direction)."""
+
+    BUY_DEX_SELL_CEX = 0
+    BUY_CEX_SELL_DEX = 1

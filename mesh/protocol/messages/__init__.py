@@ -4,6 +4,7 @@ from mesh.protocol.messages.defi import (
     ArbitrageOpportunity,
     ArbitrageRoute,
     BlockEnd,
+    CexDexSignal,
     ChainEvent,
     CrossChainArbitrageSignal,
     EmergencyStop,
@@ -43,7 +44,7 @@ from mesh.protocol.messages.upstream_system import (
 )
 
 __all__ = [
-    "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
+    "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "CexDexSignal", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
     "ExecutionDetail", "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
     "OrderRequest", "OrderStatus", "PoolBurn", "PoolInvalidation", "PoolLiquidity", "PoolMint", "PoolState",
     "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",

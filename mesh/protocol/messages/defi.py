@@ -112,6 +112,30 @@ CrossChainArbitrageSignal = message(34, "CrossChainArbitrageSignal", [
     u16("bridge", "VenueId of the bridge, 0 if none"), pad(2),
 ], size=176, origin=_EXT, doc="A price difference between two chains, net of bridge cost.")
 
+CexDexSignal = message(37, "CexDexSignal", [
+    u128("dex_amount_in", "exact input of the DEX leg, raw units of its input token"),
+    u128("dex_amount_out", "exact output of the DEX leg at the pool state used, raw units"),
+    i128("expected_profit", "raw units of quote_token, net of pool fee, gas and CEX taker fee"),
+    u128("gas_cost", "the DEX leg's gas in raw units of quote_token, rounded up"),
+    u64("signal_id"), u64("chain_id"), u64("detected_block", "block of the pool state used"),
+    u64("valid_until_ns", "wall clock, ns since epoch"),
+    u64("cex_timestamp_ns", "exchange time of the CEX book used"),
+    u64("cex_asset_id", "InstrumentId.asset_id of the CEX pair"),
+    i64("cex_quantity", "base quantity of the CEX leg × 1e8, a multiple of the lot size"),
+    i64("cex_price", "average price of the CEX leg over the levels it takes × 1e8"),
+    i64("cex_best", "best bid (selling on the CEX) or ask (buying) × 1e8"),
+    i64("dex_price", "average DEX execution price, quote per base × 1e8"),
+    i64("net_profit_usd_q8", "expected_profit in USD × 1e8"),
+    u32("pool_fee_ppm"), u32("cex_taker_fee_ppm"),
+    u16("cex_venue", "VenueId"), u8("cex_asset_type"), u8("direction", "CexDexDirection"),
+    u8("pool_kind", "PoolKind"), u8("reserved"), u16("strategy_id"),
+    i32("spread_bps", "(CEX side price − DEX price) / DEX price in bps, before fees"), pad(4),
+    addr("pool"), addr("base_token", "the CEX base asset on chain (WETH for ETH)"),
+    addr("quote_token", "the CEX quote asset on chain; profit is booked in it"), pad(4),
+], size=240, origin=_EXT,
+    doc="A CEX-DEX price difference sized on both legs: buy on one side, sell on the other, "
+        "net of the pool fee, the DEX leg's gas and the CEX taker fee.")
+
 StrategyPerformance = message(35, "StrategyPerformance", [
     i128("realized_profit", "raw units of profit_token"),
     u64("window_start_ns"), u64("window_end_ns"),

@@ -122,6 +122,39 @@ class CrossChainArbitrageSignal(Message):
     def __init__(self, amount_in: int = ..., expected_out: int = ..., opportunity_id: int = ..., source_chain_id: int = ..., dest_chain_id: int = ..., valid_until_ns: int = ..., net_profit_usd_q8: int = ..., bridge_cost_usd_q8: int = ..., bridge_latency_s: int = ..., strategy_id: int = ..., confidence_bps: int = ..., source_pool: bytes = ..., dest_pool: bytes = ..., token_in: bytes = ..., token_out: bytes = ..., source_venue: int = ..., dest_venue: int = ..., bridge: int = ...) -> None: ...
     def _replace(self, **changes: Any) -> CrossChainArbitrageSignal: ...
 
+class CexDexSignal(Message):
+    """A CEX-DEX price difference sized on both legs: buy on one side, sell on the other, net of the pool fee, the DEX leg's gas and the CEX taker fee."""
+
+    dex_amount_in: int
+    dex_amount_out: int
+    expected_profit: int
+    gas_cost: int
+    signal_id: int
+    chain_id: int
+    detected_block: int
+    valid_until_ns: int
+    cex_timestamp_ns: int
+    cex_asset_id: int
+    cex_quantity: int
+    cex_price: int
+    cex_best: int
+    dex_price: int
+    net_profit_usd_q8: int
+    pool_fee_ppm: int
+    cex_taker_fee_ppm: int
+    cex_venue: int
+    cex_asset_type: int
+    direction: int
+    pool_kind: int
+    reserved: int
+    strategy_id: int
+    spread_bps: int
+    pool: bytes
+    base_token: bytes
+    quote_token: bytes
+    def __init__(self, dex_amount_in: int = ..., dex_amount_out: int = ..., expected_profit: int = ..., gas_cost: int = ..., signal_id: int = ..., chain_id: int = ..., detected_block: int = ..., valid_until_ns: int = ..., cex_timestamp_ns: int = ..., cex_asset_id: int = ..., cex_quantity: int = ..., cex_price: int = ..., cex_best: int = ..., dex_price: int = ..., net_profit_usd_q8: int = ..., pool_fee_ppm: int = ..., cex_taker_fee_ppm: int = ..., cex_venue: int = ..., cex_asset_type: int = ..., direction: int = ..., pool_kind: int = ..., reserved: int = ..., strategy_id: int = ..., spread_bps: int = ..., pool: bytes = ..., base_token: bytes = ..., quote_token: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> CexDexSignal: ...
+
 class StrategyPerformance(Message):
     """A strategy's counts and P&L over a time window."""
 
