@@ -22,6 +22,9 @@ from contracts.deploy import deploy_market
 from contracts.devnet import find_pool
 from contracts.pools import erc20, swap_v2
 
+#: Seconds a test's chain client waits for anvil: far above its usual milliseconds.
+TEST_RPC_TIMEOUT_S = 60.0
+
 
 def worker_port() -> int:
     """A free port unique to this xdist worker and process."""
@@ -80,10 +83,11 @@ def devnet() -> Iterator[Net]:
         pytest.fail("could not start anvil on a free port")
     try:
         url = f"http://127.0.0.1:{port}"
-        chain = Chain(url)
+        # Generous: under the full parallel suite anvil has been seen silent for over 10 s.
+        chain = Chain(url, timeout=TEST_RPC_TIMEOUT_S)
         manifest = deploy_market(chain)
         arb = arbitrage_contract(chain, manifest["flash_arbitrage"])
-        stranger = Chain(url, dev_account(1), decoder=chain.decoder)
+        stranger = Chain(url, dev_account(1), decoder=chain.decoder, timeout=TEST_RPC_TIMEOUT_S)
         net = Net(chain, stranger, dev_account(2).address, manifest, arb, PoolBook(chain, arb))
         _mispricing(net)
         yield net
