@@ -1,0 +1,1 @@
+"""Binance spot: combined-stream parsing, depth sync, request signing and the signed REST client."""
