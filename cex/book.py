@@ -10,6 +10,9 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 
+TOP = 50
+"""The depth whose changes set :attr:`BookSide.top_dirty` (the OrderBook message's levels)."""
+
 Level = tuple[int, int]
 """(price, size), both x 1e8."""
 
@@ -23,27 +26,33 @@ class BookSide:
         True for the bid side (best = highest price), False for asks (best = lowest).
     """
 
-    __slots__ = ("_keys", "_sign", "sizes")
+    __slots__ = ("_keys", "_sign", "cache", "sizes", "top_dirty")
 
     def __init__(self, bids: bool) -> None:
         self.sizes: dict[int, int] = {}
         self._keys: list[int] = []          # sign * price, ascending = best first
         self._sign = -1 if bids else 1
+        self.top_dirty = True
+        """True when a change reached the best :data:`TOP` levels since the flag was reset
+        (the encoder of the top levels keeps its bytes in ``cache`` meanwhile)."""
+        self.cache: object = None
 
     def __len__(self) -> int:
         return len(self.sizes)
 
     def set(self, price: int, size: int) -> None:
         """Set the level at ``price`` to ``size``; a size of 0 removes it (absent: no-op)."""
-        sizes = self.sizes
+        sizes, keys = self.sizes, self._keys
+        key = self._sign * price
+        if len(keys) <= TOP or key <= keys[TOP - 1]:
+            self.top_dirty = True
         if size:
             if price not in sizes:
-                insort(self._keys, self._sign * price)
+                insort(keys, key)
             sizes[price] = size
         elif price in sizes:
             del sizes[price]
-            keys = self._keys
-            del keys[bisect_left(keys, self._sign * price)]
+            del keys[bisect_left(keys, key)]
 
     def replace(self, levels: Iterable[Level]) -> None:
         """Forget every level and load ``levels`` (a snapshot); zero sizes are skipped."""
@@ -51,11 +60,13 @@ class BookSide:
         self.sizes = sizes
         sign = self._sign
         self._keys = sorted(sign * p for p in sizes)
+        self.top_dirty = True
 
     def clear(self) -> None:
         """Remove every level."""
         self.sizes = {}
         self._keys = []
+        self.top_dirty = True
 
     def best(self) -> Level | None:
         """The best level, or None if the side is empty."""
@@ -68,6 +79,14 @@ class BookSide:
         """The best ``n`` levels, best first."""
         sign, sizes = self._sign, self.sizes
         return [(sign * k, sizes[sign * k]) for k in self._keys[:n]]
+
+    def top_flat(self, n: int) -> list[int]:
+        """The best ``n`` levels flattened as price, size, 0, price, size, 0, ... (the
+        OrderLevel items of the wire)."""
+        sizes = self.sizes
+        if self._sign < 0:
+            return [x for k in self._keys[:n] for x in (-k, sizes[-k], 0)]
+        return [x for k in self._keys[:n] for x in (k, sizes[k], 0)]
 
     def levels(self) -> list[Level]:
         """Every level, best first."""

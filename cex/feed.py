@@ -25,12 +25,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from mesh.protocol import InstrumentId, Message, StateInvalidation
+from cex.frames import invalidations
+from mesh.protocol import InstrumentId, Message, UnknownTLV
 from mesh.protocol.constants import InvalidationReason
-from mesh.protocol.messages.upstream_system import InstrumentIdRecord
 
-Frame = list[Message]
-"""One frame's messages, in wire order."""
+Frame = list[Message | UnknownTLV]
+"""One frame's messages, in wire order (an OrderBook may come pre-encoded, cex.frames)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,18 +171,5 @@ class VenueFeed(abc.ABC):
 
     def invalidation(self, instruments: list[InstrumentId], reason: InvalidationReason,
                      timestamp_ns: int, sequence: int = 0) -> list[Frame]:
-        """StateInvalidation frames for ``instruments`` (16 per message, one frame each)."""
-        frames: list[Frame] = []
-        for i in range(0, len(instruments), 16):
-            chunk = instruments[i:i + 16]
-            frames.append([StateInvalidation(
-                sequence=sequence, timestamp_ns=timestamp_ns,
-                instruments=tuple(_instrument_record(x) for x in chunk),
-                venue=self.venue, reason=int(reason))])
-        return frames
-
-
-def _instrument_record(instrument: InstrumentId) -> object:
-    """The packed-InstrumentId record StateInvalidation holds."""
-    return InstrumentIdRecord.cls(asset_id=instrument.asset_id, venue=instrument.venue,
-                              asset_type=instrument.asset_type, reserved=instrument.reserved)
+        """StateInvalidation frames for ``instruments`` of this venue (16 per frame)."""
+        return list(invalidations(self.venue, instruments, reason, timestamp_ns, sequence))
