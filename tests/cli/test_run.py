@@ -110,6 +110,7 @@ def test_run_starts_devnet_and_nodes_then_stops_everything(cli_env):
     assert "devnet: stopped" in output
     assert _wait_gone({anvil_pid: _stat(anvil_pid)[19]} if _stat(anvil_pid) else {}, 10) == {}
     assert not (cli_env.run_dir / "supervisord.pid").exists()
+    assert not Path(f"/dev/shm/{cli_env.namespace}-kill").exists()  # no stop set: nothing left
 
 
 @pytest.mark.chain

@@ -29,6 +29,7 @@ from alphapulse.errors import ConfigError
 from contracts import devnet
 from mesh.config import load_config
 from nodes.runtime.parent import parent_death_signal_preexec
+from shm.kill_flag import KillFlag
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: Seconds supervisord has to stop every node (each has stopwaitsecs=10) before it is killed.
@@ -121,6 +122,17 @@ def _wait(proc: subprocess.Popen[bytes], stop: Stop, out: Output, seconds: float
             time.sleep(0.1)
 
 
+def _remove_idle_kill_flag(name: str, out: Output) -> None:
+    """Unlink the nodes' kill flag segment unless a stop is set in it (that one must survive)."""
+    flag = KillFlag(name)
+    if flag.is_set():
+        out.say(f"mesh: the kill flag {name} stays set (stop {flag.stop_id}); "
+                "`alphapulse resume` clears it")
+        flag.close()
+    else:
+        flag.unlink()
+
+
 def run(args: argparse.Namespace) -> int:
     """Start everything, wait, stop everything; return 0, or supervisord's failing status."""
     conf = Path(args.supervisor_conf)
@@ -150,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if proc is not None:
             _stop_supervisord(proc)
+            _remove_idle_kill_flag(cfg.kill_flag_name, out)
         if created and paths is not None and not args.keep_devnet:
             devnet.down(paths)
             out.say("devnet: stopped")
