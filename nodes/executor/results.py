@@ -13,7 +13,7 @@ from contracts.arbitrage import Trade
 from mesh.protocol import ArbitrageOpportunity, ExecutionDetail, ExecutionResult
 from mesh.protocol.constants import ExecutionStatus, RejectReason, RevertReason, SubmitPath
 from mesh.protocol.messages import ArbitrageRoute
-from nodes.executor.validate import Bid
+from nodes.executor.validate import Bid, wei_in_token
 
 #: Custom errors of FlashArbitrage (and the pools) -> the wire's RevertReason.
 REVERT_REASONS = {
@@ -86,9 +86,7 @@ class Job:
 
 def gas_in_token(job: Job, gas_wei: int) -> int:
     """``gas_wei`` in raw units of the profit token at the opportunity's rate, rounded up."""
-    o = job.opp
-    denominator = o.gas_estimate * o.gas_price_wei
-    return -(-job.route.gas_cost * gas_wei // denominator) if denominator else 0
+    return wei_in_token(job.opp, job.route, gas_wei)
 
 
 def usd_q8(job: Job, amount: int) -> int:

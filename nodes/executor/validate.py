@@ -44,6 +44,13 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def wei_in_token(opp: ArbitrageOpportunity, route: ArbitrageRoute, wei: int) -> int:
+    """``wei`` of gas in raw units of the profit token at the opportunity's own rate
+    (``gas_cost`` per ``gas_estimate × gas_price_wei``), rounded up; 0 without a rate."""
+    denominator = opp.gas_estimate * opp.gas_price_wei
+    return _ceil_div(route.gas_cost * wei, denominator) if denominator else 0
+
+
 def flash_fee_of(trade: Trade) -> int:
     """The most the trade's lender can charge for ``amount_in`` (what FlashArbitrage accepts)."""
     a = trade.amount_in
@@ -163,7 +170,7 @@ def bid(opp: ArbitrageOpportunity, route: ArbitrageRoute, policy: Policy, head: 
         raise Refused(RejectReason.GAS_PRICE_CEILING, "the next base fee is above the ceiling")
     tip = min(tip, cap - head.next_base_fee)
     gas_limit = policy.gas_limit(opp.gas_estimate)
-    worst = _ceil_div(route.gas_cost * gas_limit * cap, opp.gas_estimate * opp.gas_price_wei)
+    worst = wei_in_token(opp, route, gas_limit * cap)
     if worst >= gross_profit:
         raise Refused(RejectReason.GAS_ABOVE_BUDGET, f"worst gas {worst} would take the whole profit "
                                                      f"{gross_profit}")
