@@ -25,12 +25,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from cex.frames import invalidations
-from mesh.protocol import InstrumentId, Message, UnknownTLV
+from cex.frames import Frame, invalidations
+from mesh.protocol import InstrumentId
 from mesh.protocol.constants import InvalidationReason
 
-Frame = list[Message | UnknownTLV]
-"""One frame's messages, in wire order (an OrderBook may come pre-encoded, cex.frames)."""
+__all__ = ["NOTHING", "FeedOutput", "Frame", "Limits", "RestReply", "RestRequest", "VenueFeed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +46,18 @@ class RestRequest:
         Query parameters, in order.
     weight : int
         The request's weight in the venue's rate limit (informational, for the transport).
+    epoch : int
+        The feed's connection epoch when asked; an answer from another epoch is ignored.
+    delay_s : float
+        Wait this long before sending (a retry after a failure).
     """
 
     key: str
     path: str
     params: tuple[tuple[str, str], ...] = ()
     weight: int = 1
+    epoch: int = 0
+    delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,4 +177,4 @@ class VenueFeed(abc.ABC):
     def invalidation(self, instruments: list[InstrumentId], reason: InvalidationReason,
                      timestamp_ns: int, sequence: int = 0) -> list[Frame]:
         """StateInvalidation frames for ``instruments`` of this venue (16 per frame)."""
-        return list(invalidations(self.venue, instruments, reason, timestamp_ns, sequence))
+        return invalidations(self.venue, instruments, reason, timestamp_ns, sequence)

@@ -13,10 +13,21 @@ import struct
 
 from cex.book import BookSide, L2Book, Level
 from cex.fixed import SCALE
-from mesh.protocol import InstrumentId, OrderBook, Quote, StateInvalidation, Trade, UnknownTLV
+from mesh.protocol import (
+    InstrumentId,
+    Message,
+    OrderBook,
+    Quote,
+    StateInvalidation,
+    Trade,
+    UnknownTLV,
+)
 from mesh.protocol.constants import InvalidationReason
 from mesh.protocol.messages.market import OrderLevel
 from mesh.protocol.messages.upstream_system import InstrumentIdRecord
+
+Frame = list[Message | UnknownTLV]
+"""One frame's messages, in wire order (an OrderBook may come pre-encoded)."""
 
 BOOK_LEVELS = 50
 """Levels per side of an OrderBook message."""
@@ -93,9 +104,9 @@ def order_book(instrument: InstrumentId, bids: list[Level], asks: list[Level], s
 
 
 def invalidations(venue: int, instruments: list[InstrumentId], reason: InvalidationReason,
-                  time_ns: int, sequence: int = 0) -> list[list[StateInvalidation]]:
+                  time_ns: int, sequence: int = 0) -> list[Frame]:
     """StateInvalidation frames naming ``instruments`` (16 per message, one per frame)."""
-    frames = []
+    frames: list[Frame] = []
     for i in range(0, len(instruments), _INVALIDATION_MAX):
         chunk = instruments[i:i + _INVALIDATION_MAX]
         records = tuple(InstrumentIdRecord.cls(asset_id=x.asset_id, venue=x.venue,
