@@ -1,0 +1,13 @@
+"""The optional parts of a server (paper exchange, devnet follower), attached at start."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cex.exchange.server import LocalExchange
+
+
+async def attach_components(ex: LocalExchange) -> None:
+    """Add the components ``ex``'s settings ask for to ``ex.components`` (none yet)."""
+    return None
