@@ -128,6 +128,9 @@ class VenueFeed(abc.ABC):
         The venue's documented connection limits.
     errors : collections.Counter
         Input errors by kind (``bad_json``, ``bad_field``, ``precision``, ``gap``, ``stale``...).
+    resync_requested : bool
+        Set by a feed whose venue can only resynchronise on a new connection (Coinbase): the
+        transport closes the connection (invalidating the books) and opens a new one at once.
     """
 
     name: str
@@ -135,6 +138,7 @@ class VenueFeed(abc.ABC):
     source: int
     limits: Limits
     errors: Counter[str] = field(default_factory=Counter)
+    resync_requested: bool = False
 
     # -- connection ------------------------------------------------------------------------
 
