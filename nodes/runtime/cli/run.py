@@ -28,6 +28,7 @@ from typing import IO
 from alphapulse.errors import ConfigError
 from contracts import devnet
 from mesh.config import load_config
+from nodes.runtime.cli.paper import paper_exchange_env
 from nodes.runtime.parent import parent_death_signal_preexec
 from shm.kill_flag import KillFlag
 
@@ -144,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ, ALPHAPULSE_RUN_DIR=str(run_dir), ALPHAPULSE_PYTHON=sys.executable)
     if args.config:
         env["ALPHAPULSE_CONFIG"] = str(Path(args.config).resolve())
+    env.update(paper_exchange_env(run_dir, env))
     out, stop = Output(sys.stdout), Stop()
     previous = {s: signal.signal(s, stop.on_signal) for s in STOP_SIGNALS}
     paths: devnet.DevnetPaths | None = None
