@@ -1,0 +1,39 @@
+"""The venue table of collector-cex: venue name -> the factory of its feed.
+
+A factory takes the node's settings and returns the venue's :class:`~cex.feed.VenueFeed`
+and the base URL of its REST API ("" when the feed asks for none). Adding a venue is one line
+in :data:`VENUES` (and its keys in the node's CONTRACT.config).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cex.binance.feed import BinanceFeed
+from cex.feed import VenueFeed
+
+Factory = Callable[[Mapping[str, Any]], tuple[VenueFeed, str]]
+
+
+def names(text: str) -> list[str]:
+    """A configured list: names separated by commas or spaces."""
+    return [v for v in text.replace(",", " ").split() if v]
+
+
+def binance(settings: Mapping[str, Any]) -> tuple[VenueFeed, str]:
+    """Binance spot: ``binance_symbols`` on ``binance_ws``, snapshots from ``binance_rest``."""
+    return (BinanceFeed(symbols=names(settings["binance_symbols"]),
+                        ws_base=settings["binance_ws"]), settings["binance_rest"])
+
+
+def coinbase(settings: Mapping[str, Any]) -> tuple[VenueFeed, str]:
+    """Coinbase Advanced Trade: ``coinbase_products`` on ``coinbase_ws`` (no REST)."""
+    from cex.coinbase.feed import CoinbaseFeed
+    return CoinbaseFeed(names(settings["coinbase_products"]), url=settings["coinbase_ws"]), ""
+
+
+VENUES: dict[str, Factory] = {
+    "binance": binance,
+    "coinbase": coinbase,
+}
