@@ -64,6 +64,8 @@ class CexCollectorNode(Node):
             "coinbase_ws": ConfigKey("wss://advanced-trade-ws.coinbase.com",
                                      "Coinbase Advanced Trade websocket"),
             "coinbase_products": ConfigKey("ETH-USD,BTC-USD", "Coinbase product ids"),
+            "coinbase_key_file": ConfigKey("", "optional CDP key JSON (mode 0600); empty = "
+                                               "COINBASE_API_KEY_NAME/_PRIVATE_KEY or none"),
             "ping_interval_ms": ConfigKey(20000, "client ping period"),
             "ping_timeout_ms": ConfigKey(20000, "a pong later than this closes the connection"),
             "open_timeout_ms": ConfigKey(10000, "websocket opening handshake limit"),

@@ -28,9 +28,13 @@ def binance(settings: Mapping[str, Any]) -> tuple[VenueFeed, str]:
 
 
 def coinbase(settings: Mapping[str, Any]) -> tuple[VenueFeed, str]:
-    """Coinbase Advanced Trade: ``coinbase_products`` on ``coinbase_ws`` (no REST)."""
+    """Coinbase Advanced Trade: ``coinbase_products`` on ``coinbase_ws`` (no REST); a CDP key
+    from ``coinbase_key_file`` or the environment when one is configured (optional)."""
+    from cex.coinbase.auth import load_key
     from cex.coinbase.feed import CoinbaseFeed
-    return CoinbaseFeed(names(settings["coinbase_products"]), url=settings["coinbase_ws"]), ""
+    key = load_key(settings.get("coinbase_key_file", ""))
+    return CoinbaseFeed(names(settings["coinbase_products"]), url=settings["coinbase_ws"],
+                        key=key), ""
 
 
 VENUES: dict[str, Factory] = {
