@@ -228,9 +228,14 @@ class BinanceRest:
         """``GET /api/v3/account`` (balances), signed."""
         return await self._object("GET", "/api/v3/account", (), signed=True)
 
-    async def new_order(self, params: Sequence[Param]) -> dict[str, Any]:
-        """``POST /api/v3/order`` with :func:`cex.binance.signing.order_params`, signed."""
-        return await self._object("POST", "/api/v3/order", params, signed=True)
+    async def new_order(self, params: Sequence[Param], *,
+                        guard: Callable[[], None] | None = None) -> dict[str, Any]:
+        """``POST /api/v3/order`` with :func:`cex.binance.signing.order_params`, signed.
+
+        ``guard`` is called right before each attempt is signed and sent (after any back-off
+        or clock resync): it raises to stop the order (an emergency stop latched meanwhile).
+        """
+        return await self._object("POST", "/api/v3/order", params, signed=True, guard=guard)
 
     async def query_order(self, symbol: str, client_id: str) -> dict[str, Any]:
         """``GET /api/v3/order`` by ``origClientOrderId``, signed."""
@@ -272,20 +277,24 @@ class BinanceRest:
     # -- the request -----------------------------------------------------------------------
 
     async def _object(self, method: str, path: str, params: Sequence[Param], *, signed: bool,
-                      api_key: bool = True) -> dict[str, Any]:
-        doc = await self._send(method, path, params, signed=signed, api_key=api_key)
+                      api_key: bool = True, guard: Callable[[], None] | None = None
+                      ) -> dict[str, Any]:
+        doc = await self._send(method, path, params, signed=signed, api_key=api_key,
+                               guard=guard)
         if not isinstance(doc, dict):
             raise BadJson(f"{path} answered a {type(doc).__name__}, not an object")
         return doc
 
     async def _send(self, method: str, path: str, params: Sequence[Param], *, signed: bool,
-                    api_key: bool = True) -> Any:
+                    api_key: bool = True, guard: Callable[[], None] | None = None) -> Any:
         """One request, tried again after a short back-off or a clock resync (module doc)."""
         if signed and self.resync_s > 0 and time.monotonic() - self._synced_at > self.resync_s:
             await self.sync_time()
         for attempt in range(3):
             await self._respect_backoff(path)
             try:
+                if guard is not None:
+                    guard()
                 return await self._attempt(method, path, params, signed, api_key)
             except RateLimited as exc:
                 if exc.retry_after_s > self.max_wait_s or attempt == 2:
