@@ -9,5 +9,7 @@ if TYPE_CHECKING:
 
 
 async def attach_components(ex: LocalExchange) -> None:
-    """Add the components ``ex``'s settings ask for to ``ex.components`` (none yet)."""
-    return None
+    """Add the paper exchange (always) and the devnet follower (``follow``) to ``ex``."""
+    from cex.exchange.paper import PaperExchange
+
+    ex.components.append(PaperExchange(ex, ex.specs, ex.paper_settings))

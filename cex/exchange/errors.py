@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from alphapulse.errors import AlphaPulseError
+from cex.errors import CexError
 
 
-class ExchangeError(AlphaPulseError):
+class ExchangeError(CexError):
     """The local exchange server cannot start or run as configured."""
 
     kind = "exchange"

@@ -67,8 +67,10 @@ async def disconnect(hub: Hub, venue: str, abrupt: bool) -> None:
 class ScriptRunner:
     """Runs steps in order against the server's hub, REST queue and counters."""
 
-    def __init__(self, hub: Hub, rest: RestScript, stats: ExchangeStats) -> None:
+    def __init__(self, hub: Hub, rest: RestScript, stats: ExchangeStats,
+                 on_send: Callable[[Any], None] | None = None) -> None:
         self.hub = hub
+        self.on_send = on_send
         self.rest = rest
         self.stats = stats
         self.done = asyncio.Event()
@@ -76,7 +78,7 @@ class ScriptRunner:
         self.done_callbacks: list[Callable[[], Any]] = []
         self.step = 0
         self._handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
-            WaitClients: self._wait_clients, Send: lambda s: send(self.hub, s),
+            WaitClients: self._wait_clients, Send: self._send,
             Rest: self._rest, WaitRest: self._wait_rest,
             Disconnect: lambda s: disconnect(self.hub, s.venue, s.abrupt),
             Sleep: lambda s: asyncio.sleep(s.ms / 1000),
@@ -91,6 +93,11 @@ class ScriptRunner:
         self.done.set()
         for callback in self.done_callbacks:
             callback()
+
+    async def _send(self, step: Send) -> None:
+        await send(self.hub, step)
+        if self.on_send is not None and step.venue == "binance" and step.json is not None:
+            self.on_send(step.json)
 
     async def _wait_clients(self, step: WaitClients) -> None:
         await self.hub.changes.wait_until(lambda: connected(self.hub, step.venue) >= step.count)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,13 @@ from aiohttp import web
 from cex.exchange.binance_ws import serve_binance
 from cex.exchange.coinbase_ws import serve_coinbase
 from cex.exchange.hub import Hub
+from cex.exchange.market import Market
+from cex.exchange.paper import PaperSettings
 from cex.exchange.replay import RestScript, ScriptRunner
 from cex.exchange.script import Step, load_script
 from cex.exchange.settings import WsLimits
 from cex.exchange.stats import ExchangeStats
+from cex.exchange.symbols import DEFAULT_LIVE_SYMBOLS, DEFAULT_SYMBOLS, SymbolSpec, parse_symbols
 
 #: A built-in REST endpoint.
 Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,29 +59,41 @@ class LocalExchange:
     port : int
         TCP port on ``host``; 0 picks a free one.
     keys : iterable of (api key, secret) pairs
-        Keys the paper exchange accepts on signed endpoints.
+        Keys the paper exchange accepts on signed endpoints (one paper account per key).
     host : str
         Address to bind (loopback by default).
     limits : WsLimits
         Websocket limits and keep-alive timing.
-    **paper : Any
-        Settings of the paper exchange (see :class:`cex.exchange.paper.PaperSettings`).
+    symbols : str or sequence of SymbolSpec
+        The symbols (``"ETHUSDT,BTCUSDT"``, or ``"ETHUSDT=WETH/USDC,..."`` in live mode);
+        default :data:`~cex.exchange.symbols.DEFAULT_SYMBOLS` (live:
+        :data:`~cex.exchange.symbols.DEFAULT_LIVE_SYMBOLS`).
+    paper : PaperSettings
+        Commission rates and starting balances of the paper accounts.
     """
 
     def __init__(self, script: str | Path | Iterable[Any] | None = None, follow: Any = None,
                  port: int = 0, keys: Iterable[tuple[str, str]] = (), *,
-                 host: str = "127.0.0.1", limits: WsLimits | None = None, **paper: Any) -> None:
+                 host: str = "127.0.0.1", limits: WsLimits | None = None,
+                 symbols: str | Sequence[SymbolSpec] | None = None,
+                 paper: PaperSettings | None = None) -> None:
         self.steps: list[Step] = load_script(script) if script is not None else []
         self.follow = follow
         self.host = host
         self.port = port
         self.keys = dict(keys)
         self.limits = limits or WsLimits()
-        self.paper_settings = paper
+        if symbols is None:
+            symbols = DEFAULT_LIVE_SYMBOLS if follow is not None else DEFAULT_SYMBOLS
+        specs = parse_symbols(symbols) if isinstance(symbols, str) else list(symbols)
+        self.specs: dict[str, SymbolSpec] = {s.symbol: s for s in specs}
+        self.paper_settings = paper or PaperSettings()
         self.stats = ExchangeStats()
         self.hub = Hub()
+        self.market = Market(list(self.specs))
         self.rest_script = RestScript()
-        self.runner = ScriptRunner(self.hub, self.rest_script, self.stats)
+        self.runner = ScriptRunner(self.hub, self.rest_script, self.stats,
+                                   on_send=self.market.observe_sent)
         self.endpoints: dict[tuple[str, str], Endpoint] = {
             ("GET", "/api/v3/time"): self._time, ("GET", "/api/v3/ping"): self._ping}
         self.ws_claims: list[WsClaim] = []
@@ -189,10 +204,7 @@ class LocalExchange:
         if request.method == "GET":
             scripted = self.rest_script.take(request.path, symbol)
             if scripted is not None:
-                for component in self.components:
-                    observe = getattr(component, "observe_rest", None)
-                    if observe is not None:
-                        observe(scripted)
+                self.market.observe_rest(request.path, symbol, scripted.json)
                 return json_response(scripted.json, scripted.status, dict(scripted.headers))
         endpoint = self.endpoints.get((request.method, request.path))
         if endpoint is not None:
