@@ -25,11 +25,10 @@ import functools
 import time
 from collections import Counter
 from concurrent.futures import Future
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from alphapulse.errors import AlphaPulseError
-from cex.binance.filters import FilterFailure, SymbolRules
+from cex.binance.filters import SymbolRules
 from cex.binance.rest import (
     BinanceError,
     RateLimited,
@@ -37,21 +36,15 @@ from cex.binance.rest import (
     VenueTimeout,
     VenueUnreachable,
 )
-from cex.binance.signing import ApiKeyError, client_order_id, load_credentials, mask, order_id_of
+from cex.binance.signing import ApiKeyError, load_credentials, mask, order_id_of
 from mesh.protocol import OrderRequest, OrderStatus
-from mesh.protocol.constants import (
-    AssetType,
-    OrderSide,
-    OrderType,
-    SourceType,
-    TimeInForce,
-    VenueId,
-)
+from mesh.protocol.constants import SourceType, TimeInForce
+from nodes.cex_gateway.admit import check_order, check_request
 from nodes.cex_gateway.codes import OrderReject, from_binance
 from nodes.cex_gateway.metrics import GatewayCollector
 from nodes.cex_gateway.orders import Order, Report, refusal
 from nodes.cex_gateway.risk import DailyLoss, Ticker, account_value
-from nodes.cex_gateway.settings import CONFIG, SymbolConfig, parse_settings
+from nodes.cex_gateway.settings import CONFIG, parse_settings
 from nodes.cex_gateway.venue import Halted, Venue
 from nodes.runtime import Contract, Node
 
@@ -62,21 +55,10 @@ if TYPE_CHECKING:
 __all__ = ["CexGatewayNode"]
 
 _RETRY_S = 2.0
-_FILTERS = {"PRICE_FILTER": OrderReject.PRICE_FILTER, "LOT_SIZE": OrderReject.LOT_SIZE,
-            "MARKET_LOT_SIZE": OrderReject.LOT_SIZE, "NOTIONAL": OrderReject.NOTIONAL,
-            "STATUS": OrderReject.SYMBOL_NOT_TRADING}
 _FAILURES: tuple[tuple[type[AlphaPulseError], OrderReject], ...] = (
     (Halted, OrderReject.HALTED), (RateLimited, OrderReject.RATE_LIMITED),
     (VenueTimeout, OrderReject.TIMEOUT), (UnknownOutcome, OrderReject.TIMEOUT),
     (VenueUnreachable, OrderReject.UNREACHABLE))
-
-
-def _valid(enum: type[IntEnum], value: int) -> bool:
-    try:
-        enum(value)
-    except ValueError:
-        return False
-    return True
 
 
 class CexGatewayNode(Node):
@@ -189,52 +171,19 @@ class CexGatewayNode(Node):
                               on_done=functools.partial(self._placed, order))
 
     def _admit(self, req: OrderRequest) -> Order | OrderReject:
-        """The order to send, or why not (checked in this order; nothing here waits)."""
+        """The order to send, or why not (:mod:`.admit`; nothing here waits)."""
         if self.rt.halted():
             return OrderReject.HALTED
-        if req.venue != VenueId.BINANCE:
-            return OrderReject.UNKNOWN_VENUE
-        cfg = self.s.symbols.get(req.asset_id)
-        if cfg is None or req.asset_type != AssetType.COIN:
-            return OrderReject.UNKNOWN_SYMBOL
-        checks = ((_valid(OrderSide, req.side), OrderReject.BAD_SIDE),
-                  (_valid(OrderType, req.order_type), OrderReject.BAD_TYPE),
-                  (_valid(TimeInForce, req.time_in_force), OrderReject.BAD_TIME_IN_FORCE),
-                  (req.quantity > 0, OrderReject.BAD_QUANTITY),
-                  ((req.price > 0) if req.order_type == OrderType.LIMIT else req.price == 0,
-                   OrderReject.BAD_PRICE))
-        for ok, reason in checks:
-            if not ok:
-                return reason
+        cfg = check_request(req, self.s.symbols)
+        if isinstance(cfg, OrderReject):
+            return cfg
         rules = self.rules.get(cfg.symbol) if self.rules is not None else None
         if rules is None or not self.ready:
             return OrderReject.NOT_READY
-        return self._risk(req, cfg, rules)
-
-    def _risk(self, req: OrderRequest, cfg: SymbolConfig, rules: SymbolRules
-              ) -> Order | OrderReject:
-        side, kind = OrderSide(req.side), OrderType(req.order_type)
-        ticker = self.tickers.get(cfg.symbol)
-        market = kind == OrderType.MARKET
-        reference = 0 if ticker is None else (ticker.ask_q8 if side == OrderSide.BUY
-                                              else ticker.bid_q8)
-        try:
-            rules.check(market=market, quantity_q8=req.quantity, price_q8=req.price,
-                        reference_q8=reference)
-        except FilterFailure as exc:
-            return _FILTERS.get(exc.filter, OrderReject.NOTIONAL)
-        open_buys = sum(o.remaining_q8 for o in self.open.values()
-                        if o.symbol == cfg.symbol and o.side == OrderSide.BUY)
-        open_sells = sum(o.remaining_q8 for o in self.open.values()
-                         if o.symbol == cfg.symbol and o.side == OrderSide.SELL)
-        refused = self.s.limits.check(
-            symbol=cfg.symbol, side=side, order_type=kind, quantity_q8=req.quantity,
-            price_q8=req.price, ticker=ticker, position_q8=self.positions[cfg.symbol],
-            open_buys_q8=open_buys, open_sells_q8=open_sells) or self.loss.refusal()
-        if refused is not None:
-            return refused
-        return Order(req.order_id, cfg.symbol, cfg.base, cfg.quote, side, kind, req.quantity,
-                     req.price, client_order_id(req.order_id))
+        return check_order(req, cfg, rules, limits=self.s.limits,
+                           ticker=self.tickers.get(cfg.symbol),
+                           position_q8=self.positions[cfg.symbol],
+                           open_orders=self.open.values(), loss=self.loss)
 
     # -- answers ---------------------------------------------------------------------------
 
