@@ -52,3 +52,20 @@ def test_malformed_or_impossible_times_are_bad_fields(text: str) -> None:
 def test_a_time_that_is_not_a_string_is_a_bad_field(value: object) -> None:
     with pytest.raises(BadField):
         parse_rfc3339_ns(value)
+
+
+def test_times_within_an_already_seen_second_parse_the_same() -> None:
+    head = "2031-07-04T05:06:07"
+    slow = parse_rfc3339_ns(head + ".5Z")  # first sight of this second: the full parser
+    assert parse_rfc3339_ns(head + ".5Z") == slow
+    assert parse_rfc3339_ns(head + "Z") == slow - 500_000_000
+    assert parse_rfc3339_ns(head + ".000000001Z") == slow - 499_999_999
+    assert parse_rfc3339_ns(head + "+01:00") == slow - 500_000_000 - 3600 * 10**9
+
+
+@pytest.mark.parametrize("tail", [".Z", ".1234567891Z", ".12a4Z", ".5", "Zz", ".٥Z", " Z", ""])
+def test_a_bad_tail_after_an_already_seen_second_is_a_bad_field(tail: str) -> None:
+    head = "2031-07-04T05:06:08"
+    parse_rfc3339_ns(head + "Z")
+    with pytest.raises(BadField):
+        parse_rfc3339_ns(head + tail)
