@@ -3,8 +3,8 @@
 :class:`BinanceRest` is an aiohttp client for the endpoints the order gateway needs
 (docs/cex-gateway.md): ``POST/GET/DELETE /api/v3/order`` (new order, query, cancel),
 ``GET /api/v3/openOrders``, ``GET /api/v3/account``, ``POST/PUT/DELETE /api/v3/userDataStream``
-(listen key create, keepalive, close), ``GET /api/v3/time``, ``GET /api/v3/exchangeInfo`` and
-``GET /api/v3/ticker/bookTicker``. Every parameter travels in the query string (no body), signed
+(listen key create, keepalive, close), ``GET /api/v3/time``, ``GET /api/v3/exchangeInfo``,
+``GET /api/v3/ticker/bookTicker`` and ``GET /api/v3/depth``. Every parameter travels in the query string (no body), signed
 by :mod:`cex.binance.signing` with a fresh ``timestamp`` for every attempt.
 
 What a request can end in, each a typed error counted in :attr:`BinanceRest.stats`:
@@ -222,6 +222,12 @@ class BinanceRest:
     async def book_ticker(self, symbol: str) -> dict[str, Any]:
         """``GET /api/v3/ticker/bookTicker`` of one symbol (best bid and ask)."""
         return await self._object("GET", "/api/v3/ticker/bookTicker", [("symbol", symbol)],
+                                  signed=False, api_key=False)
+
+    async def depth(self, symbol: str, limit: int = 5) -> dict[str, Any]:
+        """``GET /api/v3/depth`` of one symbol (the top ``limit`` levels)."""
+        return await self._object("GET", "/api/v3/depth", [("symbol", symbol),
+                                                           ("limit", str(limit))],
                                   signed=False, api_key=False)
 
     async def account(self) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from nodes.cex_gateway.admit import check_order, check_request
 from nodes.cex_gateway.codes import OrderReject, from_binance
 from nodes.cex_gateway.metrics import GatewayCollector
 from nodes.cex_gateway.orders import Order, Report, refusal
-from nodes.cex_gateway.risk import DailyLoss, Ticker, account_value
+from nodes.cex_gateway.risk import DailyLoss, Ticker, marks_of
 from nodes.cex_gateway.settings import CONFIG, parse_settings
 from nodes.cex_gateway.venue import Halted, Venue
 from nodes.runtime import Contract, Node
@@ -91,6 +91,7 @@ class CexGatewayNode(Node):
         self.by_client: dict[str, Order] = {}
         self.positions: Counter[str] = Counter()
         self.tickers: dict[str, Ticker] = {}
+        self.last_fill: dict[str, int] = {}
         self.loss = DailyLoss(self.s.limits.max_daily_loss_q8)
         self._next_try = 0.0
         self._starting = False
@@ -211,6 +212,8 @@ class CexGatewayNode(Node):
 
     def _fold(self, order: Order, report: Report) -> None:
         delta = order.fold(report)
+        if report.fills:
+            self.last_fill[order.symbol] = report.fills[-1].price_q8
         if delta:
             self.positions[order.symbol] += delta
             self._count("fills")
@@ -276,15 +279,16 @@ class CexGatewayNode(Node):
             return
         self.tickers = tickers
         pairs = [(c.symbol, c.base, c.quote) for c in self.s.symbols.values()]
-        value, unpriced = account_value(balances, tickers, pairs, self.s.cash)
-        if unpriced:
-            self._warn_once("unpriced", "cex-gateway: not valued (no configured symbol prices "
-                                        "them in cash): %s", unpriced)
+        marks = marks_of(tickers, pairs, self.s.cash, self.last_fill)
         was = self.loss.refusal()
-        self.loss.observe(value, time.time())
+        unpriced = self.loss.observe(balances, marks, time.time())
+        if unpriced:
+            self._count("valuation_unpriced")
+            self._warn_once("unpriced", "cex-gateway: %s changed and no configured symbol prices "
+                                        "them in cash: the day's loss is not updated", unpriced)
         if self.loss.refusal() == OrderReject.DAILY_LOSS and was != OrderReject.DAILY_LOSS:
-            self.rt.log.warning("cex-gateway: daily loss %d reached the limit %d (x 1e8): no "
-                                "new orders today", self.loss.loss_q8, self.loss.limit_q8)
+            self.rt.log.warning("cex-gateway: the day's loss %d reached the limit %d (x 1e8): "
+                                "no new orders today", self.loss.loss_q8, self.loss.limit_q8)
 
     # -- stops -----------------------------------------------------------------------------
 
@@ -340,4 +344,4 @@ class CexGatewayNode(Node):
 
     def _gauges(self) -> dict[str, float]:
         return {"ready": float(self.ready), "open_orders": float(len(self.open)),
-                "daily_loss": self.loss.loss_q8 / 1e8}
+                "daily_loss": (self.loss.loss_q8 or 0) / 1e8}

@@ -10,9 +10,9 @@ the loop thread before anything is signed (docs/cex-gateway.md, "Risk limits"):
 - position per symbol (``max_position``), counting what open orders could still add: a buy is
   checked as ``position + open buys + quantity``, a sell as ``position - open sells - quantity``,
   each against the limit in absolute value;
-- the day's loss (``max_daily_loss``): the account marked to market (:func:`account_value`)
-  against its value at the first valuation of the UTC day; while the loss reaches the limit no
-  order is sent.
+- the day's loss (``max_daily_loss``): the account's balances against their value at the UTC
+  day's first valuation, both marked at today's prices (:class:`DailyLoss`); while the loss
+  reaches the limit no order is sent.
 
 A limit of 0 is no limit.
 """
@@ -26,7 +26,7 @@ from cex.fixed import SCALE
 from mesh.protocol.constants import OrderSide, OrderType
 from nodes.cex_gateway.codes import OrderReject
 
-__all__ = ["DailyLoss", "Limits", "Ticker", "account_value"]
+__all__ = ["DailyLoss", "Limits", "Ticker", "change_value", "marks_of"]
 
 _DAY_S = 86_400
 
@@ -95,76 +95,91 @@ class Limits:
         return None
 
 
-def account_value(balances: Mapping[str, int], tickers: Mapping[str, Ticker],
-                  pairs: Iterable[tuple[str, str, str]], cash: frozenset[str]
-                  ) -> tuple[int, list[str]]:
-    """The account's value in cash units x 1e8, and the assets that could not be priced.
+def marks_of(tickers: Mapping[str, Ticker], pairs: Iterable[tuple[str, str, str]],
+             cash: frozenset[str], last_fills: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Each asset's price in cash units x 1e8: cash assets at par (1e8), a base asset at the
+    book mid of a configured symbol quoting it in cash, else at the last fill price there.
 
     Parameters
     ----------
-    balances : mapping
-        Asset -> free + locked, x 1e8.
     tickers : mapping
         Symbol -> its last book ticker.
     pairs : iterable of (symbol, base, quote)
-        The configured symbols: an asset is priced at the mid of a symbol that sells it for a
-        cash asset.
+        The configured symbols.
     cash : frozenset
         Assets counted at par (USDT, USDC ...): the unit of the value and of the loss limit.
+    last_fills : mapping, optional
+        Symbol -> the price of the gateway's last fill there (when the book has no price).
     """
-    marks: dict[str, int] = {}
+    marks = dict.fromkeys(cash, SCALE)
     for symbol, base, quote in pairs:
         ticker = tickers.get(symbol)
-        if quote in cash and ticker is not None and ticker.mid_q8:
-            marks.setdefault(base, ticker.mid_q8)
+        price = ticker.mid_q8 if ticker is not None else 0
+        price = price or (last_fills or {}).get(symbol, 0)
+        if quote in cash and price:
+            marks.setdefault(base, price)
+    return marks
+
+
+def change_value(start: Mapping[str, int], now: Mapping[str, int], marks: Mapping[str, int]
+                 ) -> tuple[int, list[str]]:
+    """What the balances gained since ``start``, at today's ``marks`` (cash units x 1e8, each
+    asset's term rounded down), and the changed assets that have no mark."""
     value, unpriced = 0, []
-    for asset, amount in balances.items():
-        if asset in cash:
-            value += amount
-        elif asset in marks:
-            value += amount * marks[asset] // SCALE
-        elif amount:
+    for asset in sorted(set(start) | set(now)):
+        delta = now.get(asset, 0) - start.get(asset, 0)
+        if not delta:
+            continue
+        if asset in marks:
+            value += delta * marks[asset] // SCALE
+        else:
             unpriced.append(asset)
-    return value, sorted(unpriced)
+    return value, unpriced
 
 
 @dataclass(slots=True)
 class DailyLoss:
-    """The account's loss since the UTC day's first valuation.
+    """What the account lost through today's trading, marked to market.
+
+    The balances at the UTC day's first valuation are the start. Each later valuation marks
+    both the start and the current balances at the current prices and takes the difference:
+    fees, spreads and the price moves of what was bought or sold today count; a price move of
+    what the account already held at the start does not (it is no trade of the gateway's).
 
     Attributes
     ----------
     limit_q8 : int
         The loss that stops trading (0: never).
     day : int
-        UTC day number of ``start_q8``.
-    start_q8, value_q8 : int or None
-        The day's first and latest values (None before the first valuation).
+        UTC day number of ``start``.
+    start : dict or None
+        The day's first balances (None before the first valuation).
+    loss_q8 : int or None
+        The latest loss (negative: a gain); None before the first valuation.
     """
 
     limit_q8: int
     day: int = -1
-    start_q8: int | None = None
-    value_q8: int | None = None
+    start: dict[str, int] | None = None
+    loss_q8: int | None = None
 
-    def observe(self, value_q8: int, now_s: float) -> None:
-        """Record a valuation made at wall time ``now_s``; a new UTC day starts afresh."""
+    def observe(self, balances: Mapping[str, int], marks: Mapping[str, int], now_s: float
+                ) -> list[str]:
+        """Take a valuation made at wall time ``now_s``; return the changed assets without a
+        price (the loss is then left as it was: a valuation must be complete)."""
         day = int(now_s // _DAY_S)
-        if day != self.day or self.start_q8 is None:
-            self.day, self.start_q8 = day, value_q8
-        self.value_q8 = value_q8
-
-    @property
-    def loss_q8(self) -> int:
-        """Start minus latest value (negative: a gain); 0 before a valuation."""
-        if self.start_q8 is None or self.value_q8 is None:
-            return 0
-        return self.start_q8 - self.value_q8
+        if day != self.day or self.start is None:
+            self.day, self.start, self.loss_q8 = day, dict(balances), 0
+            return []
+        gained, unpriced = change_value(self.start, balances, marks)
+        if not unpriced:
+            self.loss_q8 = -gained
+        return unpriced
 
     def refusal(self) -> OrderReject | None:
         """DAILY_LOSS while the loss reaches the limit, NOT_READY before the first valuation."""
         if not self.limit_q8:
             return None
-        if self.value_q8 is None:
+        if self.loss_q8 is None:
             return OrderReject.NOT_READY
         return OrderReject.DAILY_LOSS if self.loss_q8 >= self.limit_q8 else None

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 from websockets.asyncio.client import connect
@@ -36,7 +35,7 @@ from cex.binance.rest import (
     VenueUnreachable,
 )
 from cex.binance.signing import Credentials, order_params
-from cex.errors import CexError
+from cex.errors import BadJson, CexError
 from cex.fixed import parse_q8
 from mesh.protocol.constants import OrderSide, OrderType, TimeInForce
 from nodes.cex_gateway.orders import Order, Report
@@ -235,7 +234,12 @@ class Venue:
                 await asyncio.wait_for(self._poke.wait(), self.s.valuation_s)
 
     async def valuation(self) -> tuple[dict[str, int], dict[str, Ticker]]:
-        """The account's balances (free + locked, x 1e8) and each symbol's book ticker."""
+        """The account's balances (free + locked, x 1e8) and the symbols' best bid and ask.
+
+        A symbol's prices come from ``GET /api/v3/ticker/bookTicker``, else from the top of
+        ``GET /api/v3/depth?limit=5``; a symbol with neither is left out (the node then prices
+        it at its last fill).
+        """
         account = await self.rest.account()
         balances: dict[str, int] = {}
         for b in account.get("balances", []) or []:
@@ -243,7 +247,23 @@ class Venue:
                 balances[b["asset"]] = parse_q8(b.get("free", "0")) + parse_q8(b.get("locked", "0"))
         tickers: dict[str, Ticker] = {}
         for cfg in self.s.symbols.values():
-            doc: dict[str, Any] = await self.rest.book_ticker(cfg.symbol)
-            tickers[cfg.symbol] = Ticker(parse_q8(doc.get("bidPrice") or "0"),
-                                         parse_q8(doc.get("askPrice") or "0"))
+            ticker = await self.ticker(cfg.symbol)
+            if ticker is not None:
+                tickers[cfg.symbol] = ticker
         return balances, tickers
+
+    async def ticker(self, symbol: str) -> Ticker | None:
+        """The symbol's best bid and ask, or None when the venue gives neither."""
+        try:
+            doc = await self.rest.book_ticker(symbol)
+            return Ticker(parse_q8(doc.get("bidPrice") or "0"), parse_q8(doc.get("askPrice") or "0"))
+        except BinanceError:
+            pass
+        try:
+            depth = await self.rest.depth(symbol, 5)
+            bids, asks = depth.get("bids") or [], depth.get("asks") or []
+            return Ticker(parse_q8(bids[0][0]) if bids else 0, parse_q8(asks[0][0]) if asks else 0)
+        except BinanceError:
+            return None
+        except (TypeError, IndexError, KeyError):
+            raise BadJson(f"a depth answer of {symbol} without [price, qty] levels") from None

@@ -8,7 +8,7 @@ from cex.errors import BadJson
 from mesh.protocol.constants import OrderSide, OrderState, OrderType
 from nodes.cex_gateway.codes import OrderReject, from_binance
 from nodes.cex_gateway.orders import Order, Report
-from nodes.cex_gateway.risk import DailyLoss, Limits, Ticker, account_value
+from nodes.cex_gateway.risk import DailyLoss, Limits, Ticker, marks_of
 
 Q = 100_000_000
 
@@ -126,20 +126,29 @@ def test_limits_refuse_size_notional_and_position_exactly():
                            "ticker": Ticker(1, 1)}) == OrderReject.MAX_QUANTITY
 
 
-def test_daily_loss_marks_the_account_against_the_days_start():
-    tickers = {"ETHUSDT": Ticker(1999 * Q, 2001 * Q)}
-    pairs = [("ETHUSDT", "ETH", "USDT")]
+def test_daily_loss_marks_todays_trading_not_the_holdings_of_the_start():
+    pairs = [("ETHUSDT", "ETH", "USDT"), ("BTCUSDT", "BTC", "USDT")]
     cash = frozenset({"USDT"})
-    value, unpriced = account_value({"USDT": 1000 * Q, "ETH": Q, "BNB": 3 * Q}, tickers, pairs,
-                                    cash)
-    assert (value, unpriced) == (3000 * Q, ["BNB"])
+    marks = marks_of({"ETHUSDT": Ticker(1999 * Q, 2001 * Q)}, pairs, cash, {"BTCUSDT": 30_000 * Q})
+    assert marks == {"USDT": Q, "ETH": 2000 * Q, "BTC": 30_000 * Q}
     loss = DailyLoss(limit_q8=100 * Q)
     assert loss.refusal() == OrderReject.NOT_READY
     day = 20_000 * 86_400.0
-    loss.observe(3000 * Q, day + 10)
-    loss.observe(2900 * Q + 1, day + 20)
-    assert loss.refusal() is None and loss.loss_q8 == 100 * Q - 1
-    loss.observe(2900 * Q, day + 30)
-    assert loss.refusal() == OrderReject.DAILY_LOSS
-    loss.observe(2900 * Q, day + 86_400)  # a new UTC day starts from its first valuation
-    assert loss.refusal() is None and loss.loss_q8 == 0
+    start = {"USDT": 10_000 * Q, "ETH": 10 * Q, "BNB": 3 * Q}
+    assert loss.observe(start, marks, day + 10) == [] and loss.loss_q8 == 0
+    # ETH's price halves: the 10 ETH held since the start are no loss of today's trading.
+    half = {**marks, "ETH": 1000 * Q}
+    loss.observe(start, half, day + 20)
+    assert loss.loss_q8 == 0
+    # Bought 1 ETH for 2099.99999999 USDT (fee included), marked at 2000: a loss of 99.99999999.
+    after = {**start, "USDT": start["USDT"] - 209_999_999_999, "ETH": 11 * Q}
+    loss.observe(after, marks, day + 30)
+    assert loss.loss_q8 == 9_999_999_999 and loss.refusal() is None
+    loss.observe({**after, "USDT": after["USDT"] - 1}, marks, day + 40)
+    assert loss.loss_q8 == 100 * Q and loss.refusal() == OrderReject.DAILY_LOSS
+    # An asset that changed without a price leaves the loss as it was.
+    assert loss.observe({**after, "BNB": 2 * Q}, marks, day + 50) == ["BNB"]
+    assert loss.loss_q8 == 100 * Q
+    # A new UTC day starts from its first valuation.
+    loss.observe(after, marks, day + 86_400)
+    assert loss.loss_q8 == 0 and loss.refusal() is None
