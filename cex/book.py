@@ -80,13 +80,15 @@ class BookSide:
         sign, sizes = self._sign, self.sizes
         return [(sign * k, sizes[sign * k]) for k in self._keys[:n]]
 
-    def top_flat(self, n: int) -> list[int]:
-        """The best ``n`` levels flattened as price, size, 0, price, size, 0, ... (the
-        OrderLevel items of the wire)."""
-        sizes = self.sizes
-        if self._sign < 0:
-            return [x for k in self._keys[:n] for x in (-k, sizes[-k], 0)]
-        return [x for k in self._keys[:n] for x in (k, sizes[k], 0)]
+    def top_pairs(self, n: int) -> list[int]:
+        """The best ``n`` levels flattened as price, size, price, size, ... (C-level loops:
+        the OrderBook encoder's input)."""
+        keys = self._keys[:n]
+        prices = [-k for k in keys] if self._sign < 0 else keys
+        flat: list[int] = [0] * (2 * len(prices))
+        flat[0::2] = prices
+        flat[1::2] = map(self.sizes.__getitem__, prices)
+        return flat
 
     def levels(self) -> list[Level]:
         """Every level, best first."""

@@ -72,6 +72,22 @@ def parse_q8(text: str) -> int:
     return value
 
 
+_CACHE: dict[str, int] = {}
+_CACHE_MAX = 1 << 16
+
+
+def parse_q8_cached(text: str) -> int:
+    """:func:`parse_q8` through a bounded cache (book prices and sizes repeat): the same
+    value or the same error; the cache is emptied when it holds 65 536 texts."""
+    value = _CACHE.get(text)
+    if value is None:
+        value = parse_q8(text)
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[text] = value
+    return value
+
+
 def format_q8(value: int, *, trim: bool = True) -> str:
     """Format an integer x 1e8 as decimal text (the inverse of :func:`parse_q8`).
 

@@ -38,7 +38,9 @@ SIDE_SELL = 1
 _OB_TYPE = OrderBook.TLV_TYPE
 _HEAD = struct.Struct("<QQqQHBB4x")
 _LEVEL_SIZE = 24
-_SIDES = [struct.Struct("<H6x" + "qqI4x" * n + f"{(BOOK_LEVELS - n) * _LEVEL_SIZE}x")
+# An OrderLevel is price i64, size i64, order_count u32, 4 bytes of padding; order_count is
+# always 0 here, so it is packed as 8 zero bytes with the padding.
+_SIDES = [struct.Struct("<H6x" + "qq8x" * n + f"{(BOOK_LEVELS - n) * _LEVEL_SIZE}x")
           for n in range(BOOK_LEVELS + 1)]
 _INVALIDATION_MAX = 16
 
@@ -62,7 +64,7 @@ def quote(instrument: InstrumentId, bid: Level, ask: Level, time_ns: int) -> Quo
 def _side(levels: list[Level]) -> bytes:
     flat: list[int] = []
     for price, size in levels:
-        flat += (price, size, 0)
+        flat += (price, size)
     return _SIDES[len(levels)].pack(len(levels), *flat)
 
 
@@ -77,8 +79,8 @@ def order_book_value(instrument: InstrumentId, bids: list[Level], asks: list[Lev
 def _packed_side(side: BookSide) -> bytes:
     """The side's top 50 levels as wire bytes, re-packed only when they changed."""
     if side.top_dirty or side.cache is None:
-        flat = side.top_flat(BOOK_LEVELS)
-        n = len(flat) // 3
+        flat = side.top_pairs(BOOK_LEVELS)
+        n = len(flat) // 2
         side.cache = _SIDES[n].pack(n, *flat)
         side.top_dirty = False
     return side.cache  # type: ignore[return-value]

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from cex.book import Level
 from cex.errors import BadField
-from cex.fixed import parse_int, parse_q8
+from cex.fixed import parse_int, parse_q8, parse_q8_cached
 from cex.frames import SIDE_BUY, SIDE_SELL
 from cex.frames import quote as quote_message
 from cex.frames import trade as trade_message
@@ -72,7 +72,10 @@ def levels(raw: Any) -> list[Level]:
     for level in raw:
         if type(level) is not list or len(level) != 2:
             raise BadField(f"a level is [price, qty], got {level!r}")
-        out.append((parse_q8(level[0]), parse_q8(level[1])))
+        price, qty = level
+        if type(price) is not str or type(qty) is not str:
+            raise BadField(f"a level is two decimal strings, got {level!r}")
+        out.append((parse_q8_cached(price), parse_q8_cached(qty)))
     return out
 
 
