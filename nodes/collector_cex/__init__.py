@@ -84,6 +84,7 @@ class CexCollectorNode(Node):
         self._last_logged: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self._sequence = 0
+        self._last_report_s = -1
         self._writer = self.rt.rings.writer(RelayDomain.MARKET_DATA)
         self.transports: dict[str, VenueTransport] = {}
         self._futures: list[Future[Any]] = []
@@ -162,7 +163,7 @@ class CexCollectorNode(Node):
 
     def on_tick(self, now_ns: int) -> int:
         """Report input errors of feeds that produced no frame lately (a stream of junk)."""
-        if now_ns // 1_000_000_000 != getattr(self, "_last_report_s", -1):
+        if now_ns // 1_000_000_000 != self._last_report_s:
             self._last_report_s = now_ns // 1_000_000_000
             for transport in self.transports.values():
                 self._report_errors(transport.feed)
