@@ -144,6 +144,9 @@ async def _serve(client: CoinbaseClient, hub: Hub) -> None:
             await client.send_json({"type": "error", "message": error})
             continue
         await client.send_message(client.subscriptions_message())
+        if request.get("type") == "subscribe":
+            for callback in hub.coinbase_subscribed:
+                await callback(client, request["channel"], list(request.get("product_ids", [])))
         hub.changes.pulse()
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cex.exchange.client import Client
@@ -33,6 +33,9 @@ class Hub:
     def __init__(self) -> None:
         self.clients: dict[str, list[Client]] = {"binance": [], "binance_user": [], "coinbase": []}
         self.changes = Changes()
+        #: Awaited as ``cb(client, channel, product_ids)`` after a Coinbase subscribe was
+        #: answered (live mode sends the level2 snapshot).
+        self.coinbase_subscribed: list[Callable[[Any, str, list[str]], Awaitable[None]]] = []
 
     def add(self, client: Client) -> None:
         """Register a newly connected client."""

@@ -106,6 +106,10 @@ class LocalExchange:
         """Set once the replay script ran to its end (at once when there is none)."""
         return self.runner.done
 
+    def component(self, kind: type) -> Any:
+        """The attached component of class ``kind`` (PaperExchange, DevnetFollower), or None."""
+        return next((c for c in self.components if isinstance(c, kind)), None)
+
     @property
     def http_url(self) -> str:
         """``http://host:port``: the Binance REST base."""

@@ -25,6 +25,8 @@ class ExchangeStats:
         Websocket messages sent, by venue.
     received : Counter
         Websocket messages received (pings and pongs included), by venue.
+    published : Counter
+        Live-mode messages built, by stream type or channel (``depth@100ms``, ``l2_data``).
     """
 
     connections: Counter[str] = field(default_factory=Counter)
@@ -33,6 +35,7 @@ class ExchangeStats:
     rest: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     received: Counter[str] = field(default_factory=Counter)
+    published: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def bump(self, counter: str, key: str, n: int = 1) -> None:
@@ -44,4 +47,5 @@ class ExchangeStats:
         """A copy of every counter, as plain dicts."""
         with self._lock:
             return {name: dict(getattr(self, name)) for name in
-                    ("connections", "connects", "closed_by_server", "rest", "sent", "received")}
+                    ("connections", "connects", "closed_by_server", "rest", "sent", "received",
+                     "published")}
