@@ -14,6 +14,7 @@ NODE_KINDS: dict[str, str] = {
     "risk": "nodes.risk:RiskNode",
     "monitor": "nodes.monitor:MonitorNode",
     "collector-evm": "nodes.collector_evm:EvmCollectorNode",
+    "collector-cex": "nodes.collector_cex:CexCollectorNode",
     "strategy": "nodes.strategy:StrategyNode",
     "executor": "nodes.executor:ExecutorNode",
     "portfolio": "nodes.portfolio:PortfolioNode",
