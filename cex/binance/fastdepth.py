@@ -1,0 +1,311 @@
+"""FastBinanceFeed: Binance spot with depth updates of live books handled by compiled code.
+
+A drop-in :class:`~cex.feed.VenueFeed` around a :class:`~cex.binance.feed.BinanceFeed`. Each
+message first goes to :func:`cex.binance.fastkernels.depth_step`, which accepts only a
+``depthUpdate`` of a configured symbol in Binance's exact form whose book the fast path holds
+(see that module for the narrowed rules). It applies it to the book arrays and returns the
+OrderBook; a stale event is counted ``stale`` there. Everything else (trades, book tickers,
+events while a book syncs, gaps, malformed or merely unusual input) goes through the Python
+feed unchanged, which counts its errors in the same counter (``errors`` is the inner feed's).
+
+The two copies of a book stay consistent by ownership. While a book is live, its arrays are
+the truth, and the Python :class:`~cex.binance.book.L2Book` is reloaded from them
+("exported") only before the Python path may touch it: a depth message the fast path
+declined, or a snapshot reply. After such a call, a book the Python path changed (its live
+flag or update id moved) is read back into the arrays ("adopted"). A message that contains
+neither ``depth`` nor a backslash cannot route to a depth stream, so trades and tickers skip
+both steps.
+
+Frames come out two ways, byte-identical to the Python path's:
+
+- :meth:`FastBinanceFeed.on_message` (the VenueFeed call): ``[UnknownTLV(3, value)]`` which
+  ``encode_frame`` turns into the same frame as ``order_book_tlv``'s;
+- :meth:`FastBinanceFeed.write_message`: a compiled kernel that writes the whole frame
+  (header, CRC32) and hands it on, e.g. into a shared-memory ring (a kernel built on
+  :func:`~cex.binance.fastkernels.depth_frame` in a layer that may import ``shm``).
+
+Not thread-safe (one transport thread, like the feed it wraps).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from cex.binance import fastkernels as K
+from cex.binance.feed import BinanceFeed
+from cex.binance.stream import stream_names
+from cex.book import Level
+from cex.feed import NOTHING, FeedOutput, Frame, RestReply, VenueFeed
+from mesh.protocol import InstrumentId, OrderBook, UnknownTLV
+
+__all__ = ["FastBinanceFeed"]
+
+_OB = OrderBook.TLV_TYPE
+_I64 = 1 << 63
+_LEVEL_BYTES = 9
+"""The shortest level, ``["0","0"]``, with its comma: a bound on levels per message."""
+
+_REASONS = {K.DECLINE_SHAPE: "shape", K.DECLINE_NOT_LIVE: "not_live", K.DECLINE_GAP: "gap"}
+
+
+def _i64(value: int) -> int:
+    """A u64 as the i64 of the same bits."""
+    return value - (1 << 64) if value >= _I64 else value
+
+
+class FastBinanceFeed(VenueFeed):
+    """A :class:`BinanceFeed` whose live books' depth updates run in compiled code.
+
+    Parameters
+    ----------
+    inner : BinanceFeed
+        The Python feed: everything the fast path declines goes to it, and its ``errors``
+        counter is this feed's.
+    capacity : int
+        Initial levels per book side (the arrays double when a side outgrows them).
+
+    Attributes
+    ----------
+    fast : int
+        Depth updates the compiled path handled (applied or stale).
+    fallbacks : collections.Counter
+        Messages it declined, by reason (``shape``: not a depthUpdate in Binance's exact
+        form, ``not_live``: the book is syncing, ``gap``); not errors: the Python path
+        judges them.
+    frame : numpy.ndarray
+        uint8 buffer of the last frame :meth:`write_message` built.
+    """
+
+    def __init__(self, inner: BinanceFeed, capacity: int = 1024) -> None:
+        super().__init__(name=inner.name, venue=inner.venue, source=inner.source,
+                         limits=inner.limits, errors=inner.errors)
+        self.inner = inner
+        self.fast = 0
+        self.fallbacks: Counter[str] = Counter()
+        self.symbols = [p.symbol for p in inner.pairs]
+        count = len(self.symbols)
+        names = [stream_names(s)[2].encode() for s in self.symbols]
+        syms = [s.encode() for s in self.symbols]
+        width = max(len(x) for x in names + syms)
+        self.names = np.zeros((count, width), np.uint8)
+        self.syms = np.zeros((count, width), np.uint8)
+        self.meta = np.zeros((count, K.META_COLUMNS), np.int64)
+        for k, pair in enumerate(inner.pairs):
+            self.names[k, :len(names[k])] = np.frombuffer(names[k], np.uint8)
+            self.syms[k, :len(syms[k])] = np.frombuffer(syms[k], np.uint8)
+            self.meta[k, K.M_NAMELEN] = len(names[k])
+            self.meta[k, K.M_SYMLEN] = len(syms[k])
+            ins = pair.instrument
+            self.meta[k, K.M_ASSET] = _i64(ins.asset_id)
+            self.meta[k, K.M_VWORD] = ins.venue | ins.asset_type << 16 | ins.reserved << 24
+        self.keys = np.zeros((2 * count, max(8, capacity)), np.int64)
+        self.sizes = np.zeros_like(self.keys)
+        self.scratch = np.zeros((4, 64), np.int64)
+        self.val = np.zeros(K.WORDS, np.int64)
+        self.frame = np.zeros(K.FRAME_SIZE, np.uint8)
+
+    # -- VenueFeed ---------------------------------------------------------------------------
+
+    def ws_url(self) -> str:
+        """The inner feed's combined-stream URL."""
+        return self.inner.ws_url()
+
+    def subscribe_messages(self) -> list[str]:
+        """The inner feed's (none for Binance)."""
+        return self.inner.subscribe_messages()
+
+    def instruments(self) -> list[InstrumentId]:
+        """The configured pairs' InstrumentIds."""
+        return self.inner.instruments()
+
+    def on_connect(self, now_ns: int) -> FeedOutput:
+        """A new connection: every book starts over."""
+        out = self.inner.on_connect(now_ns)
+        self._forget()
+        return out
+
+    def on_disconnect(self, now_ns: int) -> list[Frame]:
+        """StateInvalidation (DISCONNECTION) for every book; books forgotten."""
+        frames = self.inner.on_disconnect(now_ns)
+        self._forget()
+        return frames
+
+    def on_snapshot(self, reply: RestReply, recv_ns: int) -> FeedOutput:
+        """A depth snapshot: the Python path synchronises, the arrays adopt the result."""
+        return self._python(range(len(self.symbols)), self.inner.on_snapshot, reply, recv_ns)
+
+    def on_message(self, raw: bytes | str, recv_ns: int) -> FeedOutput:
+        """One combined-stream message (see the module docstring); errors counted, not raised.
+
+        A depth update the compiled path applies comes back as one frame
+        ``[UnknownTLV(3, value)]`` (the encoded OrderBook).
+        """
+        data = raw if type(raw) is bytes else self._bytes(raw)
+        if data is None:
+            return self._declined(raw, recv_ns, K.DECLINE_SHAPE, -1)
+        n = len(data)
+        if n > _LEVEL_BYTES * self.scratch.shape[1]:
+            self._grow_scratch(n)
+        while True:
+            status, k = K.depth_step(data, n, self.meta, self.names, self.syms, self.keys,
+                                     self.sizes, self.scratch, self.val)
+            if status == K.APPLIED:
+                self.fast += 1
+                return FeedOutput([[UnknownTLV(_OB, self.val.tobytes())]], [])
+            if status != K.GROW:
+                break
+            self._grow_books()
+        if status == K.STALE:
+            self.fast += 1
+            self.errors["stale"] += 1
+            return NOTHING
+        return self._declined(raw, recv_ns, status, k)
+
+    # -- compiled frames -------------------------------------------------------------------
+
+    def write_message(self, raw: bytes | str, recv_ns: int, sequence: int,
+                      kernel: Callable[..., tuple[int, int]], *sink: Any
+                      ) -> tuple[int, FeedOutput]:
+        """One message through a compiled frame kernel (the ring path).
+
+        Parameters
+        ----------
+        raw, recv_ns
+            The message and its receive time (the frame header's timestamp).
+        sequence : int
+            The header's sequence if a frame is built.
+        kernel : numba dispatcher
+            ``kernel(raw, n, meta, names, syms, keys, sizes, scratch, val, frame, source,
+            sequence, recv_ns, *sink) -> (status, symbol)``, built on
+            :func:`~cex.binance.fastkernels.depth_frame`; it hands the frame on (writes it
+            into a ring) and may return any status above :data:`~fastkernels.GROW` for an
+            applied update it could not hand on.
+        *sink
+            Its extra arguments (a ring's ``words``, ``data``, ``state``).
+
+        Returns
+        -------
+        (status, output)
+            The kernel's status (:data:`~fastkernels.APPLIED`: one frame handed on with
+            ``sequence``) and what the Python path produced for a declined message (frames
+            for the caller to encode, REST requests), else :data:`~cex.feed.NOTHING`.
+        """
+        data = raw if type(raw) is bytes else self._bytes(raw)
+        if data is None:
+            return K.DECLINE_SHAPE, self._declined(raw, recv_ns, K.DECLINE_SHAPE, -1)
+        n = len(data)
+        if n > _LEVEL_BYTES * self.scratch.shape[1]:
+            self._grow_scratch(n)
+        while True:
+            status, k = kernel(data, n, self.meta, self.names, self.syms, self.keys,
+                               self.sizes, self.scratch, self.val, self.frame, self.source,
+                               sequence, recv_ns, *sink)
+            if status != K.GROW:
+                break
+            self._grow_books()
+        if status > 0:
+            self.fast += 1
+            if status == K.STALE:
+                self.errors["stale"] += 1
+            return status, NOTHING
+        return status, self._declined(raw, recv_ns, status, k)
+
+    # -- the Python path -------------------------------------------------------------------
+
+    @staticmethod
+    def _bytes(raw: object) -> bytes | None:
+        if type(raw) is str:
+            try:
+                return raw.encode()
+            except UnicodeEncodeError:
+                return None
+        return None
+
+    def _declined(self, raw: bytes | str, recv_ns: int, status: int, k: int) -> FeedOutput:
+        self.fallbacks[_REASONS[status]] += 1
+        if status == K.DECLINE_NOT_LIVE:        # the Python path buffers it: no book touched
+            return self.inner.on_message(raw, recv_ns)
+        if status == K.DECLINE_GAP:
+            return self._python((k,), self.inner.on_message, raw, recv_ns)
+        if ("depth" in raw or "\\" in raw) if type(raw) is str else \
+                (b"depth" in raw or b"\\" in raw):  # type: ignore[operator]
+            return self._python(range(len(self.symbols)), self.inner.on_message, raw, recv_ns)
+        return self.inner.on_message(raw, recv_ns)   # no depth stream: no book touched
+
+    def _python(self, which: range | tuple[int, ...], call: Callable[..., FeedOutput],
+                *args: Any) -> FeedOutput:
+        """``call(*args)`` on the Python feed, the books ``which`` exported before and
+        adopted after."""
+        books = self.inner.books
+        before = []
+        for k in which:
+            self._export(k)
+            sync = books[self.symbols[k]]
+            before.append((k, sync.live, sync.book.sequence))
+        out = call(*args)
+        meta = self.meta
+        for k, live, sequence in before:
+            sync = books[self.symbols[k]]
+            if not sync.live:
+                meta[k, K.M_LIVE] = 0
+                meta[k, K.M_DIRTY] = 0
+            elif not meta[k, K.M_LIVE] or not live or sync.book.sequence != sequence:
+                self._adopt(k)
+        return out
+
+    def _export(self, k: int) -> None:
+        """Reload the Python book of symbol ``k`` from the arrays if they moved ahead."""
+        meta = self.meta
+        if not (meta[k, K.M_LIVE] and meta[k, K.M_DIRTY]):
+            return
+        nb, na = int(meta[k, K.M_NB]), int(meta[k, K.M_NA])
+        bids = self._levels(2 * k, nb, 1)
+        asks = self._levels(2 * k + 1, na, -1)
+        self.inner.books[self.symbols[k]].book.load(bids, asks, int(meta[k, K.M_SEQ]))
+        meta[k, K.M_DIRTY] = 0
+
+    def _levels(self, row: int, n: int, sign: int) -> list[Level]:
+        prices = (sign * self.keys[row, :n][::-1]).tolist()
+        return list(zip(prices, self.sizes[row, :n][::-1].tolist(), strict=True))
+
+    def _adopt(self, k: int) -> None:
+        """Load the arrays of symbol ``k`` from its (live) Python book."""
+        book = self.inner.books[self.symbols[k]].book
+        bids = np.array(book.bids.levels(), np.int64).reshape(-1, 2)
+        asks = np.array(book.asks.levels(), np.int64).reshape(-1, 2)
+        need = max(len(bids), len(asks))
+        if need > self.keys.shape[1]:
+            self._grow_books(need)
+        self.keys[2 * k, :len(bids)] = bids[::-1, 0]
+        self.sizes[2 * k, :len(bids)] = bids[::-1, 1]
+        self.keys[2 * k + 1, :len(asks)] = -asks[::-1, 0]
+        self.sizes[2 * k + 1, :len(asks)] = asks[::-1, 1]
+        meta = self.meta
+        meta[k, K.M_NB] = len(bids)
+        meta[k, K.M_NA] = len(asks)
+        meta[k, K.M_SEQ] = book.sequence
+        meta[k, K.M_LIVE] = 1
+        meta[k, K.M_DIRTY] = 0
+
+    def _forget(self) -> None:
+        """Every book was reset by the Python feed: the arrays hold nothing live."""
+        self.meta[:, K.M_LIVE] = 0
+        self.meta[:, K.M_DIRTY] = 0
+
+    # -- capacity --------------------------------------------------------------------------
+
+    def _grow_books(self, need: int = 0) -> None:
+        width = self.keys.shape[1]
+        new = max(2 * width, need)
+        keys = np.zeros((self.keys.shape[0], new), np.int64)
+        sizes = np.zeros_like(keys)
+        keys[:, :width] = self.keys
+        sizes[:, :width] = self.sizes
+        self.keys, self.sizes = keys, sizes
+
+    def _grow_scratch(self, n: int) -> None:
+        self.scratch = np.zeros((4, n // _LEVEL_BYTES + 1), np.int64)
