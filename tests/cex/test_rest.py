@@ -254,3 +254,21 @@ def test_an_unreachable_venue_is_a_typed_error():
 def test_repr_of_the_client_shows_no_secret():
     client = BinanceRest("http://x", Credentials("abcdefgh-key", b"the-secret"))
     assert "the-secret" not in repr(client) and "abcdefgh-key" not in repr(client)
+
+
+def test_a_guard_that_raises_stops_the_order_before_it_is_signed_or_sent():
+    fake = FakeBinance()
+
+    class Stop(Exception):
+        pass
+
+    def halted() -> None:
+        raise Stop
+
+    async def body(c: BinanceRest) -> None:
+        with pytest.raises(Stop):
+            await c.new_order(LIMIT, guard=halted)
+        assert c.stats.requests["POST /api/v3/order"] == 0
+
+    run(fake, body)
+    assert [p for _, p, _ in fake.seen] == ["/api/v3/time"]

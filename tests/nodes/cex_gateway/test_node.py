@@ -8,12 +8,14 @@ is paid in the asset received and priced at the fill.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from cex.exchange.script import Rest
 from cex.exchange.threaded import ThreadedExchange
 from mesh.protocol import EmergencyStop, OrderStatus
 from mesh.protocol.constants import OrderSide, OrderState, OrderType, TimeInForce, VenueId
@@ -27,6 +29,7 @@ from tests.nodes.cex_gateway.kit import (
     load_book,
     order_calls,
     paper_exchange,
+    queue_rest,
     request,
     statuses,
     wait_status,
@@ -198,3 +201,20 @@ def test_the_secret_never_reaches_a_log_line_or_a_frame(ex: ThreadedExchange, ke
     for leak in (SECRET, SECRET[:12]):
         assert leak not in log
         assert leak.encode() not in frames
+
+
+def test_a_429_with_retry_after_backs_off_without_sending(ex: ThreadedExchange,
+                                                          keys: Path) -> None:
+    with gateway(ex, keys) as h:
+        queue_rest(ex, Rest("/api/v3/ticker/bookTicker", "ETHUSDT",
+                            {"code": -1003, "msg": "Too many requests."}, status=429,
+                            headers={"Retry-After": "30"}))
+        deadline = time.monotonic() + 10
+        while h.metric("alphapulse_cex_gateway_rest_total", what="rate_limited") < 1:
+            assert time.monotonic() < deadline, h.log()[-2000:]
+            time.sleep(0.05)
+        calls = order_calls(ex)
+        h.feed(request(70, BUY, OrderType.MARKET, "0.1"))
+        assert wait_status(h, 70, OrderState.REJECTED).reject_reason == OrderReject.RATE_LIMITED
+        assert order_calls(ex) == calls  # backing off: nothing was sent
+        assert h.metric("alphapulse_cex_gateway_rest_total", what="backoff_refusals") >= 1
