@@ -249,13 +249,13 @@ def evaluate(m: Market, direction: CexDexDirection, lots: int) -> Sized | None:
     if notional is None:
         return None
     dex_in = base_raw(quantity, m.base_decimals, up=False)
-    dex_out = pool_out(m.pool, not zero_for_one_buying_base(m), dex_in)
-    if dex_out is None:
+    paid = pool_out(m.pool, not zero_for_one_buying_base(m), dex_in)
+    if paid is None:
         return None
     cost = quote_raw(notional, m.quote_decimals, up=True)
     fee = taker_fee(notional, m.taker_fee_ppm, m.quote_decimals)
-    profit = dex_out - cost - fee - m.gas_cost
-    return Sized(direction, lots, quantity, notional, cost, fee, dex_in, dex_out, m.gas_cost, profit)
+    profit = paid - cost - fee - m.gas_cost
+    return Sized(direction, lots, quantity, notional, cost, fee, dex_in, paid, m.gas_cost, profit)
 
 
 def max_lots(m: Market, direction: CexDexDirection) -> int:
