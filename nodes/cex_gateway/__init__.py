@@ -211,7 +211,10 @@ class CexGatewayNode(Node):
         self._publish(order)
 
     def _fold(self, order: Order, report: Report) -> None:
+        unpriced = order.unpriced_fees
         delta = order.fold(report)
+        if order.unpriced_fees > unpriced:
+            self._count("fee_other_asset")
         if report.fills:
             self.last_fill[order.symbol] = report.fills[-1].price_q8
         if delta:

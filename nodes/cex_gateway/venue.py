@@ -20,6 +20,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from websockets.asyncio.client import connect
@@ -175,7 +176,7 @@ class Venue:
                     self.stream_connects += 1
                     backoff = _BACKOFF_MIN_S
                     self.post(on_stream, True)
-                    keepalive = asyncio.create_task(self._keepalive())
+                    keepalive = asyncio.create_task(self._keepalive(ws))
                     try:
                         async for raw in ws:
                             self._event(raw, on_event)
@@ -206,15 +207,23 @@ class Venue:
             raise VenueUnreachable("the listen key expired")
         self.post(on_event, doc)
 
-    async def _keepalive(self) -> None:
+    async def _keepalive(self, ws: Any) -> None:
+        """PUT the listen key every ``keepalive_s``; a key the venue no longer knows (a
+        Binance error such as -1125) closes the connection, which reconnects with a new key."""
         while True:
             await asyncio.sleep(self.s.keepalive_s)
-            if self._listen_key is not None:
-                try:
-                    await self.rest.keepalive_listen_key(self._listen_key)
-                    self.keepalives += 1
-                except AlphaPulseError as exc:
-                    self.log.warning("cex-gateway: listen key keepalive: %s", exc)
+            if self._listen_key is None:
+                continue
+            try:
+                await self.rest.keepalive_listen_key(self._listen_key)
+                self.keepalives += 1
+            except BinanceError as exc:
+                self.log.warning("cex-gateway: listen key keepalive: %s (new key)", exc)
+                self._listen_key = None
+                await ws.close()
+                return
+            except AlphaPulseError as exc:
+                self.log.warning("cex-gateway: listen key keepalive: %s", exc)
 
     # -- valuations ------------------------------------------------------------------------
 

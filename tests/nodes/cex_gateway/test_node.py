@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from cex.exchange.replay import disconnect
 from cex.exchange.script import Rest
 from cex.exchange.threaded import ThreadedExchange
+from cex.fixed import parse_q8
 from mesh.protocol import EmergencyStop, OrderStatus
 from mesh.protocol.constants import OrderSide, OrderState, OrderType, TimeInForce, VenueId
 from nodes.cex_gateway.codes import OrderReject
@@ -218,3 +220,23 @@ def test_a_429_with_retry_after_backs_off_without_sending(ex: ThreadedExchange,
         assert wait_status(h, 70, OrderState.REJECTED).reject_reason == OrderReject.RATE_LIMITED
         assert order_calls(ex) == calls  # backing off: nothing was sent
         assert h.metric("alphapulse_cex_gateway_rest_total", what="backoff_refusals") >= 1
+
+
+def test_fills_made_while_the_user_stream_was_down_arrive_after_it_reconnects(
+        ex: ThreadedExchange, keys: Path) -> None:
+    with gateway(ex, keys) as h:
+        h.feed(request(80, BUY, OrderType.LIMIT, "1", "1990"))
+        wait_status(h, 80, OrderState.NEW)
+
+        async def drop_user_stream_then_fill() -> None:
+            await disconnect(ex.exchange.hub, "binance_user", abrupt=True)
+            book = ex.exchange.market.book("ETHUSDT")  # the order fills while nobody listens
+            assert book is not None
+            book.load([(parse_q8(p), parse_q8(q)) for p, q in BIDS],
+                      [(parse_q8("1989.50"), parse_q8("1.0"))], 2)
+            ex.exchange.market.changed("ETHUSDT")
+        ex.call(drop_user_stream_then_fill)
+        done = wait_status(h, 80, OrderState.FILLED, timeout=20)
+        assert done.filled_quantity == q8(Decimal("1")) and done.avg_fill_price == q8(Decimal("1990"))
+        assert h.metric("alphapulse_cex_gateway_user_stream_total", what="disconnects") >= 1
+        assert h.metric("alphapulse_cex_gateway_user_stream_total", what="connects") >= 2
