@@ -27,6 +27,8 @@ import orjson
 
 from cex.exchange.errors import ScriptError
 
+#: Step kinds, as the key of a line's object.
+KINDS = ("wait_clients", "send", "rest", "wait_rest", "disconnect", "sleep_ms")
 #: Venues a script step can name.
 VENUES = ("binance", "coinbase")
 
@@ -156,6 +158,8 @@ def parse_step(value: Any, where: str = "step") -> Step:
     if not isinstance(value, dict) or len(value) != 1:
         raise ScriptError(f"{where}: a step is an object with exactly one key (its kind)")
     ((kind, raw),) = value.items()
+    if kind not in KINDS:
+        raise ScriptError(f"{where}: unknown step kind {kind!r}")
     if kind == "sleep_ms":
         if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
             raise ScriptError(f"{where}: sleep_ms must be a whole number >= 0, not {raw!r}")

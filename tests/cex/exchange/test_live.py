@@ -42,6 +42,13 @@ def settings(net: Net, **kw: Any) -> FollowSettings:
     return FollowSettings(manifest=net.manifest, poll_s=0.02, depth_ms=20, **kw)
 
 
+async def published(follower: DevnetFollower, symbol: str) -> None:
+    """Wait until the first depth tick published the symbol's book."""
+    feed = follower.binance.get(symbol) or follower.coinbase[symbol]
+    while feed.pub.best()[1] is None:
+        await asyncio.sleep(0.01)
+
+
 async def wait_block(follower: DevnetFollower, block: int) -> None:
     while follower.block < block:
         await asyncio.sleep(0.01)
@@ -87,12 +94,18 @@ def test_live_prices_follow_the_pool_with_the_configured_average(net: Net) -> No
             await asyncio.to_thread(net.chain.rpc, "evm_mine", [])
             await wait_block(follower, block + 1)
             assert follower.mids["ETHUSDT"] == half + (after - half) * 5_000 // 10_000
+            mid = follower.mids["ETHUSDT"]
+            feed = follower.binance["ETHUSDT"]
+            def straddles() -> bool:
+                bid, ask = feed.pub.best()
+                return bid is not None and ask is not None and bid[0] <= mid <= ask[0]
+            while not straddles():
+                await asyncio.sleep(0.01)  # the next depth tick publishes the book at this mid
             async with aiohttp.ClientSession() as http, http.get(
                     f"{ex.http_url}/api/v3/ticker/bookTicker", params={"symbol": "ETHUSDT"}) as r:
                 ticker = await r.json()
-            await asyncio.sleep(0.1)
-            mid = follower.mids["ETHUSDT"]
             assert parse_q8(ticker["bidPrice"]) <= mid <= parse_q8(ticker["askPrice"])
+            assert parse_q8(ticker["askPrice"]) - parse_q8(ticker["bidPrice"]) <= mid * 3 // 10_000
 
     run(main())
 
@@ -151,7 +164,7 @@ def test_coinbase_subscriber_gets_a_snapshot_then_updates_with_its_sequence(net:
         async with LocalExchange(follow=settings(net), symbols="ETH-USD=WETH/USDC") as ex:
             follower = ex.component(DevnetFollower)
             await asyncio.wait_for(follower.first_block.wait(), 20)
-            await asyncio.sleep(0.1)
+            await published(follower, "ETH-USD")
             async with connect(ex.coinbase_url) as ws:
                 await ws.send(json.dumps({"type": "subscribe", "channel": "level2", "product_ids": ["ETH-USD"]}))
                 subs = orjson.loads(await ws.recv())
@@ -189,7 +202,7 @@ def test_paper_orders_fill_against_the_live_book(net: Net) -> None:
         async with LocalExchange(follow=settings(net), symbols="ETHUSDT=WETH/USDC", keys=KEYS) as ex:
             follower = ex.component(DevnetFollower)
             await asyncio.wait_for(follower.first_block.wait(), 20)
-            await asyncio.sleep(0.1)
+            await published(follower, "ETHUSDT")
             client = PaperClient(ex.http_url)
             status, answer = await asyncio.to_thread(client.order, side="BUY", type="MARKET", quantity="0.5")
             assert status == 200 and answer["status"] == "FILLED"
