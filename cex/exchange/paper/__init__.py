@@ -19,6 +19,7 @@ from cex.exchange.paper.accounts import DEFAULT_BALANCES, Account
 from cex.exchange.paper.auth import api_key, params_of, verify
 from cex.exchange.paper.engine import Engine
 from cex.exchange.paper.info import exchange_info
+from cex.exchange.paper.orders import q8
 from cex.exchange.paper.params import parse_new_order
 from cex.exchange.paper.userdata import UserData
 from cex.exchange.symbols import SymbolSpec
@@ -63,6 +64,7 @@ class PaperExchange:
                              settings.maker_rate, self.userdata.publish)
         routes: dict[tuple[str, str], Handler] = {
             ("GET", "/api/v3/exchangeInfo"): self.exchange_info,
+            ("GET", "/api/v3/ticker/bookTicker"): self.book_ticker,
             ("POST", "/api/v3/order"): self.new_order,
             ("GET", "/api/v3/order"): self.query_order,
             ("DELETE", "/api/v3/order"): self.cancel_order,
@@ -119,6 +121,16 @@ class PaperExchange:
         names = [symbol] if symbol else [s for s, spec in self.specs.items() if not spec.coinbase]
         return self._json(exchange_info([self.specs[n] for n in names]))
 
+    async def book_ticker(self, request: web.Request) -> web.StreamResponse:
+        """GET /api/v3/ticker/bookTicker of one symbol, from the server's book (live mode
+        replaces it with the published book's)."""
+        symbol = self._symbol(request.query)
+        book = self.ex.market.book(symbol)
+        assert book is not None
+        (bp, bq), (ap, aq) = book.bids.best() or (0, 0), book.asks.best() or (0, 0)
+        return self._json({"symbol": symbol, "bidPrice": q8(bp), "bidQty": q8(bq),
+                           "askPrice": q8(ap), "askQty": q8(aq)})
+
     async def new_order(self, request: web.Request) -> web.StreamResponse:
         """POST /api/v3/order."""
         key, params = await self._signed(request)
@@ -155,7 +167,6 @@ class PaperExchange:
         key, _ = await self._signed(request)
         acct = self.accounts[key]
         maker, taker = self.engine.maker_rate, self.engine.taker_rate
-        from cex.exchange.paper.orders import q8
         return self._json({
             "makerCommission": maker * 10_000 // 100_000_000,
             "takerCommission": taker * 10_000 // 100_000_000,

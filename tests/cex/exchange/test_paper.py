@@ -237,3 +237,25 @@ def test_user_data_stream_gets_execution_reports_then_the_account_position_in_or
     assert client.request("PUT", "/api/v3/userDataStream", {"listenKey": listen_key}, signed=False)[1] == {}
     assert client.request("PUT", "/api/v3/userDataStream", {"listenKey": "x" * 60}, signed=False)[1]["code"] == -1125
     assert client.request("DELETE", "/api/v3/userDataStream", {"listenKey": listen_key}, signed=False)[1] == {}
+
+
+def test_paper_orders_fill_against_the_replayed_book(tmp_path: Any) -> None:
+    snapshot = {"lastUpdateId": 10, "bids": [["1999.00", "1.0"]], "asks": [["2000.00", "1.0"]]}
+    update = {"stream": "ethusdt@depth@100ms", "data": {
+        "e": "depthUpdate", "E": 1, "s": "ETHUSDT", "U": 11, "u": 12,
+        "b": [["1999.00", "0"], ["1998.50", "2.0"]], "a": [["2000.00", "0.25"]]}}
+    script = tmp_path / "s.jsonl"
+    script.write_text("\n".join(json.dumps(step) for step in [
+        {"rest": {"path": "/api/v3/depth", "symbol": "ETHUSDT", "json": snapshot}},
+        {"wait_rest": {"path": "/api/v3/depth", "count": 1}},
+        {"send": {"venue": "binance", "json": update}},
+    ]) + "\n")
+    with serve_in_thread(script=script, keys=KEYS) as ex:
+        client = PaperClient(ex.http_url)
+        assert client.request("GET", "/api/v3/depth", {"symbol": "ETHUSDT"}, signed=False)[1] == snapshot
+        assert ex.script_done.wait(5)
+        _, ticker = client.request("GET", "/api/v3/ticker/bookTicker", {"symbol": "ETHUSDT"}, signed=False)
+        assert ticker == {"symbol": "ETHUSDT", "bidPrice": "1998.50000000", "bidQty": "2.00000000",
+                          "askPrice": "2000.00000000", "askQty": "0.25000000"}
+        _, answer = client.order(side="SELL", type="MARKET", quantity="0.5")
+        assert answer["status"] == "FILLED" and answer["fills"][0]["price"] == "1998.50000000"
