@@ -18,6 +18,7 @@ NODE_KINDS: dict[str, str] = {
     "strategy": "nodes.strategy:StrategyNode",
     "executor": "nodes.executor:ExecutorNode",
     "portfolio": "nodes.portfolio:PortfolioNode",
+    "cex-gateway": "nodes.cex_gateway:CexGatewayNode",
 }
 
 
