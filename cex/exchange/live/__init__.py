@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from cex.exchange import binance_ws, coinbase_ws
+from cex.exchange.coinbase_ws import rfc3339
 from cex.exchange.live.fair import FairPrice
 from cex.exchange.live.feeds import BinanceFeed, CoinbaseFeed
 from cex.exchange.live.pools import GET_RESERVES, PoolRef, decode_reserves, resolve
@@ -75,6 +76,7 @@ class DevnetFollower:
         """Start the chain poller and the publishing ticker."""
         self.ex.spawn(self._follow())
         self.ex.spawn(self._ticker())
+        self.ex.spawn(self._heartbeats())
 
     async def stop(self) -> None:
         """Nothing beyond the server's task cancellation."""
@@ -191,6 +193,21 @@ class DevnetFollower:
         for message in messages:
             await coinbase_ws.broadcast(self.ex.hub, message)
             self.ex.stats.bump("published", message["channel"])
+
+    async def _heartbeats(self) -> None:
+        """Coinbase ``heartbeats``: one a second to its subscribers (live mode only: in replay
+        the script alone decides what is sent)."""
+        counter, started = 0, time.monotonic_ns()
+        while True:
+            await asyncio.sleep(1.0)
+            counter += 1
+            since = time.monotonic_ns() - started
+            stamp = rfc3339(time.time_ns())
+            current = (f"{stamp[:10]} {stamp[11:-1]} +0000 UTC "
+                       f"m=+{since // 1_000_000_000}.{since % 1_000_000_000:09d}")
+            await coinbase_ws.broadcast(self.ex.hub, {
+                "channel": "heartbeats", "client_id": "", "timestamp": stamp,
+                "events": [{"current_time": current, "heartbeat_counter": str(counter)}]})
 
     async def coinbase_subscribed(self, client: coinbase_ws.CoinbaseClient, channel: str,
                                   products: list[str]) -> None:

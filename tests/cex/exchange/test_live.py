@@ -210,3 +210,19 @@ def test_paper_orders_fill_against_the_live_book(net: Net) -> None:
             assert follower.mids["ETHUSDT"] <= ask <= follower.mids["ETHUSDT"] * 1001 // 1000
 
     run(main())
+
+
+def test_coinbase_heartbeats_come_every_second_in_live_mode(net: Net) -> None:
+    async def main() -> None:
+        async with LocalExchange(follow=settings(net), symbols="ETH-USD=WETH/USDC") as ex, \
+                connect(ex.coinbase_url) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "channel": "heartbeats"}))
+            subs = orjson.loads(await ws.recv())
+            assert subs["events"] == [{"subscriptions": {"heartbeats": []}}]
+            beats = [orjson.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+            assert [b["channel"] for b in beats] == ["heartbeats", "heartbeats"]
+            counters = [int(b["events"][0]["heartbeat_counter"]) for b in beats]
+            assert counters[1] == counters[0] + 1
+            assert [b["sequence_num"] for b in beats] == [1, 2]
+
+    run(main())
