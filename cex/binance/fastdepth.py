@@ -76,9 +76,19 @@ class FastBinanceFeed(VenueFeed):
         Messages it declined, by reason (``shape``: not a depthUpdate in Binance's exact
         form, ``not_live``: the book is syncing, ``gap``); not errors: the Python path
         judges them.
-    frame : numpy.ndarray
-        uint8 buffer of the last frame :meth:`write_message` built.
+    arena : numpy.ndarray
+        The compiled path's state (:func:`cex.binance.fastkernels.layout`).
+    value, frame : numpy.ndarray
+        Views of the arena: the last OrderBook value (i64 words) and the last whole frame
+        (uint8) a frame kernel built.
     """
+
+    arena: np.ndarray
+    meta: np.ndarray
+    book: np.ndarray
+    value: np.ndarray
+    frame: np.ndarray
+    _text: np.ndarray
 
     def __init__(self, inner: BinanceFeed, capacity: int = 1024) -> None:
         super().__init__(name=inner.name, venue=inner.venue, source=inner.source,
@@ -90,23 +100,48 @@ class FastBinanceFeed(VenueFeed):
         count = len(self.symbols)
         names = [stream_names(s)[2].encode() for s in self.symbols]
         syms = [s.encode() for s in self.symbols]
-        width = max(len(x) for x in names + syms)
-        self.names = np.zeros((count, width), np.uint8)
-        self.syms = np.zeros((count, width), np.uint8)
-        self.meta = np.zeros((count, K.META_COLUMNS), np.int64)
+        self._text_words = (max(len(x) for x in names + syms) + 7) // 8
+        self._build(max(8, capacity), 64)
+        text = self._text
         for k, pair in enumerate(inner.pairs):
-            self.names[k, :len(names[k])] = np.frombuffer(names[k], np.uint8)
-            self.syms[k, :len(syms[k])] = np.frombuffer(syms[k], np.uint8)
-            self.meta[k, K.M_NAMELEN] = len(names[k])
-            self.meta[k, K.M_SYMLEN] = len(syms[k])
+            text[k, :len(names[k])] = np.frombuffer(names[k], np.uint8)
+            text[count + k, :len(syms[k])] = np.frombuffer(syms[k], np.uint8)
+            meta = self.meta[k]
+            meta[K.M_NAMELEN] = len(names[k])
+            meta[K.M_SYMLEN] = len(syms[k])
             ins = pair.instrument
-            self.meta[k, K.M_ASSET] = _i64(ins.asset_id)
-            self.meta[k, K.M_VWORD] = ins.venue | ins.asset_type << 16 | ins.reserved << 24
-        self.keys = np.zeros((2 * count, max(8, capacity)), np.int64)
-        self.sizes = np.zeros_like(self.keys)
-        self.scratch = np.zeros((4, 64), np.int64)
-        self.val = np.zeros(K.WORDS, np.int64)
-        self.frame = np.zeros(K.FRAME_SIZE, np.uint8)
+            meta[K.M_ASSET] = _i64(ins.asset_id)
+            meta[K.M_VWORD] = ins.venue | ins.asset_type << 16 | ins.reserved << 24
+
+    def _build(self, cap: int, scratch: int) -> None:
+        """A new arena of ``cap`` levels a side and ``scratch`` parsed levels a side, holding
+        what the old one held."""
+        count = len(self.symbols)
+        lay = K.layout(count, cap, scratch, self._text_words)
+        arena = np.zeros(lay.size, np.int64)
+        arena[K.H_SYMBOLS] = count
+        arena[K.H_CAP] = cap
+        arena[K.H_SCRATCH] = scratch
+        arena[K.H_TEXT_WORDS] = self._text_words
+        arena[K.H_SOURCE] = self.source
+        arena[K.H_META:K.H_BOOK + 1] = (lay.meta, lay.text, lay.frame, lay.levels, lay.book)
+        meta = arena[lay.meta:lay.text].reshape(count, K.META_COLUMNS)
+        text = arena[lay.text:lay.frame].view(np.uint8).reshape(2 * count, -1)
+        book = arena[lay.book:lay.size].reshape(2 * count, cap, 2)
+        if hasattr(self, "arena"):
+            meta[:] = self.meta
+            text[:] = self._text
+            width = min(cap, self.book.shape[1])
+            book[:, :width] = self.book[:, :width]
+        self.arena = arena
+        self._scratch_bytes = _LEVEL_BYTES * scratch   # the longest message surely parsed
+        self.meta = meta
+        self._text = text
+        self.book = book
+        v0 = lay.frame + (K.FRAME_SHIFT + K.VALUE_OFFSET) // 8
+        self.value = arena[v0:v0 + K.WORDS]
+        start = 8 * lay.frame + K.FRAME_SHIFT
+        self.frame = arena.view(np.uint8)[start:start + K.FRAME_SIZE]
 
     # -- VenueFeed ---------------------------------------------------------------------------
 
@@ -147,15 +182,13 @@ class FastBinanceFeed(VenueFeed):
         data = raw if type(raw) is bytes else self._bytes(raw)
         if data is None:
             return self._declined(raw, recv_ns, K.DECLINE_SHAPE, -1)
-        n = len(data)
-        if n > _LEVEL_BYTES * self.scratch.shape[1]:
-            self._grow_scratch(n)
+        if len(data) > self._scratch_bytes:
+            self._grow_scratch(len(data))
         while True:
-            status, k = K.depth_step(data, n, self.meta, self.names, self.syms, self.keys,
-                                     self.sizes, self.scratch, self.val)
+            status, k = K.depth_step(data, self.arena)
             if status == K.APPLIED:
                 self.fast += 1
-                return FeedOutput([[UnknownTLV(_OB, self.val.tobytes())]], [])
+                return FeedOutput([[UnknownTLV(_OB, self.value.tobytes())]], [])
             if status != K.GROW:
                 break
             self._grow_books()
@@ -179,11 +212,12 @@ class FastBinanceFeed(VenueFeed):
         sequence : int
             The header's sequence if a frame is built.
         kernel : numba dispatcher
-            ``kernel(raw, n, meta, names, syms, keys, sizes, scratch, val, frame, source,
-            sequence, recv_ns, *sink) -> (status, symbol)``, built on
-            :func:`~cex.binance.fastkernels.depth_frame`; it hands the frame on (writes it
-            into a ring) and may return any status above :data:`~fastkernels.GROW` for an
-            applied update it could not hand on.
+            ``kernel(raw, arena, sequence, recv_ns, *sink) -> (status, symbol)``, built on
+            :func:`~cex.binance.fastkernels.depth_step` and
+            :func:`~cex.binance.fastkernels.frame_into` (or
+            :func:`~cex.binance.fastkernels.depth_frame`, which leaves the frame in
+            :attr:`frame`); it hands the frame on (writes it into a ring) and may return any
+            status above :data:`~fastkernels.GROW` for an applied update it could not hand on.
         *sink
             Its extra arguments (a ring's ``words``, ``data``, ``state``).
 
@@ -197,13 +231,10 @@ class FastBinanceFeed(VenueFeed):
         data = raw if type(raw) is bytes else self._bytes(raw)
         if data is None:
             return K.DECLINE_SHAPE, self._declined(raw, recv_ns, K.DECLINE_SHAPE, -1)
-        n = len(data)
-        if n > _LEVEL_BYTES * self.scratch.shape[1]:
-            self._grow_scratch(n)
+        if len(data) > self._scratch_bytes:
+            self._grow_scratch(len(data))
         while True:
-            status, k = kernel(data, n, self.meta, self.names, self.syms, self.keys,
-                               self.sizes, self.scratch, self.val, self.frame, self.source,
-                               sequence, recv_ns, *sink)
+            status, k = kernel(data, self.arena, sequence, recv_ns, *sink)
             if status != K.GROW:
                 break
             self._grow_books()
@@ -269,8 +300,8 @@ class FastBinanceFeed(VenueFeed):
         meta[k, K.M_DIRTY] = 0
 
     def _levels(self, row: int, n: int, sign: int) -> list[Level]:
-        prices = (sign * self.keys[row, :n][::-1]).tolist()
-        return list(zip(prices, self.sizes[row, :n][::-1].tolist(), strict=True))
+        side = self.book[row, :n][::-1]
+        return list(zip((sign * side[:, 0]).tolist(), side[:, 1].tolist(), strict=True))
 
     def _adopt(self, k: int) -> None:
         """Load the arrays of symbol ``k`` from its (live) Python book."""
@@ -278,12 +309,11 @@ class FastBinanceFeed(VenueFeed):
         bids = np.array(book.bids.levels(), np.int64).reshape(-1, 2)
         asks = np.array(book.asks.levels(), np.int64).reshape(-1, 2)
         need = max(len(bids), len(asks))
-        if need > self.keys.shape[1]:
+        if need > self.book.shape[1]:
             self._grow_books(need)
-        self.keys[2 * k, :len(bids)] = bids[::-1, 0]
-        self.sizes[2 * k, :len(bids)] = bids[::-1, 1]
-        self.keys[2 * k + 1, :len(asks)] = -asks[::-1, 0]
-        self.sizes[2 * k + 1, :len(asks)] = asks[::-1, 1]
+        self.book[2 * k, :len(bids)] = bids[::-1]
+        self.book[2 * k + 1, :len(asks), 0] = -asks[::-1, 0]
+        self.book[2 * k + 1, :len(asks), 1] = asks[::-1, 1]
         meta = self.meta
         meta[k, K.M_NB] = len(bids)
         meta[k, K.M_NA] = len(asks)
@@ -299,13 +329,8 @@ class FastBinanceFeed(VenueFeed):
     # -- capacity --------------------------------------------------------------------------
 
     def _grow_books(self, need: int = 0) -> None:
-        width = self.keys.shape[1]
-        new = max(2 * width, need)
-        keys = np.zeros((self.keys.shape[0], new), np.int64)
-        sizes = np.zeros_like(keys)
-        keys[:, :width] = self.keys
-        sizes[:, :width] = self.sizes
-        self.keys, self.sizes = keys, sizes
+        cap = int(self.arena[K.H_CAP])
+        self._build(max(2 * cap, need), int(self.arena[K.H_SCRATCH]))
 
     def _grow_scratch(self, n: int) -> None:
-        self.scratch = np.zeros((4, n // _LEVEL_BYTES + 1), np.int64)
+        self._build(int(self.arena[K.H_CAP]), n // _LEVEL_BYTES + 1)

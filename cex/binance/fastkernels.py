@@ -7,8 +7,9 @@
      "s":"ETHUSDT","U":157,"u":160,"b":[["3000.10","1.5"]],"a":[["3000.20","0"]]}}
 
 (one line, no whitespace, these keys in this order), parses them without a JSON parser,
-applies them to the symbol's book and writes the OrderBook value (and, on request, the whole
-frame: header, extended TLV header, CRC32) into caller-owned buffers. Anything else is
+applies them to the symbol's book and writes the OrderBook value (and, with
+:func:`depth_frame`, the whole frame: header, extended TLV header, CRC32) into the caller's
+arena. Anything else is
 declined (a negative status) and left to the Python path (:class:`cex.binance.feed.BinanceFeed`),
 which parses it with orjson and counts its errors; so the fast path needs to accept only
 input for which the Python path's result is certain:
@@ -20,23 +21,29 @@ input for which the Python path's result is certain:
   (the rules of :mod:`cex.fixed`, narrowed);
 - strings without a backslash; ``"e"`` is ``depthUpdate`` and ``"s"`` the symbol.
 
-The book of a side is two i64 arrays (``keys``, ``sizes``) sorted ascending by key, the best
+The book of a side is an array of (key, size) i64 pairs sorted ascending by key, the best
 level last (key = price for bids, -price for asks), so changes near the top of the book move
 few elements. Sequencing follows :mod:`cex.binance.depth` for a live book: ``u <=`` the
 book's id is stale; ``U >`` id + 1 is a gap (declined: the Python path invalidates and
 resyncs); else each level is set to its quantity (0 removes) and the id becomes ``u``.
 
-The OrderBook value (2456 bytes, docs/protocol-types.md) is built as 307 little-endian i64
-words: head (time, sequence, scale, asset id, venue/type/reserved), then per side the level
-count and 50 (price, size, 0) triples. Pure functions over caller-owned arrays; not
-thread-safe per array set.
+All state lives in one i64 array, the *arena* (a compiled call pays for every array it
+is handed, about 0.1 µs each): a header of offsets, per-symbol meta, the stream names and
+symbols, the frame, the scratch of parsed levels and the book sides (see :func:`layout`).
+The frame sits at byte 3 of its words so that its OrderBook value (2456 bytes,
+docs/protocol-types.md) is 307 aligned little-endian i64 words: head (time, sequence, scale,
+asset id, venue/type/reserved), then per side the level count and 50 (price, size, 0)
+triples. Not thread-safe per arena.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from cex.crc32 import INIT, crc_bytes, crc_words
 from cex.fixed import SCALE
 from mesh.protocol.constants import (
     EXTENDED_TLV_MARKER,
@@ -45,15 +52,16 @@ from mesh.protocol.constants import (
     PROTOCOL_VERSION,
     RelayDomain,
 )
+from mesh.protocol.kernels import load_i64
 from mesh.protocol.messages import OrderBook
 
 # -- statuses -------------------------------------------------------------------------------
 APPLIED = 1
-"""The event was applied; the OrderBook value (and frame, if asked) is in the buffers."""
+"""The event was applied; the OrderBook value (and frame, if asked) is in the arena."""
 STALE = 2
 """A well-formed event at or below the book's update id: count ``stale``, nothing to write."""
 GROW = 3
-"""A book side or the scratch would overflow: grow the arrays and call again (nothing changed)."""
+"""A book side or the scratch would overflow: grow the arena and call again (nothing changed)."""
 DECLINE_SHAPE = -1
 """Not a depthUpdate in Binance's exact form (or a value outside the narrowed rules)."""
 DECLINE_NOT_LIVE = -2
@@ -61,11 +69,16 @@ DECLINE_NOT_LIVE = -2
 DECLINE_GAP = -3
 """A depthUpdate whose ``U`` is beyond the book's id + 1."""
 
-# -- per-symbol meta columns (int64) --------------------------------------------------------
+# -- the arena header (i64 slots) ------------------------------------------------------------
+H_SYMBOLS, H_CAP, H_SCRATCH, H_TEXT_WORDS, H_SOURCE = range(5)
+H_META, H_TEXT, H_FRAME, H_LEVELS, H_BOOK = range(5, 10)
+HEADER_WORDS = 16
+
+# -- per-symbol meta columns ----------------------------------------------------------------
 M_LIVE, M_SEQ, M_NB, M_NA, M_DIRTY, M_NAMELEN, M_SYMLEN, M_ASSET, M_VWORD = range(9)
 META_COLUMNS = 9
 
-# -- the OrderBook value as i64 words -------------------------------------------------------
+# -- the frame and its OrderBook value ------------------------------------------------------
 LEVELS = 50
 WORDS = 5 + 2 * (1 + 3 * LEVELS)
 VALUE_SIZE = 8 * WORDS
@@ -76,6 +89,11 @@ TLV_HEADER = 5
 FRAME_SIZE = HEADER_SIZE + TLV_HEADER + VALUE_SIZE
 """Bytes of one OrderBook frame (header, extended TLV header, value)."""
 VALUE_OFFSET = HEADER_SIZE + TLV_HEADER
+FRAME_SHIFT = 3
+"""Byte of its first word where the frame starts: the value is then 8-aligned."""
+assert (FRAME_SHIFT + VALUE_OFFSET) % 8 == 0
+_VALUE_WORD = (FRAME_SHIFT + VALUE_OFFSET) // 8
+FRAME_WORDS = _VALUE_WORD + WORDS
 
 _OB_TYPE = OrderBook.TLV_TYPE
 _MD = int(RelayDomain.MARKET_DATA)
@@ -96,25 +114,38 @@ _B = np.frombuffer(b',"b":', np.uint8)
 _A = np.frombuffer(b',"a":', np.uint8)
 _END = np.frombuffer(b"}}", np.uint8)
 
-_QUOTE, _COMMA, _DOT, _LBR, _RBR, _SLASH = 34, 44, 46, 91, 93, 92
+_QUOTE, _COMMA, _DOT, _LBR, _RBR = 34, 44, 46, 91, 93
+_HIGH_NIBBLES = np.int64(0xF0F0F0F0F0F0F0F0 - (1 << 64))
+_ZEROS = 0x3030303030303030
+_SIXES = 0x0606060606060606
 
 
-def _crc_tables() -> np.ndarray:
-    """Slicing-by-8 tables of the IEEE CRC32 (reflected 0xEDB88320), as int64."""
-    t = np.zeros((8, 256), np.int64)
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-        t[0, i] = c
-    for k in range(1, 8):
-        for i in range(256):
-            c = int(t[k - 1, i])
-            t[k, i] = (c >> 8) ^ int(t[0, c & 0xFF])
-    return t
+class Layout(NamedTuple):
+    """Offsets (in i64 words) of an arena's sections and its total size."""
+
+    meta: int
+    text: int
+    frame: int
+    levels: int
+    book: int
+    size: int
 
 
-CRC_TABLES = _crc_tables()
+def layout(symbols: int, cap: int, scratch: int, text_words: int) -> Layout:
+    """The sections of an arena for ``symbols`` books of ``cap`` levels a side, ``scratch``
+    parsed levels a side and names of ``text_words`` words.
+
+    Sections: meta (``symbols`` x :data:`META_COLUMNS`), text (stream names, then symbols:
+    ``2 x symbols`` rows of ``text_words``), frame (:data:`FRAME_WORDS`), levels (bid prices,
+    bid sizes, ask prices, ask sizes: 4 rows of ``scratch``), book (``2 x symbols`` sides, bids
+    of symbol k at row 2k, asks at 2k + 1, ``cap`` (key, size) pairs each).
+    """
+    meta = HEADER_WORDS
+    text = meta + symbols * META_COLUMNS
+    frame = text + 2 * symbols * text_words
+    levels = frame + FRAME_WORDS
+    book = levels + 4 * scratch
+    return Layout(meta, text, frame, levels, book, book + 2 * symbols * cap * 2)
 
 
 # -- scanning -------------------------------------------------------------------------------
@@ -155,6 +186,19 @@ def _uint(raw, pos, n):
 
 
 @njit(cache=True, inline="always")
+def _eight_digits(w):
+    """The value of 8 ASCII digits loaded as a little-endian i64 (first digit lowest), or -1
+    if a byte is not a digit. Lane arithmetic: digit pairs in bytes, pairs of pairs in
+    16-bit lanes, then the two 4-digit halves."""
+    if (w & _HIGH_NIBBLES) != _ZEROS or ((w + _SIXES) & _HIGH_NIBBLES) != _ZEROS:
+        return -1
+    v = w - _ZEROS
+    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FF
+    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFF
+    return (v & 0xFFFF) * 10000 + (v >> 32)
+
+
+@njit(cache=True, inline="always")
 def _q8(raw, pos, n):
     """A decimal string's content x 1e8, up to (not including) its closing quote:
     ``(value, end)`` with ``raw[end] == '"'``; end -1 outside the narrowed rules."""
@@ -177,6 +221,12 @@ def _q8(raw, pos, n):
     k = 0
     if raw[pos] == _DOT:
         pos += 1
+        if pos + 8 <= n:                 # Binance's 8 decimals at once
+            eight = _eight_digits(load_i64(raw, pos))
+            if eight >= 0:
+                frac = eight
+                k = 8
+                pos += 8
         while pos < n:
             c = np.int64(raw[pos])
             if c < 48 or c > 57:
@@ -198,9 +248,9 @@ def _q8(raw, pos, n):
 
 
 @njit(cache=True, inline="always")
-def _levels(raw, pos, n, px, sz, cap):
-    """``[["p","q"],...]`` into ``px``/``sz``: ``(count, end)``; end -1 if malformed or more
-    than ``cap`` levels."""
+def _levels(raw, pos, n, arena, px, sz, cap):
+    """``[["p","q"],...]`` into ``arena[px:px+cap]`` / ``arena[sz:sz+cap]``: ``(count, end)``;
+    end -1 if malformed or more than ``cap`` levels."""
     if pos < 0 or pos >= n or raw[pos] != _LBR:
         return 0, -1
     pos += 1
@@ -216,8 +266,8 @@ def _levels(raw, pos, n, px, sz, cap):
         size, pos = _q8(raw, pos + 3, n)
         if pos < 0 or pos + 2 >= n or raw[pos + 1] != _RBR:
             return 0, -1
-        px[count] = price
-        sz[count] = size
+        arena[px + count] = price
+        arena[sz + count] = size
         count += 1
         c = raw[pos + 2]
         pos += 3
@@ -228,33 +278,22 @@ def _levels(raw, pos, n, px, sz, cap):
 
 
 @njit(cache=True, inline="always")
-def _match_name(raw, pos, n, names, meta, col):
-    """The symbol whose name (row of ``names``, length ``meta[:, col]``) sits at
-    ``raw[pos:]`` followed by a quote: ``(index, end at the quote)``, or (-1, -1)."""
-    for k in range(names.shape[0]):
-        m = meta[k, col]
-        end = pos + m
-        if end >= n or raw[end] != _QUOTE:
-            continue
-        same = True
-        for i in range(m):
-            if raw[pos + i] != names[k, i]:
-                same = False
-                break
-        if same:
-            return k, end
-    return -1, -1
+def _same(raw, pos, text, start, m):
+    for i in range(m):  # noqa: SIM110 (a generator in all() costs more in numba)
+        if raw[pos + i] != text[start + i]:
+            return False
+    return True
 
 
 # -- the book -------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _lower_bound(keys, n, key):
+def _lower_bound(arena, base, n, key):
     lo = 0
     hi = n
     while lo < hi:
         mid = (lo + hi) >> 1
-        if keys[mid] < key:
+        if arena[base + 2 * mid] < key:
             lo = mid + 1
         else:
             hi = mid
@@ -262,70 +301,54 @@ def _lower_bound(keys, n, key):
 
 
 @njit(cache=True, inline="always")
-def _set(keys, sizes, n, key, size):
-    """Set the level ``key`` of a side of ``n`` levels to ``size`` (0 removes); new ``n``."""
-    i = _lower_bound(keys, n, key)
-    found = i < n and keys[i] == key
+def _set(arena, base, n, key, size):
+    """Set level ``key`` of the side at ``arena[base:]`` (``n`` (key, size) pairs, keys
+    ascending) to ``size`` (0 removes); returns the new ``n``."""
+    i = _lower_bound(arena, base, n, key)
+    at = base + 2 * i
+    found = i < n and arena[at] == key
     if size:
         if found:
-            sizes[i] = size
+            arena[at + 1] = size
             return n
-        j = n
-        while j > i:
-            keys[j] = keys[j - 1]
-            sizes[j] = sizes[j - 1]
-            j -= 1
-        keys[i] = key
-        sizes[i] = size
+        j = base + 2 * n
+        while j > at:
+            arena[j] = arena[j - 2]
+            arena[j + 1] = arena[j - 1]
+            j -= 2
+        arena[at] = key
+        arena[at + 1] = size
         return n + 1
     if found:
-        for j in range(i, n - 1):
-            keys[j] = keys[j + 1]
-            sizes[j] = sizes[j + 1]
+        end = base + 2 * (n - 1)
+        for j in range(at, end, 2):
+            arena[j] = arena[j + 2]
+            arena[j + 1] = arena[j + 3]
         return n - 1
     return n
 
 
 @njit(cache=True, inline="always")
-def _pack_side(val, w, keys, sizes, n, sign):
+def _pack_side(arena, w, base, n, sign):
     """The count word and 50 (price, size, 0) triples of a side, best first, from ``w``."""
     top = min(n, LEVELS)
-    val[w] = top
+    arena[w] = top
     w += 1
-    for i in range(top):
-        j = n - 1 - i
-        val[w] = sign * keys[j]
-        val[w + 1] = sizes[j]
-        val[w + 2] = 0
+    j = base + 2 * (n - 1)
+    for _ in range(top):
+        arena[w] = sign * arena[j]
+        arena[w + 1] = arena[j + 1]
+        arena[w + 2] = 0
         w += 3
+        j -= 2
     for _ in range(top, LEVELS):
-        val[w] = 0
-        val[w + 1] = 0
-        val[w + 2] = 0
+        arena[w] = 0
+        arena[w + 1] = 0
+        arena[w + 2] = 0
         w += 3
 
 
-# -- CRC32 ----------------------------------------------------------------------------------
-
-@njit(cache=True, inline="always")
-def _crc_bytes(crc, buf, start, stop, t):
-    for i in range(start, stop):
-        crc = t[0, (crc ^ np.int64(buf[i])) & 0xFF] ^ (crc >> 8)
-    return crc
-
-
-@njit(cache=True, inline="always")
-def _crc_words(crc, words, t):
-    """Continue ``crc`` (pre-inverted) over the little-endian bytes of i64 ``words``."""
-    for i in range(words.shape[0]):
-        w = words[i]
-        c = crc ^ (w & _M32)
-        h = (w >> 32) & _M32
-        crc = (t[7, c & 0xFF] ^ t[6, (c >> 8) & 0xFF] ^ t[5, (c >> 16) & 0xFF]
-               ^ t[4, (c >> 24) & 0xFF] ^ t[3, h & 0xFF] ^ t[2, (h >> 8) & 0xFF]
-               ^ t[1, (h >> 16) & 0xFF] ^ t[0, (h >> 24) & 0xFF])
-    return crc
-
+# -- the frame ------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
 def _put(buf, off, value, nbytes):
@@ -334,14 +357,16 @@ def _put(buf, off, value, nbytes):
 
 
 @njit(cache=True)
-def frame_into(frame, val, source, sequence, recv_ns):
-    """Write a whole OrderBook frame around the value words ``val`` into ``frame``
-    (:data:`FRAME_SIZE` bytes): header (market-data domain, ``source``, ``sequence``,
-    timestamp ``recv_ns``), extended TLV header, value, CRC32 as ``encode_frame`` computes it."""
+def frame_into(arena, sequence, recv_ns):
+    """Complete the frame around the OrderBook value in the arena: header (market-data
+    domain, the arena's source, ``sequence``, timestamp ``recv_ns``), extended TLV header and
+    the CRC32 ``encode_frame`` computes. Returns the frame (a uint8 view of the arena)."""
+    f0 = arena[H_FRAME]
+    frame = arena.view(np.uint8)[8 * f0 + FRAME_SHIFT:8 * f0 + FRAME_SHIFT + FRAME_SIZE]
     _put(frame, 0, _MAGIC, 4)
     frame[4] = _MD
     frame[5] = _VERSION
-    frame[6] = source
+    frame[6] = arena[H_SOURCE]
     frame[7] = 0
     _put(frame, 8, sequence, 8)
     _put(frame, 16, recv_ns, 8)
@@ -350,36 +375,27 @@ def frame_into(frame, val, source, sequence, recv_ns):
     frame[HEADER_SIZE + 1] = 0
     frame[HEADER_SIZE + 2] = _OB_TYPE
     _put(frame, HEADER_SIZE + 3, VALUE_SIZE, 2)
-    frame[VALUE_OFFSET:FRAME_SIZE] = val.view(np.uint8)
-    t = CRC_TABLES
-    crc = _crc_bytes(np.int64(_M32), frame, 0, 28, t)
-    crc = _crc_bytes(crc, frame, HEADER_SIZE, VALUE_OFFSET, t)
-    crc = _crc_words(crc, val, t) ^ _M32
+    reg = crc_bytes(np.int64(INIT), frame, 0, 28)
+    reg = crc_bytes(reg, frame, HEADER_SIZE, VALUE_OFFSET)
+    v0 = f0 + _VALUE_WORD
+    crc = crc_words(reg, arena, v0, v0 + WORDS) ^ _M32
     _put(frame, 28, crc, 4)
+    return frame
 
 
 # -- one message ----------------------------------------------------------------------------
 
 @njit(cache=True)
-def depth_step(raw, n, meta, names, syms, keys, sizes, scratch, val):
+def depth_step(raw, arena):
     """Scan one combined-stream message and apply it if it is a depthUpdate of a live book.
 
     Parameters
     ----------
     raw : bytes or uint8 array
-        The message (``n`` bytes).
-    meta : int64 (S, META_COLUMNS)
-        Per symbol: live flag, update id, level counts, dirty flag (set on apply), name
-        lengths, asset id and the venue/type/reserved word.
-    names, syms : uint8 (S, L)
-        The depth stream names and the symbols (``s``), one per row.
-    keys, sizes : int64 (2S, CAP)
-        Book sides: row ``2k`` the bids, ``2k + 1`` the asks of symbol ``k``.
-    scratch : int64 (4, K)
-        Parsed levels (bid prices, bid sizes, ask prices, ask sizes); ``K`` at least
-        ``n // 9 + 1``.
-    val : int64 (WORDS,)
-        Receives the OrderBook value on :data:`APPLIED`.
+        The message.
+    arena : int64 array
+        The fast path's state (:func:`layout`); on :data:`APPLIED` its frame section holds
+        the OrderBook value.
 
     Returns
     -------
@@ -387,74 +403,83 @@ def depth_step(raw, n, meta, names, syms, keys, sizes, scratch, val):
         :data:`APPLIED`, :data:`STALE`, :data:`GROW` or a ``DECLINE_*`` code, and the
         symbol's index (-1 when not known).
     """
+    n = len(raw)
+    symbols = arena[H_SYMBOLS]
+    mo = arena[H_META]
+    text = arena.view(np.uint8)
+    tw = 8 * arena[H_TEXT_WORDS]
+    t0 = 8 * arena[H_TEXT]
     pos = _expect(raw, 0, n, _PREFIX)
     if pos < 0:
         return DECLINE_SHAPE, -1
-    k, pos = _match_name(raw, pos, n, names, meta, M_NAMELEN)
+    k = -1
+    for s in range(symbols):
+        m = arena[mo + s * META_COLUMNS + M_NAMELEN]
+        if pos + m < n and raw[pos + m] == _QUOTE and _same(raw, pos, text, t0 + s * tw, m):
+            k = s
+            pos += m
+            break
     if k < 0:
         return DECLINE_SHAPE, -1
+    mk = mo + k * META_COLUMNS
     pos = _expect(raw, pos, n, _MID)
     e_ms, pos = _uint(raw, pos, n)
     pos = _expect(raw, pos, n, _S)
-    if pos < 0:
+    m = arena[mk + M_SYMLEN]
+    if pos < 0 or pos + m > n or not _same(raw, pos, text, t0 + (symbols + k) * tw, m):
         return DECLINE_SHAPE, k
-    m = meta[k, M_SYMLEN]
-    if pos + m > n:
-        return DECLINE_SHAPE, k
-    for i in range(m):
-        if raw[pos + i] != syms[k, i]:
-            return DECLINE_SHAPE, k
     pos = _expect(raw, pos + m, n, _U1)
     first, pos = _uint(raw, pos, n)
     pos = _expect(raw, pos, n, _U2)
     last, pos = _uint(raw, pos, n)
     pos = _expect(raw, pos, n, _B)
-    cap = scratch.shape[1]
-    nb, pos = _levels(raw, pos, n, scratch[0], scratch[1], cap)
+    cap = arena[H_SCRATCH]
+    lv = arena[H_LEVELS]
+    nb, pos = _levels(raw, pos, n, arena, lv, lv + cap, cap)
     pos = _expect(raw, pos, n, _A)
-    na, pos = _levels(raw, pos, n, scratch[2], scratch[3], cap)
+    na, pos = _levels(raw, pos, n, arena, lv + 2 * cap, lv + 3 * cap, cap)
     pos = _expect(raw, pos, n, _END)
     if pos != n or first > last or e_ms > _MAX_E_MS:
         return DECLINE_SHAPE, k
-    if meta[k, M_LIVE] == 0:
+    if arena[mk + M_LIVE] == 0:
         return DECLINE_NOT_LIVE, k
-    seq = meta[k, M_SEQ]
+    seq = arena[mk + M_SEQ]
     if last <= seq:
         return STALE, k
     if first > seq + 1:
         return DECLINE_GAP, k
     # room for every new level (a level set twice counts twice: a bound, not exact)
-    bids_n = meta[k, M_NB]
-    asks_n = meta[k, M_NA]
-    width = keys.shape[1]
+    bids_n = arena[mk + M_NB]
+    asks_n = arena[mk + M_NA]
+    width = arena[H_CAP]
     if bids_n + nb > width or asks_n + na > width:
         return GROW, k
-    bk, bs = keys[2 * k], sizes[2 * k]
+    bid_base = arena[H_BOOK] + 2 * k * width * 2
+    ask_base = bid_base + width * 2
     for i in range(nb):
-        bids_n = _set(bk, bs, bids_n, scratch[0, i], scratch[1, i])
-    ak, asz = keys[2 * k + 1], sizes[2 * k + 1]
+        bids_n = _set(arena, bid_base, bids_n, arena[lv + i], arena[lv + cap + i])
     for i in range(na):
-        asks_n = _set(ak, asz, asks_n, -scratch[2, i], scratch[3, i])
-    meta[k, M_NB] = bids_n
-    meta[k, M_NA] = asks_n
-    meta[k, M_SEQ] = last
-    meta[k, M_DIRTY] = 1
-    val[0] = e_ms * _MS
-    val[1] = last
-    val[2] = _SCALE
-    val[3] = meta[k, M_ASSET]
-    val[4] = meta[k, M_VWORD]
-    _pack_side(val, _W_BIDS, bk, bs, bids_n, 1)
-    _pack_side(val, _W_ASKS, ak, asz, asks_n, -1)
+        asks_n = _set(arena, ask_base, asks_n, -arena[lv + 2 * cap + i], arena[lv + 3 * cap + i])
+    arena[mk + M_NB] = bids_n
+    arena[mk + M_NA] = asks_n
+    arena[mk + M_SEQ] = last
+    arena[mk + M_DIRTY] = 1
+    v = arena[H_FRAME] + _VALUE_WORD
+    arena[v] = e_ms * _MS
+    arena[v + 1] = last
+    arena[v + 2] = _SCALE
+    arena[v + 3] = arena[mk + M_ASSET]
+    arena[v + 4] = arena[mk + M_VWORD]
+    _pack_side(arena, v + _W_BIDS, bid_base, bids_n, 1)
+    _pack_side(arena, v + _W_ASKS, ask_base, asks_n, -1)
     return APPLIED, k
 
 
 @njit(cache=True)
-def depth_frame(raw, n, meta, names, syms, keys, sizes, scratch, val, frame, source, sequence,
-                recv_ns):
-    """:func:`depth_step`, then on :data:`APPLIED` the whole frame into ``frame``
-    (:func:`frame_into`). Callable from other ``@njit`` code (a ring writer)."""
-    status, k = depth_step(raw, n, meta, names, syms, keys, sizes, scratch, val)
+def depth_frame(raw, arena, sequence, recv_ns):
+    """:func:`depth_step`, then on :data:`APPLIED` the whole frame in the arena
+    (:func:`frame_into`); returns ``(status, symbol)``."""
+    status, k = depth_step(raw, arena)
     if status == APPLIED:
-        frame_into(frame, val, source, sequence, recv_ns)
+        frame_into(arena, sequence, recv_ns)
     return status, k

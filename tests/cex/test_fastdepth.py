@@ -264,7 +264,7 @@ def test_book_deeper_than_the_arrays_grows_them() -> None:
     feed.on_snapshot(RestReply(out.requests[0], 200, snap), 2)
     bids = [(parse_q8(f"{50 + i}.5"), Q) for i in range(40)]
     out = feed.on_message(orjson.dumps(depth_json("ETHUSDT", 11, 11, bids, [], 3, random.Random(0))), 4)
-    assert feed.keys.shape[1] >= 60 and feed.fast == 1
+    assert feed.book.shape[1] >= 60 and feed.fast == 1
     (frame,) = out.frames
     book = decode_frame(encode_frame(frame, source=1, domain=MD)).tlvs[0]
     assert isinstance(book, OrderBook)
