@@ -54,7 +54,8 @@ _POOLS = frozenset(t.TLV_TYPE for t in (PoolState, PoolSync, PoolSwap, PoolMint,
 #: figures of the canonical routers (V2 Router02 swapExactTokensForTokens, V3 SwapRouter
 #: exactInputSingle without a tick crossed), rounded up.
 GAS_V2, GAS_V3 = 110_000, 130_000
-DEFAULT_PAIRS = "binance:ETH/USDT=WETH/USDC, binance:BTC/USDT=WBTC/USDC, coinbase:ETH/USD=WETH/USDC"
+DEFAULT_PAIRS = ("binance:ETH/USDT=WETH/USDC, binance:BTC/USDT=WBTC/USDC, coinbase:ETH/USD=WETH/USDC, "
+                 "coinbase:BTC/USD=WBTC/USDC")
 
 
 def _first_type(raw: bytes) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from cex.exchange import serve_in_thread
+from cex.exchange.live import FollowSettings
 from contracts.swapmath.pools import V2Pool
 from mesh.protocol import decode_frame
 from mesh.protocol.constants import CexDexDirection, PoolKind, VenueId
@@ -69,12 +70,12 @@ def _script(price: Decimal) -> tuple[list[dict[str, Any]], list[list[str]]]:
 
 
 @contextmanager
-def _collector(h: NodeHarness, ex: Any) -> Iterator[subprocess.Popen[bytes]]:
+def _collector(h: NodeHarness, ex: Any, symbols: str = "ETHUSDT") -> Iterator[subprocess.Popen[bytes]]:
     """collector-cex as a process of the harness's mesh (its settings from the environment)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
     prefix = "ALPHAPULSE_NODE_COLLECTOR_CEX_"
     env |= {prefix + "VENUES": "binance", prefix + "BINANCE_WS": ex.ws_url, prefix + "BINANCE_REST": ex.http_url,
-            prefix + "BINANCE_SYMBOLS": "ETHUSDT", prefix + "BACKOFF_MIN_MS": "100"}
+            prefix + "BINANCE_SYMBOLS": symbols, prefix + "BACKOFF_MIN_MS": "100"}
     with (h.run_dir / "collector-cex.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "nodes.runtime", COLLECTOR, "--name", "collector-cex",
                                  "--config", str(h.config_path)], stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -152,3 +153,38 @@ def test_a_book_one_percent_above_the_pool_signals_what_an_independent_sizing_sa
     assert sig.cex_venue == VenueId.BINANCE and sig.detected_block == end.block_number
     assert sig.chain_id == net.manifest["chain_id"] and sig.spread_bps > 0
 
+
+
+def test_with_the_exchange_following_the_devnet_the_dearer_pair_shows_in_signals(net, tmp_path):
+    """The make-run shape: the live exchange follows the devnet's V2 pairs (the fixture left
+    WETH/USDC on Uniswap V2 about 4 % dearer than the other pools), so buying WETH on the
+    cheaper pools and selling it on the exchange pays."""
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(net.manifest))
+    stream = Stream(net)
+    stream.follower.start()
+    lot = 10**6
+    settings = {"manifest": str(path), "pairs": "binance:ETH/USDT=WETH/USDC, binance:BTC/USDT=WBTC/USDC",
+                "lot_q8": lot}
+    follow = FollowSettings(manifest=net.manifest, noise_bps=2, alpha_bps=10_000)
+    with serve_in_thread(follow=follow) as ex, \
+            NodeHarness(KIND, settings=settings, mesh={"deadline_ms": 0}, extra_nodes=["collector-cex"],
+                        start_timeout=60) as h, _collector(h, ex, "ETHUSDT,BTCUSDT"):
+        for raw in stream.new_frames():
+            h.feed_ring_raw(raw)
+        # The exchange moves its book when a block comes (its noise is drawn per block); the
+        # collector's depth sync needs an update after its snapshot.
+        deadline = time.monotonic() + 60
+        while not h.produced(CexDexSignal):
+            if time.monotonic() > deadline:
+                raise HarnessError(f"no CexDexSignal within 60 s\n{h.log()[-2000:]}")
+            net.chain.rpc("evm_mine", [])
+            h.collect(lambda _: bool(h.produced(CexDexSignal)), timeout=0.5)
+        signals = h.produced(CexDexSignal)
+        h.assert_contract()
+    cheap = {net.pool("uniswap_v2_fork", "WETH/USDC").lower()} | {
+        p["address"].lower() for p in net.manifest["uniswap_v3"]["pools"] if p["pair"] == "WETH/USDC"}
+    for sig in signals:
+        assert "0x" + sig.pool.hex() in cheap and sig.direction == CexDexDirection.BUY_DEX_SELL_CEX
+        assert sig.expected_profit > 0 and sig.net_profit_usd_q8 >= 10**8 and sig.cex_quantity % lot == 0
+        assert sig.spread_bps > 0 and sig.dex_price < sig.cex_price <= sig.cex_best
