@@ -16,6 +16,7 @@ NODE_KINDS: dict[str, str] = {
     "collector-evm": "nodes.collector_evm:EvmCollectorNode",
     "collector-cex": "nodes.collector_cex:CexCollectorNode",
     "strategy": "nodes.strategy:StrategyNode",
+    "cexdex": "nodes.cexdex:CexDexNode",
     "executor": "nodes.executor:ExecutorNode",
     "portfolio": "nodes.portfolio:PortfolioNode",
     "cex-gateway": "nodes.cex_gateway:CexGatewayNode",
