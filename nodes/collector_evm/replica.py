@@ -7,6 +7,7 @@ BlockEnd), and a strategy can take it as the specification of its own, faster st
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,13 +46,14 @@ class PoolReplica:
 class Replica:
     """Every pool of a stream, and the last complete block."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_block_ends: int = 4096) -> None:
         self.pools: dict[bytes, PoolReplica] = {}
         #: Number of the last BlockEnd applied (0 before the first).
         self.block = 0
         #: Pools forgotten by a PoolInvalidation and not yet restated.
         self.invalidated: set[bytes] = set()
-        self.block_ends: list[BlockEnd] = []
+        #: The last ``keep_block_ends`` BlockEnds, oldest first (bounded: consumers run for days).
+        self.block_ends: deque[BlockEnd] = deque(maxlen=keep_block_ends)
 
     def apply_raw(self, frames: Iterable[bytes]) -> None:
         """Decode and apply encoded frames, in order."""
