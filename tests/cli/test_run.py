@@ -66,7 +66,8 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
 
 
 #: The nodes of the default deployment (the simulator is a program, not a node: no heartbeat).
-DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy", "portfolio", "executor"}
+DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy", "portfolio", "executor",
+                   "collector-cex", "cexdex", "cex-gateway"}
 
 
 def _wait_running(env: dict[str, str], timeout: float = 180) -> None:
@@ -77,6 +78,16 @@ def _wait_running(env: dict[str, str], timeout: float = 180) -> None:
         status = _status(env)
         running = {n for n, r in status.items() if r.get("state") == "RUNNING"}
     assert running == DEFAULT_RUNNING, status
+
+
+def _first_cex_dex_signal(env: dict[str, str], seconds: float = 150) -> dict:
+    """The first CexDexSignal the deployment publishes, through `alphapulse tap`."""
+    out = subprocess.run([sys.executable, "-m", "mesh", "tap", "--type", "CexDexSignal", "--count",
+                          "1", "--seconds", str(seconds)], env=env, capture_output=True,
+                         timeout=seconds + 30, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert lines, f"no CexDexSignal within {seconds} s: {out.stderr.decode()[-500:]}"
+    return orjson.loads(lines[0])
 
 
 def _run_env(cli_env) -> dict[str, str]:
@@ -103,11 +114,15 @@ def test_run_starts_devnet_and_nodes_then_stops_everything(cli_env):
         _wait_running(env)
         anvil_pid = orjson.loads((devnet_dir / "manifest.json").read_bytes())["anvil"]["pid"]
         os.kill(anvil_pid, 0)  # the chain is up
+        signal_seen = _first_cex_dex_signal(env)
     finally:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=90)[0].decode()
     assert proc.returncode == 0, output
     assert "devnet: stopped" in output
+    # the local exchange's books, through collector-cex, against the devnet's pools
+    assert signal_seen["tlvs"][0]["type"] == "CexDexSignal", signal_seen
+    assert int(signal_seen["tlvs"][0]["expected_profit"]) > 0
     assert _wait_gone({anvil_pid: _stat(anvil_pid)[19]} if _stat(anvil_pid) else {}, 10) == {}
     assert not (cli_env.run_dir / "supervisord.pid").exists()
     assert not Path(f"/dev/shm/{cli_env.namespace}-kill").exists()  # no stop set: nothing left
