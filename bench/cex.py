@@ -13,8 +13,10 @@ ids, and ``trade`` events), on one pinned CPU:
   into a real ring (the node runtime's writer class);
 - ``FastBinanceFeed``: the same with the compiled depth path
   (:mod:`cex.binance.fastdepth`), as a drop-in feed (its OrderBook as an encoded TLV, then
-  ``encode_frame`` and the writer), and with the whole frame built and written into the ring
-  in compiled code (:mod:`bench._cex_ring`).
+  ``encode_frame`` and the writer), with the whole frame built and written into the ring
+  in compiled code per message (:mod:`bench._cex_ring`), and per websocket read burst of
+  ``--burst`` messages (one compiled call for a run of depth updates; its latency columns
+  are the burst's time divided by its messages).
 
 Each round starts from freshly synced feeds (snapshot, then the first event). ``per_s`` is
 the median over ``--rounds`` of an untimed pass over all messages; ``p50_us`` .. ``max_us``
@@ -31,18 +33,19 @@ import os
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 import orjson
 
-from bench._cex_ring import depth_to_ring
+from bench._cex_ring import depth_burst_to_ring, depth_to_ring
 from bench._cex_stream import MIDS, Traffic, generate
 from bench.pinning import cpus, pin, unpin
 from bench.report import Row, latency_row, us_per_op
 from cex.binance import fastkernels as K
 from cex.binance.fastdepth import FastBinanceFeed
 from cex.binance.feed import BinanceFeed
-from cex.feed import RestReply, VenueFeed
+from cex.feed import FeedOutput, RestReply, VenueFeed
 from mesh.protocol import encode_frame
 from mesh.protocol.constants import RelayDomain, SourceType
 from shm.segment import list_ring_names, unlink
@@ -62,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trades", type=int, default=20_000, help="trades per pass")
     parser.add_argument("--depth", type=int, default=1000, help="snapshot levels a side")
     parser.add_argument("--rounds", type=int, default=5, help="passes per case")
+    parser.add_argument("--burst", type=int, default=16,
+                        help="messages per websocket read burst (the burst row)")
     parser.add_argument("--seed", type=int, default=13)
 
 
@@ -101,6 +106,28 @@ class Cases:
                                    domain=MD))
                 self.seq += 1
                 self.written += 1
+        return step
+
+    def burst(self) -> Callable[[list[bytes]], None]:
+        """FastBinanceFeed.write_burst: one compiled call per run of depth updates."""
+        feed = synced(self.traffic, self.symbols, True)
+        assert isinstance(feed, FastBinanceFeed)
+        w = self.writer
+        words, data, state, write = w.words, w.data, w.state, w.write
+
+        def emit(out: FeedOutput, recv: int, seq: int) -> int:
+            for frame in out.frames:
+                write(encode_frame(frame, source=SOURCE, sequence=seq, timestamp_ns=recv,
+                                   domain=MD))
+                seq += 1
+            return seq
+
+        def step(burst: list[bytes]) -> None:
+            recv = time.time_ns()
+            seq = feed.write_burst(burst, [recv] * len(burst), self.seq, emit,
+                                   depth_burst_to_ring, words, data, state)
+            self.written += seq - self.seq
+            self.seq = seq
         return step
 
     def compiled(self) -> Step:
@@ -147,17 +174,17 @@ def verify(traffic: Traffic, symbols: list[str]) -> int:
     return compared
 
 
-def _pass(step: Step, messages: list[bytes]) -> int:
-    for raw in messages:
-        step(raw)
-    return len(messages)
+def _pass(step: Callable[[Any], None], items: list[Any]) -> int:
+    for item in items:
+        step(item)
+    return len(items)
 
 
-def _timed(step: Step, messages: list[bytes], out: np.ndarray) -> None:
+def _timed(step: Callable[[Any], None], items: list[Any], out: np.ndarray) -> None:
     clock = time.perf_counter_ns
-    for i, raw in enumerate(messages):
+    for i, item in enumerate(items):
         t0 = clock()
-        step(raw)
+        step(item)
         out[i] = clock() - t0
 
 
@@ -180,13 +207,16 @@ def run(args: argparse.Namespace) -> list[Row]:
     writer = RingWriter.create("market-data", "bench-cex", namespace=namespace,
                                capacity=1 << 24)
     cases = Cases(traffic, symbols, writer)
-    plan: list[tuple[str, str, Callable[[], Step], list[bytes], int]] = [
+    b = max(1, args.burst)
+    bursts = [traffic.depth[i:i + b] for i in range(0, len(traffic.depth), b)]
+    plan: list[tuple[str, str, Callable[[], Any], list[Any], int]] = [
         ("depth", "json.loads (baseline)", _parse(json.loads), traffic.depth, 0),
         ("depth", "orjson.loads (baseline)", _parse(orjson.loads), traffic.depth, 0),
         ("depth", "BinanceFeed -> encode_frame -> ring", cases.python, traffic.depth, 1),
         ("depth", "FastBinanceFeed -> encode_frame -> ring",
          lambda: cases.python(fast=True), traffic.depth, 1),
         ("depth", "FastBinanceFeed compiled frame -> ring", cases.compiled, traffic.depth, 1),
+        ("depth", f"FastBinanceFeed compiled, bursts of {b} -> ring", cases.burst, bursts, 1),
         ("trade", "json.loads (baseline)", _parse(json.loads), traffic.trades, 0),
         ("trade", "orjson.loads (baseline)", _parse(orjson.loads), traffic.trades, 0),
         ("trade", "BinanceFeed -> encode_frame -> ring", cases.python, traffic.trades, 1),
@@ -199,14 +229,16 @@ def run(args: argparse.Namespace) -> list[Row]:
         for _, _, make, messages, _ in plan:  # warm-up (compiles, caches)
             _pass(make(), messages[:2000])
         for _ in range(args.rounds):
-            for i, (_, _, make, messages, frames_per) in enumerate(plan):
+            for i, (_, _, make, items, frames_per) in enumerate(plan):
+                per = len(items[0]) if type(items[0]) is list else 1  # messages per item
+                count = sum(len(x) for x in items) if per > 1 else len(items)
                 before = cases.written
                 step = make()
-                rates[i].append(us_per_op(partial(_pass, step, messages), len(messages)))
-                buf = np.empty(len(messages), np.int64)
-                _timed(make(), messages, buf)
-                samples[i].append(buf)
-                assert cases.written - before == 2 * frames_per * len(messages), \
+                rates[i].append(us_per_op(partial(_pass, step, items), len(items)) / per)
+                buf = np.empty(len(items), np.int64)
+                _timed(make(), items, buf)
+                samples[i].append(buf // per)
+                assert cases.written - before == 2 * frames_per * count, \
                     f"{plan[i][1]}: {cases.written - before} frames"
     finally:
         writer.close()
@@ -214,9 +246,10 @@ def run(args: argparse.Namespace) -> list[Row]:
             unlink(name)
         unpin(allowed)
     rows = []
-    for i, (kind, label, _, messages, _) in enumerate(plan):
+    for i, (kind, label, _, items, _) in enumerate(plan):
+        count = sum(len(x) for x in items) if type(items[0]) is list else len(items)
         row = latency_row(BENCH, f"{kind}: {label}", np.concatenate(samples[i]),
-                          messages=len(messages))
+                          messages=count)
         row.per_s = 1e6 / float(np.median(rates[i]))
         if kind == "depth" and "ring" in label:
             row.extra["depth_levels"] = args.depth

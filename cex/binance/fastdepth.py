@@ -30,7 +30,7 @@ Not thread-safe (one transport thread, like the feed it wraps).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,13 +42,19 @@ from cex.book import Level
 from cex.feed import NOTHING, FeedOutput, Frame, RestReply, VenueFeed
 from mesh.protocol import InstrumentId, OrderBook, UnknownTLV
 
-__all__ = ["FastBinanceFeed"]
+__all__ = ["NOT_DEPTH", "FastBinanceFeed"]
 
 _OB = OrderBook.TLV_TYPE
+_depth_step = K.depth_step
 _I64 = 1 << 63
 _LEVEL_BYTES = 9
 """The shortest level, ``["0","0"]``, with its comma: a bound on levels per message."""
 
+_APPLIED, _STALE, _GROW = K.APPLIED, K.STALE, K.GROW
+NOT_DEPTH = -4
+""":meth:`FastBinanceFeed.write_message`'s status for a message that cannot be a depth
+update (no ``depth`` and no escape in its text): the Python path handled it."""
+_NOT_DEPTH = NOT_DEPTH
 _REASONS = {K.DECLINE_SHAPE: "shape", K.DECLINE_NOT_LIVE: "not_live", K.DECLINE_GAP: "gap"}
 
 
@@ -72,6 +78,8 @@ class FastBinanceFeed(VenueFeed):
     ----------
     fast : int
         Depth updates the compiled path handled (applied or stale).
+    refused : int
+        Applied updates whose frame a burst kernel could not hand on (a full lossless ring).
     fallbacks : collections.Counter
         Messages it declined, by reason (``shape``: not a depthUpdate in Binance's exact
         form, ``not_live``: the book is syncing, ``gap``); not errors: the Python path
@@ -95,6 +103,7 @@ class FastBinanceFeed(VenueFeed):
                          limits=inner.limits, errors=inner.errors)
         self.inner = inner
         self.fast = 0
+        self.refused = 0
         self.fallbacks: Counter[str] = Counter()
         self.symbols = [p.symbol for p in inner.pairs]
         count = len(self.symbols)
@@ -129,6 +138,7 @@ class FastBinanceFeed(VenueFeed):
         text = arena[lay.text:lay.frame].view(np.uint8).reshape(2 * count, -1)
         book = arena[lay.book:lay.size].reshape(2 * count, cap, 2)
         if hasattr(self, "arena"):
+            arena[K.H_FAST:K.H_STALE + 1] = self.arena[K.H_FAST:K.H_STALE + 1]
             meta[:] = self.meta
             text[:] = self._text
             width = min(cap, self.book.shape[1])
@@ -182,17 +192,17 @@ class FastBinanceFeed(VenueFeed):
         data = raw if type(raw) is bytes else self._bytes(raw)
         if data is None:
             return self._declined(raw, recv_ns, K.DECLINE_SHAPE, -1)
-        if len(data) > self._scratch_bytes:
-            self._grow_scratch(len(data))
+        if b"depth" not in data and b"\\" not in data:
+            return self.inner.on_message(raw, recv_ns)   # no depth stream: no book touched
         while True:
-            status, k = K.depth_step(data, self.arena)
-            if status == K.APPLIED:
+            status, k = _depth_step(data, self.arena)
+            if status == _APPLIED:
                 self.fast += 1
                 return FeedOutput([[UnknownTLV(_OB, self.value.tobytes())]], [])
-            if status != K.GROW:
+            if status != _GROW:
                 break
-            self._grow_books()
-        if status == K.STALE:
+            self._grow(len(data))
+        if status == _STALE:
             self.fast += 1
             self.errors["stale"] += 1
             return NOTHING
@@ -231,19 +241,86 @@ class FastBinanceFeed(VenueFeed):
         data = raw if type(raw) is bytes else self._bytes(raw)
         if data is None:
             return K.DECLINE_SHAPE, self._declined(raw, recv_ns, K.DECLINE_SHAPE, -1)
-        if len(data) > self._scratch_bytes:
-            self._grow_scratch(len(data))
+        if b"depth" not in data and b"\\" not in data:
+            return _NOT_DEPTH, self.inner.on_message(raw, recv_ns)
         while True:
             status, k = kernel(data, self.arena, sequence, recv_ns, *sink)
-            if status != K.GROW:
+            if status == _APPLIED:
+                self.fast += 1
+                return status, NOTHING
+            if status != _GROW:
                 break
-            self._grow_books()
+            self._grow(len(data))
         if status > 0:
             self.fast += 1
-            if status == K.STALE:
+            if status == _STALE:
                 self.errors["stale"] += 1
             return status, NOTHING
         return status, self._declined(raw, recv_ns, status, k)
+
+    def write_burst(self, messages: Sequence[bytes | str], recv_ns: Sequence[int], sequence: int,
+                    emit: Callable[[FeedOutput, int, int], int],
+                    kernel: Callable[..., tuple[int, int, int, int]], *sink: Any) -> int:
+        """A burst of messages through a compiled burst kernel, in order (the ring path with
+        one compiled call for every run of depth updates).
+
+        Parameters
+        ----------
+        messages, recv_ns
+            The burst's messages and their receive times.
+        sequence : int
+            The header sequence of the next frame.
+        emit : callable
+            ``emit(output, recv_ns, sequence) -> sequence``: writes the frames the Python path
+            produced for one message (and performs its REST requests); returns the sequence
+            after them. Called in message order, between the kernel's frames.
+        kernel : numba dispatcher
+            ``kernel(buf, offsets, recv_ns, start, arena, sequence, *sink) -> (index,
+            sequence, status, symbol)``: runs messages ``start``.. (``buf[offsets[i]:
+            offsets[i + 1]]``), writing the frames of applied updates and counting handled
+            messages (:func:`~cex.binance.fastkernels.count`), until the end (index = count)
+            or a message it did not finish (its index, status and symbol); a status above
+            :data:`~fastkernels.GROW` means applied but not handed on (counted in
+            :attr:`refused`).
+        *sink
+            Its extra arguments (a ring's ``words``, ``data``, ``state``).
+
+        Returns
+        -------
+        int
+            The sequence after the burst's frames.
+        """
+        data = [m if type(m) is bytes else (self._bytes(m) or b"") for m in messages]
+        n = len(data)
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum([len(m) for m in data], out=offsets[1:])
+        buf = np.frombuffer(b"".join(data), np.uint8)
+        times = np.asarray(recv_ns, np.int64)
+        arena = self.arena
+        i = 0
+        while True:
+            i, sequence, status, k = kernel(buf, offsets, times, i, arena, sequence, *sink)
+            if i >= n:
+                break
+            if status == _GROW:
+                self._grow(len(data[i]))
+                arena = self.arena
+                continue
+            if status > _GROW:
+                self.refused += 1
+            else:
+                out = self._declined(messages[i], recv_ns[i], status, k)
+                if out.frames or out.requests:
+                    sequence = emit(out, recv_ns[i], sequence)
+            i += 1
+        fast, stale = int(arena[K.H_FAST]), int(arena[K.H_STALE])
+        if fast:
+            self.fast += fast
+            arena[K.H_FAST] = 0
+        if stale:
+            self.errors["stale"] += stale
+            arena[K.H_STALE] = 0
+        return sequence
 
     # -- the Python path -------------------------------------------------------------------
 
@@ -257,15 +334,16 @@ class FastBinanceFeed(VenueFeed):
         return None
 
     def _declined(self, raw: bytes | str, recv_ns: int, status: int, k: int) -> FeedOutput:
+        if status == K.DECLINE_SHAPE and (
+                ("depth" not in raw and "\\" not in raw) if type(raw) is str
+                else (b"depth" not in raw and b"\\" not in raw)):  # type: ignore[operator]
+            return self.inner.on_message(raw, recv_ns)   # no depth stream: no book touched
         self.fallbacks[_REASONS[status]] += 1
         if status == K.DECLINE_NOT_LIVE:        # the Python path buffers it: no book touched
             return self.inner.on_message(raw, recv_ns)
         if status == K.DECLINE_GAP:
             return self._python((k,), self.inner.on_message, raw, recv_ns)
-        if ("depth" in raw or "\\" in raw) if type(raw) is str else \
-                (b"depth" in raw or b"\\" in raw):  # type: ignore[operator]
-            return self._python(range(len(self.symbols)), self.inner.on_message, raw, recv_ns)
-        return self.inner.on_message(raw, recv_ns)   # no depth stream: no book touched
+        return self._python(range(len(self.symbols)), self.inner.on_message, raw, recv_ns)
 
     def _python(self, which: range | tuple[int, ...], call: Callable[..., FeedOutput],
                 *args: Any) -> FeedOutput:
@@ -327,6 +405,13 @@ class FastBinanceFeed(VenueFeed):
         self.meta[:, K.M_DIRTY] = 0
 
     # -- capacity --------------------------------------------------------------------------
+
+    def _grow(self, length: int) -> None:
+        """Room for the levels of a message of ``length`` bytes, else for more book levels."""
+        if length > self._scratch_bytes:
+            self._grow_scratch(length)
+        else:
+            self._grow_books()
 
     def _grow_books(self, need: int = 0) -> None:
         cap = int(self.arena[K.H_CAP])

@@ -61,7 +61,9 @@ APPLIED = 1
 STALE = 2
 """A well-formed event at or below the book's update id: count ``stale``, nothing to write."""
 GROW = 3
-"""A book side or the scratch would overflow: grow the arena and call again (nothing changed)."""
+"""A book side or the scratch of parsed levels would overflow (the message has more levels
+than its length / 9 bytes when this is the scratch): grow the arena and call again (nothing
+changed)."""
 DECLINE_SHAPE = -1
 """Not a depthUpdate in Binance's exact form (or a value outside the narrowed rules)."""
 DECLINE_NOT_LIVE = -2
@@ -72,6 +74,8 @@ DECLINE_GAP = -3
 # -- the arena header (i64 slots) ------------------------------------------------------------
 H_SYMBOLS, H_CAP, H_SCRATCH, H_TEXT_WORDS, H_SOURCE = range(5)
 H_META, H_TEXT, H_FRAME, H_LEVELS, H_BOOK = range(5, 10)
+H_FAST, H_STALE = 10, 11
+"""Counters a burst kernel keeps (:func:`count`): messages handled, of which stale."""
 HEADER_WORDS = 16
 
 # -- per-symbol meta columns ----------------------------------------------------------------
@@ -250,7 +254,7 @@ def _q8(raw, pos, n):
 @njit(cache=True, inline="always")
 def _levels(raw, pos, n, arena, px, sz, cap):
     """``[["p","q"],...]`` into ``arena[px:px+cap]`` / ``arena[sz:sz+cap]``: ``(count, end)``;
-    end -1 if malformed or more than ``cap`` levels."""
+    end -1 if malformed, -2 if more than ``cap`` levels."""
     if pos < 0 or pos >= n or raw[pos] != _LBR:
         return 0, -1
     pos += 1
@@ -258,7 +262,9 @@ def _levels(raw, pos, n, arena, px, sz, cap):
         return 0, pos + 1
     count = 0
     while True:
-        if count >= cap or pos + 2 > n or raw[pos] != _LBR or raw[pos + 1] != _QUOTE:
+        if count >= cap:
+            return 0, -2
+        if pos + 2 > n or raw[pos] != _LBR or raw[pos + 1] != _QUOTE:
             return 0, -1
         price, pos = _q8(raw, pos + 2, n)
         if pos < 0 or pos + 3 > n or raw[pos + 1] != _COMMA or raw[pos + 2] != _QUOTE:
@@ -289,8 +295,18 @@ def _same(raw, pos, text, start, m):
 
 @njit(cache=True, inline="always")
 def _lower_bound(arena, base, n, key):
+    """The first of ``n`` (key, size) pairs at ``arena[base:]`` whose key is not below
+    ``key``; galloping from the best end first (most changes are near the top)."""
     lo = 0
     hi = n
+    step = 1
+    while step <= hi:
+        probe = hi - step
+        if arena[base + 2 * probe] < key:
+            lo = probe + 1
+            break
+        hi = probe
+        step *= 2
     while lo < hi:
         mid = (lo + hi) >> 1
         if arena[base + 2 * mid] < key:
@@ -436,8 +452,12 @@ def depth_step(raw, arena):
     cap = arena[H_SCRATCH]
     lv = arena[H_LEVELS]
     nb, pos = _levels(raw, pos, n, arena, lv, lv + cap, cap)
+    if pos == -2:
+        return GROW, k
     pos = _expect(raw, pos, n, _A)
     na, pos = _levels(raw, pos, n, arena, lv + 2 * cap, lv + 3 * cap, cap)
+    if pos == -2:
+        return GROW, k
     pos = _expect(raw, pos, n, _END)
     if pos != n or first > last or e_ms > _MAX_E_MS:
         return DECLINE_SHAPE, k
@@ -473,6 +493,15 @@ def depth_step(raw, arena):
     _pack_side(arena, v + _W_BIDS, bid_base, bids_n, 1)
     _pack_side(arena, v + _W_ASKS, ask_base, asks_n, -1)
     return APPLIED, k
+
+
+@njit(cache=True, inline="always")
+def count(arena, status):
+    """Count a handled message (:data:`APPLIED` or :data:`STALE`) in the arena (for kernels
+    that run many messages a call)."""
+    arena[H_FAST] += 1
+    if status == STALE:
+        arena[H_STALE] += 1
 
 
 @njit(cache=True)

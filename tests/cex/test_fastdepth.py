@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
 
+from bench._cex_ring import depth_burst_to_ring
 from cex.binance import fastkernels as K
 from cex.binance.fastdepth import FastBinanceFeed
 from cex.binance.feed import BinanceFeed
@@ -27,6 +28,9 @@ from cex.feed import FeedOutput, RestReply, RestRequest
 from cex.fixed import format_q8, parse_q8
 from mesh.protocol import OrderBook, UnknownTLV, decode_frame, encode_frame
 from mesh.protocol.constants import RelayDomain
+from shm.reader import RingReader
+from shm.segment import list_ring_names, unlink
+from shm.writer import RingWriter
 
 SYMBOLS = ["ETHUSDT", "BTCUSDT", "ETHBTC"]
 MD = int(RelayDomain.MARKET_DATA)
@@ -139,15 +143,53 @@ def mutate(msg: dict[str, Any], rng: random.Random) -> bytes | str:
 
 
 class Session:
-    """Both feeds, fed the same operations; asserts equal outputs after each."""
+    """Both feeds, fed the same operations; asserts equal outputs after each (in burst mode:
+    after each burst of messages, which the fast feed writes into a real ring)."""
 
-    def __init__(self, ring_kernel: bool) -> None:
+    def __init__(self, ring_kernel: bool, ring: tuple[RingWriter, RingReader] | None = None,
+                 rng: random.Random | None = None) -> None:
         self.py = BinanceFeed(symbols=SYMBOLS)
         self.fast = FastBinanceFeed(BinanceFeed(symbols=SYMBOLS), capacity=16)
         self.ring_kernel = ring_kernel
+        self.ring = ring
+        self.rng = rng or random.Random(0)
+        self.pending: list[tuple[bytes | str, int]] = []
+        self.burst = 1
         self.seq = 0
         self.requests: list[RestRequest] = []
         self.applied = 0
+
+    def flush(self) -> None:
+        """Run the pending burst through both feeds; compare the ring's frames."""
+        if not self.pending or self.ring is None:
+            return
+        writer, reader = self.ring
+        burst, self.pending = self.pending, []
+        expected: list[bytes] = []
+        py_requests: list[RestRequest] = []
+        for raw, recv in burst:
+            a = self.py.on_message(raw, recv)
+            expected += encode(a.frames, recv, self.seq + len(expected))
+            py_requests += a.requests
+        fast_requests: list[RestRequest] = []
+
+        def emit(out: FeedOutput, recv: int, seq: int) -> int:
+            for data in encode(out.frames, recv, seq):
+                writer.write(data)
+            fast_requests.extend(out.requests)
+            return seq + len(out.frames)
+
+        after = self.fast.write_burst([m for m, _ in burst], [t for _, t in burst], self.seq,
+                                      emit, depth_burst_to_ring, writer.words, writer.data,
+                                      writer.state)
+        got = reader.drain(len(expected) + 1)
+        assert got == expected
+        assert after == self.seq + len(expected)
+        self.seq = after
+        assert fast_requests == py_requests
+        assert +self.fast.errors == +self.py.errors
+        self.requests += py_requests
+        self.burst = self.rng.randrange(1, 25)
 
     def both(self, py_call: Callable[[], FeedOutput], fast_call: Callable[[], FeedOutput],
              recv_ns: int) -> None:
@@ -159,6 +201,11 @@ class Session:
         self.requests += a.requests
 
     def message(self, raw: bytes | str, recv_ns: int) -> None:
+        if self.ring is not None:
+            self.pending.append((raw, recv_ns))
+            if len(self.pending) >= self.burst:
+                self.flush()
+            return
         if not self.ring_kernel:
             self.both(lambda: self.py.on_message(raw, recv_ns),
                       lambda: self.fast.on_message(raw, recv_ns), recv_ns)
@@ -176,21 +223,25 @@ class Session:
         self.requests += a.requests
 
     def reply(self, request: RestRequest, status: int, body: bytes, recv_ns: int) -> None:
+        self.flush()
         reply = RestReply(request, status, body)
         self.both(lambda: self.py.on_snapshot(reply, recv_ns),
                   lambda: self.fast.on_snapshot(reply, recv_ns), recv_ns)
 
     def connect(self, now: int) -> None:
+        self.flush()
         self.both(lambda: self.py.on_connect(now), lambda: self.fast.on_connect(now), now)
 
     def disconnect(self, now: int) -> None:
+        self.flush()
         self.both(lambda: FeedOutput(self.py.on_disconnect(now), []),
                   lambda: FeedOutput(self.fast.on_disconnect(now), []), now)
 
 
-def run_session(seed: int, steps: int, ring_kernel: bool) -> Session:
+def run_session(seed: int, steps: int, ring_kernel: bool,
+                ring: tuple[RingWriter, RingReader] | None = None) -> Session:
     rng = random.Random(seed)
-    s = Session(ring_kernel)
+    s = Session(ring_kernel, ring, random.Random(seed + 1))
     truths = {sym: Truth(rng, rng.randrange(10, 5000) * Q) for sym in SYMBOLS}
     sent: list[bytes] = []
     now = 1_700_000_000_000_000_000
@@ -238,6 +289,7 @@ def run_session(seed: int, steps: int, ring_kernel: bool) -> Session:
         raw = orjson.dumps(msg)
         sent.append(raw)
         s.message(raw, now)
+    s.flush()
     return s
 
 
@@ -253,6 +305,25 @@ def test_fast_feed_frames_and_errors_equal_the_python_feed(seed: int) -> None:
 def test_frame_kernel_writes_the_frames_encode_frame_writes(seed: int) -> None:
     s = run_session(seed, 3000, ring_kernel=True)
     assert s.applied > 500
+
+
+@pytest.fixture
+def ring(unique_name: str) -> Iterator[tuple[RingWriter, RingReader]]:
+    writer = RingWriter.create("md", "fast", namespace=unique_name, capacity=1 << 22)
+    reader = RingReader.attach("md", "fast", namespace=unique_name)
+    yield writer, reader
+    reader.close()
+    writer.close()
+    for name in list_ring_names(unique_name):
+        unlink(name)
+
+
+@pytest.mark.parametrize("seed", range(200, 203))
+def test_bursts_into_a_ring_equal_the_python_feed(seed: int,
+                                                  ring: tuple[RingWriter, RingReader]) -> None:
+    s = run_session(seed, 3000, ring_kernel=True, ring=ring)
+    assert s.fast.fast > 500 and s.fast.refused == 0
+    assert ring[1].frames_lost == 0
 
 
 def test_book_deeper_than_the_arrays_grows_them() -> None:
