@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,10 @@ __all__ = ["Halted", "Venue"]
 _SIDES = {OrderSide.BUY: "BUY", OrderSide.SELL: "SELL"}
 _TIFS = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
 _NO_SUCH_ORDER = -2013
+#: Seconds added to recvWindow before a missing order counts as never placed (clock skew).
+_CLOCK_MARGIN_S = 1.0
+#: Seconds between look-ups of an order whose sending ended without an answer.
+_LOOKUP_PAUSE_S = 0.5
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.2, 30.0
 
 Post = Callable[..., None]
@@ -146,16 +151,35 @@ class Venue:
             order_type="MARKET" if market else "LIMIT", quantity_q8=order.quantity_q8,
             price_q8=0 if market else order.price_q8,
             time_in_force="" if market else _TIFS[time_in_force], client_id=order.client_id)
+        sent = time.monotonic()
         try:
             doc = await self.rest.new_order(params, guard=self._guard)
         except (VenueTimeout, UnknownOutcome, VenueUnreachable) as exc:
-            try:
-                doc = await self.rest.query_order(order.symbol, order.client_id)
-            except BinanceError as missing:
-                if missing.code == _NO_SUCH_ORDER:
-                    raise exc from None
-                raise
+            doc = await self._look_up(order, exc, sent)
         return Report.from_rest(doc, order.base, order.quote)
+
+    async def _look_up(self, order: Order, unknown: AlphaPulseError, sent: float
+                       ) -> dict[str, Any]:
+        """The order whose sending ended without an answer, asked for by its client id.
+
+        The request may still reach the venue after a first "no such order": Binance refuses
+        a signed request once its ``recvWindow`` has passed, so the order is declared unknown
+        (``unknown`` raised) only when it is still missing after that window, plus a margin
+        for the clocks, has passed since it was sent. Other refusals are raised as they are.
+        """
+        settled = sent + self.s.recv_window_ms / 1000 + _CLOCK_MARGIN_S
+        while True:
+            try:
+                return await self.rest.query_order(order.symbol, order.client_id)
+            except BinanceError as missing:
+                if missing.code != _NO_SUCH_ORDER:
+                    raise
+                if time.monotonic() >= settled:
+                    raise unknown from None
+            except (VenueTimeout, UnknownOutcome, VenueUnreachable):
+                if time.monotonic() >= settled + self.s.timeout_s:
+                    raise unknown from None
+            await asyncio.sleep(min(_LOOKUP_PAUSE_S, max(0.0, settled - time.monotonic())))
 
     async def cancel(self, order: Order) -> Report:
         """Cancel an open order by its client id."""

@@ -22,9 +22,15 @@ FILLED = {"symbol": "ETHUSDT", "orderId": 5, "clientOrderId": "ap-9", "status": 
           "executedQty": "1.00000000", "cummulativeQuoteQty": "2000.00000000"}
 
 
-def serve_and_place(query_answer: web.Response | None, *, halted: bool = False
+MISSING = {"code": -2013, "msg": "Order does not exist."}
+RECV_WINDOW_MS = 300
+
+
+def serve_and_place(query_answer: web.Response | None, *, halted: bool = False,
+                    later: web.Response | None = None, found_after: int = 1,
                     ) -> tuple[Report | BaseException, list[str]]:
-    """POST answers 503; GET answers ``query_answer``; return place()'s outcome and the calls."""
+    """POST answers 503; GET answers ``query_answer`` (``later`` from the ``found_after``-th
+    look-up on); return place()'s outcome and the calls."""
     calls: list[str] = []
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -34,7 +40,8 @@ def serve_and_place(query_answer: web.Response | None, *, halted: bool = False
         if request.method == "POST":
             return web.Response(status=503, text="busy")
         assert query_answer is not None
-        return query_answer
+        looked = sum(c.startswith("GET") for c in calls)
+        return later if later is not None and looked >= found_after else query_answer
 
     async def main() -> Report | BaseException:
         app = web.Application()
@@ -44,7 +51,7 @@ def serve_and_place(query_answer: web.Response | None, *, halted: bool = False
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         url = f"127.0.0.1:{runner.addresses[0][1]}"
         given: dict[str, Any] = {"rest_url": f"http://{url}", "ws_url": f"ws://{url}",
-                                 "symbols": "ETHUSDT"}
+                                 "symbols": "ETHUSDT", "recv_window_ms": RECV_WINDOW_MS}
         s = parse_settings(CexGatewayNode.CONTRACT.resolve_settings(given, "gw"), environ={})
         venue = Venue(s, Credentials("k", b"s"), lambda *a: None, lambda: halted,
                       logging.getLogger("test"))
@@ -69,9 +76,19 @@ def test_an_unknown_outcome_that_the_venue_knows_is_taken_from_the_query():
 
 
 def test_an_unknown_outcome_the_venue_does_not_know_stays_the_original_error():
-    outcome, _ = serve_and_place(web.json_response(
-        {"code": -2013, "msg": "Order does not exist."}, status=400))
+    started = time.monotonic()
+    outcome, calls = serve_and_place(web.json_response(MISSING, status=400))
     assert isinstance(outcome, UnknownOutcome)
+    # asked again until the request's recvWindow (and a margin) had passed: it can no longer land
+    assert time.monotonic() - started >= RECV_WINDOW_MS / 1000 + 1.0
+    assert calls.count("GET /api/v3/order") >= 2
+
+
+def test_an_order_that_lands_after_a_first_no_such_order_is_found():
+    outcome, calls = serve_and_place(web.json_response(MISSING, status=400),
+                                     later=web.json_response(FILLED), found_after=2)
+    assert isinstance(outcome, Report) and outcome.status == OrderState.FILLED
+    assert calls.count("GET /api/v3/order") == 2  # missing once, then there
 
 
 def test_a_halt_stops_the_order_before_any_request():
