@@ -10,7 +10,7 @@ ids, and ``trade`` events), on one pinned CPU:
 - baselines: ``json.loads`` and ``orjson.loads`` of the messages (parsing only);
 - ``BinanceFeed``: the Python path as collector-cex runs it, message -> frames ->
   ``encode_frame`` (receive time in the header, sequence per frame) -> ``RingWriter.write``
-  into a real ring (the node runtime's writer class);
+  into a real ring (the node runtime's writer class, its default capacity);
 - ``FastBinanceFeed``: the same with the compiled depth path
   (:mod:`cex.binance.fastdepth`), as a drop-in feed (its OrderBook as an encoded TLV, then
   ``encode_frame`` and the writer), with the whole frame built and written into the ring
@@ -32,6 +32,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from functools import partial
 from typing import Any
 
@@ -46,6 +47,7 @@ from cex.binance import fastkernels as K
 from cex.binance.fastdepth import FastBinanceFeed
 from cex.binance.feed import BinanceFeed
 from cex.feed import FeedOutput, RestReply, VenueFeed
+from mesh.config import MeshConfig
 from mesh.protocol import encode_frame
 from mesh.protocol.constants import RelayDomain, SourceType
 from shm.segment import list_ring_names, unlink
@@ -204,8 +206,9 @@ def run(args: argparse.Namespace) -> list[Row]:
     namespace = f"bench{os.getpid()}"
     allowed = cpus()
     pin(1)
+    capacity = next(f.default for f in fields(MeshConfig) if f.name == "ring_capacity")
     writer = RingWriter.create("market-data", "bench-cex", namespace=namespace,
-                               capacity=1 << 24)
+                               capacity=int(capacity))  # type: ignore[arg-type]
     cases = Cases(traffic, symbols, writer)
     b = max(1, args.burst)
     bursts = [traffic.depth[i:i + b] for i in range(0, len(traffic.depth), b)]

@@ -29,8 +29,10 @@ Not thread-safe (one transport thread, like the feed it wraps).
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -290,12 +292,12 @@ class FastBinanceFeed(VenueFeed):
         int
             The sequence after the burst's frames.
         """
-        data = [m if type(m) is bytes else (self._bytes(m) or b"") for m in messages]
+        data = messages if all(type(m) is bytes for m in messages) else \
+            [m if type(m) is bytes else (self._bytes(m) or b"") for m in messages]
         n = len(data)
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum([len(m) for m in data], out=offsets[1:])
-        buf = np.frombuffer(b"".join(data), np.uint8)
-        times = np.asarray(recv_ns, np.int64)
+        offsets = np.frombuffer(array("q", accumulate(map(len, data), initial=0)), np.int64)
+        buf = np.frombuffer(b"".join(data), np.uint8)  # type: ignore[arg-type]
+        times = np.frombuffer(array("q", recv_ns), np.int64)
         arena = self.arena
         i = 0
         while True:
