@@ -16,13 +16,18 @@ flag or update id moved) is read back into the arrays ("adopted"). A message tha
 neither ``depth`` nor a backslash cannot route to a depth stream, so trades and tickers skip
 both steps.
 
-Frames come out two ways, byte-identical to the Python path's:
+Frames come out three ways, byte-identical to the Python path's:
 
 - :meth:`FastBinanceFeed.on_message` (the VenueFeed call): ``[UnknownTLV(3, value)]`` which
   ``encode_frame`` turns into the same frame as ``order_book_tlv``'s;
-- :meth:`FastBinanceFeed.write_message`: a compiled kernel that writes the whole frame
-  (header, CRC32) and hands it on, e.g. into a shared-memory ring (a kernel built on
-  :func:`~cex.binance.fastkernels.depth_frame` in a layer that may import ``shm``).
+- :meth:`FastBinanceFeed.write_message`: one message through a compiled kernel that builds
+  the whole frame (header, CRC32) and hands it on, e.g. into a shared-memory ring;
+- :meth:`FastBinanceFeed.write_burst`: a websocket read burst, one compiled call for each run
+  of depth updates, the Python path's frames emitted in order between them.
+
+The ring kernels compose :func:`~cex.binance.fastkernels.depth_step` and
+:func:`~cex.binance.fastkernels.frame_into` with ``shm.ring.write_frame`` in a layer that may
+import ``shm`` (``cex`` may not): see ``bench/_cex_ring.py``.
 
 Not thread-safe (one transport thread, like the feed it wraps).
 """

@@ -21,6 +21,8 @@ import orjson
 import pytest
 
 from bench._cex_ring import depth_burst_to_ring
+from bench._cex_stream import generate
+from bench.cex import verify
 from cex.binance import fastkernels as K
 from cex.binance.fastdepth import FastBinanceFeed
 from cex.binance.feed import BinanceFeed
@@ -324,6 +326,12 @@ def test_bursts_into_a_ring_equal_the_python_feed(seed: int,
     s = run_session(seed, 3000, ring_kernel=True, ring=ring)
     assert s.fast.fast > 500 and s.fast.refused == 0
     assert ring[1].frames_lost == 0
+
+
+def test_bench_traffic_is_handled_entirely_by_the_compiled_path() -> None:
+    symbols = ["ETHUSDT", "BTCUSDT"]
+    traffic = generate(symbols, 400, 100, 300, seed=5)
+    assert verify(traffic, symbols) == 500          # every frame compared, none declined
 
 
 def test_book_deeper_than_the_arrays_grows_them() -> None:
