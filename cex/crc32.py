@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
+from numba import config as numba_config
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
@@ -49,6 +50,12 @@ TABLES = _tables()
 
 
 def _has_clmul() -> bool:
+    """PCLMULQDQ in what numba compiles for: the host's features, unless NUMBA_CPU_NAME /
+    NUMBA_CPU_FEATURES name another target (then only if its features list it)."""
+    if numba_config.CPU_FEATURES is not None:
+        return "+pclmul" in numba_config.CPU_FEATURES
+    if numba_config.CPU_NAME not in (None, "host"):
+        return False
     try:
         features = llvm.get_host_cpu_features()
     except RuntimeError:
