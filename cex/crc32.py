@@ -52,9 +52,10 @@ TABLES = _tables()
 def _has_clmul() -> bool:
     """PCLMULQDQ in what numba compiles for: the host's features, unless NUMBA_CPU_NAME /
     NUMBA_CPU_FEATURES name another target (then only if its features list it)."""
-    if numba_config.CPU_FEATURES is not None:
-        return "+pclmul" in numba_config.CPU_FEATURES
-    if numba_config.CPU_NAME not in (None, "host"):
+    cpu_features = getattr(numba_config, "CPU_FEATURES", None)
+    if cpu_features is not None:
+        return "+pclmul" in cpu_features
+    if getattr(numba_config, "CPU_NAME", None) not in (None, "host"):
         return False
     try:
         features = llvm.get_host_cpu_features()
