@@ -110,13 +110,14 @@ def format_q8(value: int, *, trim: bool = True) -> str:
 
 
 def parse_int(value: object) -> int:
-    """An integer field of a venue message (an update id, a time in ms): a JSON int >= 0.
+    """An integer field of a venue message (an update id, a time in ms): a JSON int in
+    0..2^63-1, what the protocol's 64-bit fields hold.
 
     Raises
     ------
     BadField
-        Not a non-negative integer (booleans, floats and strings included).
+        Not such an integer (booleans, floats and strings included).
     """
-    if type(value) is not int or value < 0:
-        raise BadField(f"expected a non-negative integer, got {value!r}")
+    if type(value) is not int or not 0 <= value <= I64_MAX:
+        raise BadField(f"expected an integer in 0..2^63-1, got {value!r}")
     return value

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from cex.book import Level
 from cex.errors import BadField
-from cex.fixed import parse_int, parse_q8, parse_q8_cached
+from cex.fixed import I64_MAX, parse_int, parse_q8, parse_q8_cached
 from cex.frames import SIDE_BUY, SIDE_SELL
 from cex.frames import quote as quote_message
 from cex.frames import trade as trade_message
@@ -49,6 +49,20 @@ class DepthSnapshot(NamedTuple):
     last_update_id: int
     bids: list[Level]
     asks: list[Level]
+
+
+def parse_ms(value: object) -> int:
+    """A Binance time in milliseconds as nanoseconds, which must fit the protocol's i64.
+
+    Raises
+    ------
+    BadField
+        Not a non-negative integer, or a time whose nanoseconds exceed 2^63 - 1.
+    """
+    ms = parse_int(value)
+    if ms > I64_MAX // MS:
+        raise BadField(f"time {ms} ms is beyond 2^63-1 ns")
+    return ms * MS
 
 
 def _field(data: dict[str, Any], key: str) -> Any:
@@ -85,14 +99,14 @@ def parse_trade(instrument: InstrumentId, data: dict[str, Any]) -> Trade:
     if type(maker) is not bool:
         raise BadField(f"'m' is a boolean, got {maker!r}")
     return trade_message(instrument, parse_q8(_field(data, "p")), parse_q8(_field(data, "q")),
-                         parse_int(_field(data, "T")) * MS, SIDE_SELL if maker else SIDE_BUY)
+                         parse_ms(_field(data, "T")), SIDE_SELL if maker else SIDE_BUY)
 
 
 def parse_book_ticker(instrument: InstrumentId, data: dict[str, Any], recv_ns: int) -> Quote:
     """A ``bookTicker`` payload as a Quote (time: ``E`` if sent, else the receive time)."""
     parse_int(_field(data, "u"))
     event_ms = data.get("E")
-    time_ns = recv_ns if event_ms is None else parse_int(event_ms) * MS
+    time_ns = recv_ns if event_ms is None else parse_ms(event_ms)
     return quote_message(instrument,
                          (parse_q8(_field(data, "b")), parse_q8(_field(data, "B"))),
                          (parse_q8(_field(data, "a")), parse_q8(_field(data, "A"))), time_ns)
@@ -110,7 +124,7 @@ def parse_depth(data: dict[str, Any]) -> DepthEvent:
     last = parse_int(_field(data, "u"))
     if first > last:
         raise BadField(f"depth update ids U={first} > u={last}")
-    return DepthEvent(first, last, parse_int(_field(data, "E")) * MS,
+    return DepthEvent(first, last, parse_ms(_field(data, "E")),
                       levels(_field(data, "b")), levels(_field(data, "a")))
 
 

@@ -27,6 +27,10 @@ _RE = re.compile(
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+_NS_MAX = (1 << 63) - 1
+"""The latest time the protocol's 64-bit nanosecond fields hold."""
+
+
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
@@ -65,7 +69,7 @@ def parse_rfc3339_ns(text: object) -> int:
     ------
     BadField
         Not a string, not RFC 3339, an impossible date or time, more than 9 fractional
-        digits, or a time before the epoch.
+        digits, a time before the epoch or past 2^63-1 ns (the protocol's 64-bit fields).
     """
     if type(text) is not str:
         raise BadField(f"a time is an RFC 3339 string, got {type(text).__name__}")
@@ -100,7 +104,9 @@ def parse_rfc3339_ns(text: object) -> int:
     ns = base - offset_s * _NS + sub_ns
     if ns < 0:
         raise BadField(f"a time before 1970: {text!r}")
-    if base >= 0:
+    if ns > _NS_MAX:
+        raise BadField(f"a time beyond 2^63-1 ns (2262): {text!r}")
+    if 0 <= base <= _NS_MAX - _NS:  # every fraction of this second fits: the fast path may skip the checks
         if len(_SECONDS) >= _SECONDS_MAX:
             _SECONDS.clear()
         _SECONDS[text[:19]] = base
