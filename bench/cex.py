@@ -14,7 +14,7 @@ ids, and ``trade`` events), on one pinned CPU:
 - ``FastBinanceFeed``: the same with the compiled depth path
   (:mod:`cex.binance.fastdepth`), as a drop-in feed (its OrderBook as an encoded TLV, then
   ``encode_frame`` and the writer), with the whole frame built and written into the ring
-  in compiled code per message (:mod:`bench._cex_ring`), and per websocket read burst of
+  in compiled code per message (:mod:`nodes.collector_cex.fastring`), and per websocket read burst of
   ``--burst`` messages (one compiled call for a run of depth updates; its latency columns
   are the burst's time divided by its messages).
 
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bench._cex_ring import depth_burst_to_ring, depth_to_ring
+from nodes.collector_cex.fastring import depth_burst_to_ring, depth_to_ring
 from bench._cex_stream import MIDS, Traffic, generate
 from bench.pinning import cpus, pin, unpin
 from bench.report import Row, latency_row, us_per_op

@@ -27,7 +27,7 @@ Frames come out three ways, byte-identical to the Python path's:
 
 The ring kernels compose :func:`~cex.binance.fastkernels.depth_step` and
 :func:`~cex.binance.fastkernels.frame_into` with ``shm.ring.write_frame`` in a layer that may
-import ``shm`` (``cex`` may not): see ``bench/_cex_ring.py``.
+import ``shm`` (``cex`` may not): see ``nodes/collector_cex/fastring.py``.
 
 Not thread-safe (one transport thread, like the feed it wraps).
 """

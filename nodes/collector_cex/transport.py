@@ -1,20 +1,23 @@
-"""One venue's connection: a websocket that reconnects, REST work, frames to the loop thread.
+"""One venue's connection: a websocket that reconnects, REST work, events to the loop thread.
 
-:class:`VenueTransport` runs on the runtime's asyncio loop (``rt.offload.spawn``) and drives a
-:class:`~cex.feed.VenueFeed`: it opens ``feed.ws_url()`` with the ``websockets`` asyncio
-client (the library answers the venue's pings and sends its own every ``ping_interval_s``; a
-pong missing for ``ping_timeout_s`` closes the connection), sends ``feed.subscribe_messages()``,
-hands every message to ``feed.on_message`` and performs the REST requests the feed returns
-with aiohttp (after their ``delay_s``), handing each answer back to ``feed.on_snapshot``.
+:class:`VenueTransport` runs on the runtime's asyncio loop (``rt.offload.spawn``). It opens
+``feed.ws_url()`` with the ``websockets`` asyncio client (the library answers the venue's pings
+and sends its own every ``ping_interval_s``; a pong missing for ``ping_timeout_s`` closes the
+connection), sends ``feed.subscribe_messages()`` and hands what happens to ``sink`` as
+events, in order: the connection opened, every message (bytes, with its receive time), REST
+answers, the connection gone. The feed itself runs where the events go (the node's loop
+thread, beside its ring); the transport reads only the feed's configuration (URL,
+subscriptions, limits). The loop thread asks back through two thread-safe calls:
+:meth:`VenueTransport.request` (a REST GET the feed needs, performed with aiohttp after its
+``delay_s``, its answer an event) and :meth:`VenueTransport.resync` (close this connection and
+open a new one at once).
 
-Frames produced while one burst of messages is read are handed to ``sink`` as one list
-(``[(recv_ns, frame), ...]``): the flush is scheduled with ``call_soon`` at the first frame,
-and runs only when the reader waits for the network again. A lost connection is counted
-(``on_state``), the feed's StateInvalidation frames go out, and the next attempt waits an
-exponential back-off with jitter (``backoff_min_s`` doubling up to ``backoff_max_s``, times a
-random factor in [0.5, 1]). A connection is closed and reopened before the venue's maximum age
-(``feed.limits.max_age_s`` minus ``rotate_margin_s``). Everything the feed touches runs on
-the asyncio thread, so the feed needs no lock.
+Events read in one burst are handed to ``sink`` as one list: the flush is scheduled with
+``call_soon`` at the first event and runs only when the reader waits for the network again. A
+lost connection is counted (``on_state``) and the next attempt waits an exponential back-off
+with jitter (``backoff_min_s`` doubling up to ``backoff_max_s``, times a random factor in
+[0.5, 1]). A connection is closed and reopened before the venue's maximum age
+(``feed.limits.max_age_s`` minus ``rotate_margin_s``).
 """
 
 from __future__ import annotations
@@ -29,12 +32,19 @@ from typing import Any
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidURI, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 
-from cex.feed import FeedOutput, Frame, RestReply, RestRequest, VenueFeed
+from cex.feed import RestReply, RestRequest, VenueFeed
 
-Batch = list[tuple[int, Frame]]
-"""Frames with their receive time (wall ns), in order."""
+MESSAGE, CONNECTED, DISCONNECTED, REPLY = range(4)
+"""Event kinds: a websocket message (payload: bytes or str), the connection opened or gone
+(payload: None), the answer to a :meth:`VenueTransport.request` (payload: RestReply)."""
+
+Event = tuple[int, int, int, Any]
+"""``(kind, connection, wall ns, payload)``; ``connection`` numbers the connections from 1."""
+
+Batch = list[Event]
+"""Events of one burst, in order."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ class VenueTransport:
     rest_base : str
         Base URL of the venue's REST API ("" if the feed asks for none).
     sink : callable
-        ``sink(batch)``, called on the asyncio thread with each burst's frames.
+        ``sink(batch)``, called on the asyncio thread with each burst's events.
     on_state : callable
         ``on_state(event, detail)`` with event ``connected``, ``disconnected`` (an open
         connection was lost or closed) or ``connect_failed``.
@@ -104,7 +114,39 @@ class VenueTransport:
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ws: ClientConnection | None = None
+        self._resync_asked = False
+        self.connection = 0
         self.connected = False
+
+    # -- called from the loop thread -----------------------------------------------------------
+
+    def request(self, request: RestRequest) -> None:
+        """Perform ``request`` (thread-safe); its answer comes back as a REPLY event."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._start, request)
+
+    def resync(self, connection: int) -> None:
+        """Close ``connection`` and open a new one without back-off (thread-safe); nothing if
+        that connection is already gone."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._close_for_resync, connection)
+
+    def _start(self, request: RestRequest) -> None:
+        task = asyncio.get_running_loop().create_task(self._rest(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _close_for_resync(self, connection: int) -> None:
+        if connection == self.connection and self._ws is not None and not self._resync_asked:
+            self._resync_asked = True
+            self._start_close(self._ws)
+
+    def _start_close(self, ws: ClientConnection) -> None:
+        task = asyncio.get_running_loop().create_task(ws.close())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- the connection loop -------------------------------------------------------------------
 
@@ -113,6 +155,7 @@ class VenueTransport:
         s = self.settings
         timeout = aiohttp.ClientTimeout(total=s.rest_timeout_s)
         attempt = 0
+        self._loop = asyncio.get_running_loop()
         async with aiohttp.ClientSession(timeout=timeout) as session:
             self._session = session
             try:
@@ -144,12 +187,14 @@ class VenueTransport:
             return "down"
         carried = False
         reason = "down"
+        self.connection += 1
+        self._ws, self._resync_asked = ws, False
         try:
             for text in feed.subscribe_messages():
                 await ws.send(text)
             self.connected = True
             self.on_state("connected", "")
-            self._handle(feed.on_connect(time.time_ns()), time.time_ns())
+            self._event(CONNECTED, time.time_ns(), None)
             age = max(1.0, feed.limits.max_age_s - s.rotate_margin_s)
             try:
                 async with asyncio.timeout(age):
@@ -159,12 +204,12 @@ class VenueTransport:
         except (OSError, WebSocketException) as exc:
             reason = f"{type(exc).__name__}: {exc}"
         finally:
+            self._ws = None
             with contextlib.suppress(Exception):
                 await ws.close()
             if self.connected:
                 self.connected = False
-                now = time.time_ns()
-                self._pending.extend((now, f) for f in feed.on_disconnect(now))
+                self._event(DISCONNECTED, time.time_ns(), None)
                 self._flush()
                 self.on_state("disconnected", reason)
         if reason in ("rotate", "resync"):
@@ -172,31 +217,23 @@ class VenueTransport:
         return "up" if carried else "down"
 
     async def _read(self, ws: ClientConnection) -> tuple[bool, str]:
-        feed = self.feed
         carried = False
-        async for raw in ws:
-            carried = True
-            recv_ns = time.time_ns()
-            out = feed.on_message(raw, recv_ns)
-            if out.frames or out.requests:
-                self._handle(out, recv_ns)
-            if feed.resync_requested:
-                feed.resync_requested = False
-                return carried, "resync"
-        return carried, "closed by the venue"
+        try:
+            while True:
+                raw = await ws.recv(decode=False)
+                carried = True
+                self._event(MESSAGE, time.time_ns(), raw)
+        except ConnectionClosed:
+            pass
+        return carried, "resync" if self._resync_asked else "closed by the venue"
 
     # -- output ----------------------------------------------------------------------------
 
-    def _handle(self, out: FeedOutput, recv_ns: int) -> None:
-        if out.frames:
-            self._pending.extend((recv_ns, f) for f in out.frames)
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush)
-        for request in out.requests:
-            task = asyncio.get_running_loop().create_task(self._rest(request))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _event(self, kind: int, stamp: int, payload: Any) -> None:
+        self._pending.append((kind, self.connection, stamp, payload))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -208,7 +245,7 @@ class VenueTransport:
         if request.delay_s > 0:
             await asyncio.sleep(request.delay_s)
         reply = await self._get(request)
-        self._handle(self.feed.on_snapshot(reply, time.time_ns()), time.time_ns())
+        self._event(REPLY, time.time_ns(), reply)
 
     async def _get(self, request: RestRequest) -> RestReply:
         session = self._session

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cex.binance.fastdepth import FastBinanceFeed
 from cex.binance.feed import BinanceFeed
 from cex.feed import VenueFeed
 
@@ -22,9 +23,11 @@ def names(text: str) -> list[str]:
 
 
 def binance(settings: Mapping[str, Any]) -> tuple[VenueFeed, str]:
-    """Binance spot: ``binance_symbols`` on ``binance_ws``, snapshots from ``binance_rest``."""
-    return (BinanceFeed(symbols=names(settings["binance_symbols"]),
-                        ws_base=settings["binance_ws"]), settings["binance_rest"])
+    """Binance spot: ``binance_symbols`` on ``binance_ws``, snapshots from ``binance_rest``;
+    depth updates through the compiled path unless ``binance_fast_depth`` is false."""
+    feed = BinanceFeed(symbols=names(settings["binance_symbols"]), ws_base=settings["binance_ws"])
+    fast = settings.get("binance_fast_depth", True)
+    return (FastBinanceFeed(feed) if fast else feed), settings["binance_rest"]
 
 
 def coinbase(settings: Mapping[str, Any]) -> tuple[VenueFeed, str]:

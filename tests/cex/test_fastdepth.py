@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import pytest
 
-from bench._cex_ring import depth_burst_to_ring
+from nodes.collector_cex.fastring import depth_burst_to_ring
 from bench._cex_stream import generate
 from bench.cex import verify
 from cex.binance import fastkernels as K

@@ -34,11 +34,12 @@ def wait_metric(node: NodeHarness, name: str, value: float, timeout: float = 10.
         time.sleep(0.02)
 
 
-def test_the_node_writes_exact_books_and_counts_a_disconnection() -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled_depth", "python_depth"])
+def test_the_node_writes_exact_books_and_counts_a_disconnection(fast: bool) -> None:
     steps = script("binance_disconnect.jsonl")
     want = expected_books(steps, [(0, [101]), (1, [302, 303])])
     with serve_in_thread(script=FIXTURES / "binance_disconnect.jsonl") as ex, \
-            NodeHarness(SPEC, settings=settings(ex)) as node:
+            NodeHarness(SPEC, settings=settings(ex, binance_fast_depth=fast)) as node:
         node.wait_for_ring(OrderBook, where=lambda b: b.sequence == 101, timeout=15)
         wait_metric(node, "alphapulse_cex_connected", 1, venue="binance")
         with connect(f"{ex.ws_url}/stream?streams=xrpusdt@trade", proxy=None):

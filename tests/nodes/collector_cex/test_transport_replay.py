@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 
 from cex.binance.feed import BinanceFeed
 from cex.exchange import LocalExchange
+from cex.feed import FeedOutput, Frame
 from mesh.protocol import (
     InstrumentId,
     OrderBook,
@@ -25,6 +26,7 @@ from mesh.protocol import (
     encode_frame,
 )
 from mesh.protocol.constants import InvalidationReason, RelayDomain
+from nodes.collector_cex.driver import FeedDriver
 from nodes.collector_cex.transport import Batch, TransportSettings, VenueTransport
 from tests.nodes.collector_cex.replay import FIXTURES, expected_books, q8, script
 
@@ -33,21 +35,42 @@ FAST = TransportSettings(ping_interval_s=5, ping_timeout_s=5, open_timeout_s=5,
                          backoff_min_s=0.2, backoff_max_s=1.0, rest_timeout_s=5)
 
 
-class Run:
-    """A transport driven by a test: its batches decoded, its state events with times."""
+class Collect:
+    """Stands in for the ring: keeps every frame the driver emits, with its receive time."""
 
-    def __init__(self, ws: str, rest: str, settings: TransportSettings = FAST) -> None:
-        self.feed = BinanceFeed(symbols=["ETHUSDT"], ws_base=ws)
-        self.batches: list[Batch] = []
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, Frame]] = []
+        self.sequence = 0
+
+    def emit(self, source: int, transport: VenueTransport, out: FeedOutput, recv_ns: int,
+             sequence: int) -> int:
+        self.frames.extend((recv_ns, f) for f in out.frames)
+        for request in out.requests:
+            transport.request(request)
+        return sequence + len(out.frames)
+
+
+class Run:
+    """A transport and its feed's driver run by a test (one thread): the frames decoded, its
+    state events with times."""
+
+    def __init__(self, ws: str, rest: str, settings: TransportSettings = FAST,
+                 symbols: tuple[str, ...] = ("ETHUSDT",)) -> None:
+        self.feed = BinanceFeed(symbols=list(symbols), ws_base=ws)
+        self.out = Collect()
         self.states: list[tuple[float, str, str]] = []
-        self.transport = VenueTransport(self.feed, rest, self.batches.append, self._state,
+        self.transport = VenueTransport(self.feed, rest, self._apply, self._state,
                                         settings, rng=random.Random(3))
+        self.driver = FeedDriver(self.feed, self.transport, self.out)  # type: ignore[arg-type]
+
+    def _apply(self, batch: Batch) -> None:
+        self.driver.apply(batch)
 
     def _state(self, event: str, detail: str) -> None:
         self.states.append((time.monotonic(), event, detail))
 
     def messages(self) -> list[Any]:
-        return [m for batch in self.batches for _, frame in batch
+        return [m for _, frame in self.out.frames
                 for m in decode_frame(encode_frame(frame, source=1,
                                                    domain=RelayDomain.MARKET_DATA)).tlvs]
 
@@ -188,9 +211,7 @@ def test_the_collector_asks_the_combined_stream_of_its_symbols(symbols: list[str
                                                          "p": "1", "q": "2", "T": 5,
                                                          "m": False}}}}]
         async with LocalExchange(script=steps) as ex:
-            run = Run(ex.ws_url, ex.http_url)
-            run.feed = BinanceFeed(symbols=symbols, ws_base=ex.ws_url)
-            run.transport.feed = run.feed
+            run = Run(ex.ws_url, ex.http_url, symbols=tuple(symbols))
             task = asyncio.create_task(run.transport.run())
             try:
                 await run.until(lambda: bool(run.of(Trade)))
