@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from nodes.collector_cex.fastring import depth_burst_to_ring, depth_to_ring
 from bench._cex_stream import MIDS, Traffic, generate
 from bench.pinning import cpus, pin, unpin
 from bench.report import Row, latency_row, us_per_op
@@ -50,6 +49,7 @@ from cex.feed import FeedOutput, RestReply, VenueFeed
 from mesh.config import MeshConfig
 from mesh.protocol import encode_frame
 from mesh.protocol.constants import RelayDomain, SourceType
+from nodes.collector_cex.fastring import depth_burst_to_ring, depth_to_ring
 from shm.segment import list_ring_names, unlink
 from shm.writer import RingWriter
 

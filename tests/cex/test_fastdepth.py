@@ -20,7 +20,6 @@ import numpy as np
 import orjson
 import pytest
 
-from nodes.collector_cex.fastring import depth_burst_to_ring
 from bench._cex_stream import generate
 from bench.cex import verify
 from cex.binance import fastkernels as K
@@ -30,6 +29,7 @@ from cex.feed import FeedOutput, RestReply, RestRequest
 from cex.fixed import format_q8, parse_q8
 from mesh.protocol import OrderBook, UnknownTLV, decode_frame, encode_frame
 from mesh.protocol.constants import RelayDomain
+from nodes.collector_cex.fastring import depth_burst_to_ring
 from shm.reader import RingReader
 from shm.segment import list_ring_names, unlink
 from shm.writer import RingWriter
