@@ -18,7 +18,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from alphapulse.errors import ChainError
+from alphapulse.errors import AlphaPulseError, ChainError
 
 #: anvil's default development mnemonic (public knowledge; devnet only).
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -91,7 +91,7 @@ def load_account(env_var: str = "ALPHAPULSE_PRIVATE_KEY", keystore: str | os.Pat
     if password_file is None:
         raise KeyLoadError(f"keystore {keystore} needs a password file")
     keyfile = _read_keystore(Path(keystore))
-    raw = _read_private(Path(password_file), "password file")
+    raw = read_private(Path(password_file), "password file")
     if raw.endswith(b"\n"):
         raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
     if not raw:
@@ -109,25 +109,41 @@ def load_account(env_var: str = "ALPHAPULSE_PRIVATE_KEY", keystore: str | os.Pat
     return Account.from_key(key)
 
 
-def _read_private(path: Path, what: str) -> bytes:
-    """The bytes of ``path`` after checking that only its owner may read or write it."""
+def read_private(path: Path, what: str, error: type[AlphaPulseError] = KeyLoadError) -> bytes:
+    """The bytes of a secret file (a key, a password) after checking that it is a regular
+    file only its owner may read or write, as ssh does for a private key.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    what : str
+        What it is, for the message ("keystore", "Coinbase key file").
+    error : type
+        The error raised (the caller's leaf of the error tree).
+
+    Raises
+    ------
+    error
+        Missing, unreadable, not a regular file, or a mode wider than 0600.
+    """
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode):
-            raise KeyLoadError(f"{what} {path} is not a regular file")
+            raise error(f"{what} {path} is not a regular file")
         if mode & _TOO_OPEN:
-            raise KeyLoadError(f"{what} {path} has mode {stat.S_IMODE(mode):04o}, wider than 0600: "
-                               f"chmod 600 {path}")
+            raise error(f"{what} {path} has mode {stat.S_IMODE(mode):04o}, wider than 0600: "
+                        f"chmod 600 {path}")
         return path.read_bytes()
     except FileNotFoundError:
-        raise KeyLoadError(f"{what} {path} does not exist") from None
+        raise error(f"{what} {path} does not exist") from None
     except OSError as exc:
-        raise KeyLoadError(f"{what} {path} cannot be read: {exc.strerror}") from None
+        raise error(f"{what} {path} cannot be read: {exc.strerror}") from None
 
 
 def _read_keystore(path: Path) -> dict:
     """The parsed keystore JSON, checked for the fields of an encrypted (version 3) key."""
-    text = _read_private(path, "keystore")
+    text = read_private(path, "keystore")
     try:
         keyfile = json.loads(text)
     except ValueError:  # JSON or UTF-8 decoding

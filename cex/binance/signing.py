@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import orjson
 
 from cex.errors import BadField, CexError
 from cex.fixed import format_q8
+from contracts.accounts import read_private
 
 __all__ = ["API_KEY_ENV", "API_SECRET_ENV", "ApiKeyError", "Credentials", "client_order_id",
            "decimal_text", "load_credentials", "mask", "order_id_of", "order_params",
@@ -41,7 +41,6 @@ __all__ = ["API_KEY_ENV", "API_SECRET_ENV", "ApiKeyError", "Credentials", "clien
 API_KEY_ENV = "ALPHAPULSE_BINANCE_API_KEY"
 API_SECRET_ENV = "ALPHAPULSE_BINANCE_API_SECRET"
 #: Permission bits a key file must not have: anything beyond owner read/write.
-_TOO_OPEN = stat.S_IRWXG | stat.S_IRWXO | stat.S_IXUSR
 #: Characters Binance accepts in a client order id (``^[a-zA-Z0-9-_]{1,36}$``).
 _CLIENT_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -206,25 +205,38 @@ def load_credentials(key_file: str | os.PathLike[str] | None = None, *,
 
 
 def _from_file(path: Path) -> Credentials:
+    key, secret = load_key_pairs(path)[0]
+    return Credentials(key, secret.encode())
+
+
+def load_key_pairs(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Every (api key, secret) pair of a key file: JSON ``{"api_key", "secret"}`` or a list of
+    them (the local exchange's file), mode 0600 at most.
+
+    Raises
+    ------
+    ApiKeyError
+        Missing, unreadable, not a regular file, too open, not JSON, an entry without
+        non-empty strings, a key that is not printable ASCII, a key listed twice.
+    """
+    path = Path(path)
     try:
-        mode = path.stat().st_mode
-        if not stat.S_ISREG(mode):
-            raise ApiKeyError(f"key file {path} is not a regular file")
-        if mode & _TOO_OPEN:
-            raise ApiKeyError(f"key file {path} has mode {stat.S_IMODE(mode):04o}, wider than "
-                            f"0600: chmod 600 {path}")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ApiKeyError(f"key file {path}: {exc.strerror or type(exc).__name__}") from None
-    try:
-        doc = orjson.loads(raw)
+        doc = orjson.loads(read_private(path, "key file", ApiKeyError))
     except orjson.JSONDecodeError:
         raise ApiKeyError(f"key file {path} is not JSON") from None
-    if isinstance(doc, list) and doc:
-        doc = doc[0]
-    if not isinstance(doc, dict):
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
         raise ApiKeyError(f"key file {path} holds no key object")
-    key, secret = doc.get("api_key"), doc.get("secret")
-    if not isinstance(key, str) or not isinstance(secret, str) or not key or not secret:
-        raise ApiKeyError(f"key file {path} needs non-empty strings api_key and secret")
-    return Credentials(key, secret.encode())
+    pairs = []
+    for n, item in enumerate(items):
+        key = item.get("api_key") if isinstance(item, dict) else None
+        secret = item.get("secret") if isinstance(item, dict) else None
+        if not (isinstance(key, str) and key and isinstance(secret, str) and secret):
+            raise ApiKeyError(f"key file {path}: entry {n} needs non-empty strings api_key and "
+                              "secret")
+        if not key.isascii() or not key.isprintable():
+            raise ApiKeyError(f"key file {path}: entry {n}'s api_key is not printable ASCII")
+        pairs.append((key, secret))
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ApiKeyError(f"key file {path}: an api_key is listed twice")
+    return pairs

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS
 
 from alphapulse.errors import ConfigError
+from contracts.accounts import read_private
 
 __all__ = ["ENV_KEY_NAME", "ENV_PRIVATE_KEY", "CdpKey", "CoinbaseKeyError", "load_key", "ws_jwt"]
 
@@ -38,7 +38,6 @@ ENV_PRIVATE_KEY = "COINBASE_API_PRIVATE_KEY"
 """Environment variable holding the CDP key's PEM private key."""
 
 JWT_LIFETIME_S = 120
-_TOO_OPEN = stat.S_IRWXG | stat.S_IRWXO | stat.S_IXUSR
 
 
 class CoinbaseKeyError(ConfigError):
@@ -84,18 +83,7 @@ class CdpKey:
 
 
 def _read_private(path: Path) -> bytes:
-    try:
-        mode = path.stat().st_mode
-        if not stat.S_ISREG(mode):
-            raise CoinbaseKeyError(f"Coinbase key file {path} is not a regular file")
-        if mode & _TOO_OPEN:
-            raise CoinbaseKeyError(f"Coinbase key file {path} has mode {stat.S_IMODE(mode):04o}, "
-                                   f"wider than 0600: chmod 600 {path}")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CoinbaseKeyError(f"Coinbase key file {path} does not exist") from None
-    except OSError as exc:
-        raise CoinbaseKeyError(f"Coinbase key file {path} cannot be read: {exc.strerror}") from None
+    return read_private(path, "Coinbase key file", CoinbaseKeyError)
 
 
 def load_key(key_file: str | os.PathLike[str] | None = None,
