@@ -26,7 +26,6 @@ docs/cex-collectors.md.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from concurrent.futures import Future
 from functools import partial
@@ -41,6 +40,7 @@ from nodes.collector_cex.metrics import CexCollector
 from nodes.collector_cex.transport import Batch, VenueTransport, settings_from
 from nodes.collector_cex.venues import VENUES, names
 from nodes.runtime import ConfigKey, Contract, Node
+from nodes.runtime.throttle import ThrottledLog
 
 __all__ = ["CexCollectorNode"]
 
@@ -85,8 +85,7 @@ class CexCollectorNode(Node):
     def on_start(self) -> None:
         """Build every enabled venue's feed and start its transport on the asyncio loop."""
         s = self.rt.settings
-        self._last_logged: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
+        self._log = ThrottledLog(self.rt.log, "collector-cex", float(self.rt.settings["log_every_s"]))
         self._last_report_s = -1
         self._out = RingOut(self.rt.rings.writer(RelayDomain.MARKET_DATA),
                             partial(self._note_error, "ring_full", "the market-data ring is full"))
@@ -174,11 +173,4 @@ class CexCollectorNode(Node):
         """Count an error (unless already counted); log it at most once per ``log_every_s``."""
         if count:
             self.rt.stats.error(kind)
-        now = time.monotonic()
-        if now - self._last_logged.get(kind, -1e9) < float(self.rt.settings["log_every_s"]):
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        self._last_logged[kind] = now
-        more = self._suppressed.pop(kind, 0)
-        self.rt.log.warning("collector-cex: %s%s%s", kind, f": {detail}" if detail else "",
-                            f" ({more} more since the last report)" if more else "")
+        self._log.note(kind, detail)

@@ -59,6 +59,7 @@ from mesh.protocol.messages import (
 from nodes.collector_evm.follower import ChainFollower
 from nodes.collector_evm.transport import FollowerThread
 from nodes.runtime import ConfigKey, Contract, Node
+from nodes.runtime.throttle import ThrottledLog
 
 __all__ = ["EvmCollectorNode"]
 
@@ -94,8 +95,7 @@ class EvmCollectorNode(Node):
     def on_start(self) -> None:
         """Load the pools and start following; without a manifest yet, try again every tick."""
         logging.getLogger("web3").setLevel(logging.WARNING)  # it logs every subscription at INFO
-        self._last_logged: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
+        self._log = ThrottledLog(self.rt.log, "collector-evm", float(self.rt.settings["log_every_s"]))
         self.thread: FollowerThread | None = None
         self._next_try = 0.0
         self._try_start()
@@ -159,12 +159,5 @@ class EvmCollectorNode(Node):
     def _note_error(self, kind: str, detail: str) -> None:
         """Count an error; log it unless this kind was logged less than ``log_every_s`` ago."""
         self.rt.stats.error(kind)
-        now = time.monotonic()
-        if now - self._last_logged.get(kind, -1e9) < float(self.rt.settings["log_every_s"]):
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        self._last_logged[kind] = now
-        more = self._suppressed.pop(kind, 0)
-        self.rt.log.warning("collector-evm: %s%s%s", kind, f": {detail}" if detail else "",
-                            f" ({more} more since the last report)" if more else "")
+        self._log.note(kind, detail)
 
