@@ -49,7 +49,7 @@ from cex.errors import CexError, UnknownSymbol
 from cex.feed import NOTHING, FeedOutput, Frame, Limits, VenueFeed
 from cex.frames import order_book_tlv, quote, trade
 from cex.symbols import Pair, dashed_pair
-from mesh.protocol import InstrumentId
+from mesh.protocol import InstrumentId, Quote, Trade
 from mesh.protocol.constants import InvalidationReason, SourceType, VenueId
 
 __all__ = ["CHANNELS", "COINBASE_WS", "LIMITS", "CoinbaseFeed"]
@@ -241,28 +241,26 @@ class CoinbaseFeed(VenueFeed):
         return frames
 
     def _trades(self, env: Envelope, frames: list[Frame]) -> None:
-        out: Frame = []
-        for event in env.events:
-            try:
-                records = parse_trades(event)
-            except CexError as exc:
-                self.count(exc.kind)
-                continue
-            for rec in records:
-                pair = self.pairs.get(rec.product_id)
-                if pair is None:
-                    self.count(UnknownSymbol.kind)
-                elif self._seen[pair.symbol].add(rec.trade_id):
-                    out.append(trade(pair.instrument, rec.price, rec.size, rec.time_ns,
-                                     rec.taker_side))
-        if out:
-            frames.append(out)
+        def make(pair: Any, rec: Any) -> Trade | None:
+            if not self._seen[pair.symbol].add(rec.trade_id):
+                return None  # written already (a snapshot after a reconnect repeats trades)
+            return trade(pair.instrument, rec.price, rec.size, rec.time_ns, rec.taker_side)
+        self._records(env, parse_trades, make, frames)
 
     def _ticker(self, env: Envelope, frames: list[Frame]) -> None:
+        def make(pair: Any, rec: Any) -> Quote:
+            return quote(pair.instrument, (rec.bid_price, rec.bid_size),
+                         (rec.ask_price, rec.ask_size), env.timestamp_ns)
+        self._records(env, parse_tickers, make, frames)
+
+    def _records(self, env: Envelope, parse: Callable[[Any], list[Any]],
+                 make: Callable[[Any, Any], Trade | Quote | None], frames: list[Frame]) -> None:
+        """One frame of the messages ``make`` builds from every record ``parse`` finds in the
+        events (records of unknown products and events that do not parse are counted)."""
         out: Frame = []
         for event in env.events:
             try:
-                records = parse_tickers(event)
+                records = parse(event)
             except CexError as exc:
                 self.count(exc.kind)
                 continue
@@ -270,9 +268,8 @@ class CoinbaseFeed(VenueFeed):
                 pair = self.pairs.get(rec.product_id)
                 if pair is None:
                     self.count(UnknownSymbol.kind)
-                else:
-                    out.append(quote(pair.instrument, (rec.bid_price, rec.bid_size),
-                                     (rec.ask_price, rec.ask_size), env.timestamp_ns))
+                elif (message := make(pair, rec)) is not None:
+                    out.append(message)
         if out:
             frames.append(out)
 
