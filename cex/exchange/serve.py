@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from alphapulse.parent import exit_with_parent
 from cex.exchange.keys import load_keys, mask
 from cex.exchange.live.settings import FollowSettings
 from cex.exchange.paper import PaperSettings
@@ -59,7 +60,9 @@ async def _run(ex: LocalExchange) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the server until SIGTERM (exit 0) or Ctrl-C (130)."""
+    """Run the server until SIGTERM (exit 0) or Ctrl-C (130), or until its parent (supervisord)
+    dies."""
+    exit_with_parent()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ex = build(args)

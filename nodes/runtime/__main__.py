@@ -1,7 +1,7 @@
 """``python -m nodes.runtime KIND [--name NAME] [--config PATH]``: run one node.
 
 The node stops when its parent (supervisord, or whoever started it) dies: see
-:mod:`nodes.runtime.parent`. That guard is set before the node's heavy imports.
+:mod:`alphapulse.parent`. That guard is set before the node's heavy imports.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from nodes.runtime.parent import exit_with_parent
+from alphapulse.parent import exit_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:

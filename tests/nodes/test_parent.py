@@ -13,7 +13,7 @@ import pytest
 
 CHILD = textwrap.dedent("""
     import signal, sys
-    import nodes.runtime.parent as parent
+    import alphapulse.parent as parent
     interval = 60.0  # with prctl, the watch is too slow to matter: the kernel's signal it is
     if sys.argv[1] == "no-prctl":
         parent._prctl = lambda: None

@@ -7,7 +7,7 @@ meanwhile, or while the devnet is being deployed, only ask for that same stop.
 
 supervisord runs in a session of its own with its output in ``RUN_DIR/logs/supervisord.out``
 (never on our terminal or pipe), and receives SIGTERM from the kernel if this command dies
-abruptly; nodes stop when supervisord dies (:mod:`nodes.runtime.parent`). The parser is in
+abruptly; nodes stop when supervisord dies (:mod:`alphapulse.parent`). The parser is in
 :mod:`nodes.runtime.cli`.
 """
 
@@ -26,10 +26,10 @@ from types import FrameType
 from typing import IO
 
 from alphapulse.errors import ConfigError
+from alphapulse.parent import parent_death_signal_preexec
 from contracts import devnet
 from mesh.config import load_config
 from nodes.runtime.cli.paper import paper_exchange_env
-from nodes.runtime.parent import parent_death_signal_preexec
 from shm.kill_flag import KillFlag
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -1,4 +1,8 @@
-"""A node never outlives its supervisor: it stops when its parent process dies.
+"""A process never outlives its supervisor: it stops when its parent process dies.
+
+Nodes (``python -m nodes.runtime``) and the other programs supervisord runs (the local
+exchange) call :func:`exit_with_parent` first thing. It lives in the floor layer because it
+needs nothing from the project and every layer's programs use it.
 
 supervisord starts every node in a process group of its own, so when supervisord dies
 abruptly (killed, or crashed) no terminal signal reaches the nodes, and an orphaned executor
