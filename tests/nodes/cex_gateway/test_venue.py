@@ -26,8 +26,12 @@ MISSING = {"code": -2013, "msg": "Order does not exist."}
 RECV_WINDOW_MS = 300
 
 
-def serve_and_place(query_answer: web.Response | None, *, halted: bool = False,
-                    later: web.Response | None = None, found_after: int = 1,
+Answer = tuple[dict[str, Any], int]
+"""A JSON body and its HTTP status (a fresh response is built for every request)."""
+
+
+def serve_and_place(query_answer: Answer | None, *, halted: bool = False,
+                    later: Answer | None = None, found_after: int = 1,
                     ) -> tuple[Report | BaseException, list[str]]:
     """POST answers 503; GET answers ``query_answer`` (``later`` from the ``found_after``-th
     look-up on); return place()'s outcome and the calls."""
@@ -41,7 +45,8 @@ def serve_and_place(query_answer: web.Response | None, *, halted: bool = False,
             return web.Response(status=503, text="busy")
         assert query_answer is not None
         looked = sum(c.startswith("GET") for c in calls)
-        return later if later is not None and looked >= found_after else query_answer
+        body, status = later if later is not None and looked >= found_after else query_answer
+        return web.json_response(body, status=status)
 
     async def main() -> Report | BaseException:
         app = web.Application()
@@ -70,23 +75,23 @@ def serve_and_place(query_answer: web.Response | None, *, halted: bool = False,
 
 
 def test_an_unknown_outcome_that_the_venue_knows_is_taken_from_the_query():
-    outcome, calls = serve_and_place(web.json_response(FILLED))
+    outcome, calls = serve_and_place((FILLED, 200))
     assert isinstance(outcome, Report) and outcome.status == OrderState.FILLED
     assert calls == ["POST /api/v3/order", "GET /api/v3/order"]
 
 
 def test_an_unknown_outcome_the_venue_does_not_know_stays_the_original_error():
     started = time.monotonic()
-    outcome, calls = serve_and_place(web.json_response(MISSING, status=400))
+    outcome, calls = serve_and_place((MISSING, 400))
     assert isinstance(outcome, UnknownOutcome)
     # asked again until the request's recvWindow (and a margin) had passed: it can no longer land
-    assert time.monotonic() - started >= RECV_WINDOW_MS / 1000 + 1.0
-    assert calls.count("GET /api/v3/order") >= 2
+    assert RECV_WINDOW_MS / 1000 + 1.0 <= time.monotonic() - started < 8
+    assert calls.count("GET /api/v3/order") >= 3  # every 0.5 s until the window had passed
 
 
 def test_an_order_that_lands_after_a_first_no_such_order_is_found():
-    outcome, calls = serve_and_place(web.json_response(MISSING, status=400),
-                                     later=web.json_response(FILLED), found_after=2)
+    outcome, calls = serve_and_place((MISSING, 400), later=(FILLED, 200),
+                                     found_after=2)
     assert isinstance(outcome, Report) and outcome.status == OrderState.FILLED
     assert calls.count("GET /api/v3/order") == 2  # missing once, then there
 
