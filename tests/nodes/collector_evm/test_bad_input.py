@@ -21,6 +21,7 @@ from mesh.protocol.constants import InvalidationReason
 from mesh.protocol.messages import PoolInvalidation, PoolSync
 from nodes.collector_evm.follower import ChainFollower
 from nodes.collector_evm.transport import FollowerThread
+from tests.devnet_fixtures import TEST_RPC_TIMEOUT_S
 from tests.nodes.collector_evm.activity import Activity
 from tests.nodes.collector_evm.chainstate import ALL_WORDS, mismatches
 from tests.nodes.collector_evm.recorder import Recorder
@@ -39,7 +40,7 @@ class HostileChain(Chain):
     """Anvil, except that the first ``eth_getLogs`` answer holding a V2 Sync is tampered with."""
 
     def __init__(self, url: str, tamper: str) -> None:
-        super().__init__(url)
+        super().__init__(url, timeout=TEST_RPC_TIMEOUT_S)
         self.tamper = tamper
         self.done = False
 
@@ -87,6 +88,12 @@ def test_hostile_log_answer_is_counted_and_the_stream_stays_exact(net, tamper, k
                             poll_interval_s=0.05, backoff_min_s=0.05)
     thread.start()
     try:
+        # The lie must reach a follower that has written state (on a busy machine the first
+        # Sync could otherwise land in the initial catch-up, where there is nothing to undo).
+        deadline = time.monotonic() + 60
+        while not follower.synced and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert follower.synced, "the follower never finished its first read"
         activity = Activity(net.chain, net.manifest, seed=61)
         for _ in range(6):
             activity.burst(4)
