@@ -13,7 +13,6 @@ pong has not come within ``pong_timeout``. Answers follow Binance's documentatio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from typing import Any
@@ -22,7 +21,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from cex.exchange.client import Client, RateWindow
-from cex.exchange.hub import Hub
+from cex.exchange.hub import Hub, attend
 from cex.exchange.settings import WsLimits
 from cex.exchange.stats import ExchangeStats
 
@@ -181,18 +180,7 @@ async def serve_binance(request: web.Request, hub: Hub, stats: ExchangeStats,
     if len(client.streams) > limits.max_streams:
         await client.close("max_streams", 1008, "Too many streams")
         return ws
-    hub.add(client)
-    pinger = asyncio.create_task(_pinger(client, limits))
-    try:
-        await _serve(client, limits)
-    finally:
-        pinger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pinger
-        hub.remove(client)
-        if not ws.closed:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.close()
+    await attend(hub, client, ws, _serve(client, limits), _pinger(client, limits))
     return ws
 
 

@@ -11,7 +11,6 @@ channel ``l2_data`` belong to the subscription ``level2``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -19,7 +18,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from cex.exchange.client import Client
-from cex.exchange.hub import Hub
+from cex.exchange.hub import Hub, attend
 from cex.exchange.settings import WsLimits
 from cex.exchange.stats import ExchangeStats
 
@@ -156,18 +155,8 @@ async def serve_coinbase(request: web.Request, hub: Hub, stats: ExchangeStats,
     ws = web.WebSocketResponse(max_msg_size=1 << 20)
     await ws.prepare(request)
     client = CoinbaseClient(ws, request, stats)
-    hub.add(client)
-    deadline = asyncio.create_task(_deadline(client, limits.coinbase_subscribe_deadline))
-    try:
-        await _serve(client, hub)
-    finally:
-        deadline.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await deadline
-        hub.remove(client)
-        if not ws.closed:
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.close()
+    await attend(hub, client, ws, _serve(client, hub),
+                 _deadline(client, limits.coinbase_subscribe_deadline))
     return ws
 
 

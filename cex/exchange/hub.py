@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,3 +56,22 @@ class Hub:
     def of(self, venue: str) -> list[Client]:
         """A copy of the venue's client list (safe to iterate across awaits)."""
         return list(self.clients[venue])
+
+
+async def attend(hub: Hub, client: Any, ws: Any, serve: Coroutine[Any, Any, Any],
+                 watch: Coroutine[Any, Any, Any]) -> None:
+    """Serve one websocket client until ``serve`` ends: registered in ``hub`` meanwhile, with
+    ``watch`` (its pings, a subscribe deadline) beside it; afterwards the watcher cancelled,
+    the client removed and the socket closed."""
+    hub.add(client)
+    watcher = asyncio.create_task(watch)
+    try:
+        await serve
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        hub.remove(client)
+        if not ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.close()
