@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,17 +134,16 @@ class VenueTransport:
             self._loop.call_soon_threadsafe(self._close_for_resync, connection)
 
     def _start(self, request: RestRequest) -> None:
-        task = asyncio.get_running_loop().create_task(self._rest(request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._rest(request))
 
     def _close_for_resync(self, connection: int) -> None:
         if connection == self.connection and self._ws is not None and not self._resync_asked:
             self._resync_asked = True
-            self._start_close(self._ws)
+            self._spawn(self._ws.close())
 
-    def _start_close(self, ws: ClientConnection) -> None:
-        task = asyncio.get_running_loop().create_task(ws.close())
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as a task kept until it ends (cancelled when the transport stops)."""
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
