@@ -83,17 +83,29 @@ def test_live_prices_follow_the_pool_with_the_configured_average(net: Net) -> No
             before = pool_price(net, "WETH/USDC", "WETH", "USDC")
             assert follower.pool_prices["ETHUSDT"] == before == follower.mids["ETHUSDT"]
             assert follower.pool_prices["BTCUSDT"] == pool_price(net, "WBTC/USDC", "WBTC", "USDC")
+            # Record every block the follower takes: another block may be mined beside the
+            # swap (the fixture's chain is shared by the worker), so the test follows the steps.
+            steps: list[tuple[int, int]] = []
+            take = follower._on_block
+            def record(block: int, prices: dict[str, int]) -> None:
+                take(block, prices)
+                steps.append((prices["ETHUSDT"], follower.mids["ETHUSDT"]))
+            follower._on_block = record  # type: ignore[method-assign]
             await asyncio.to_thread(swap_v2, net.chain, net.pool("uniswap_v2", "WETH/USDC"),
                                     net.token("USDC"), 300_000 * 10**6)
             after = pool_price(net, "WETH/USDC", "WETH", "USDC")
             assert after > before * 105 // 100
-            block = await asyncio.to_thread(net.chain.block_number)
-            await wait_block(follower, block)
-            half = before + (after - before) * 5_000 // 10_000
-            assert follower.pool_prices["ETHUSDT"] == after and follower.mids["ETHUSDT"] == half
+            await wait_block(follower, await asyncio.to_thread(net.chain.block_number))
             await asyncio.to_thread(net.chain.rpc, "evm_mine", [])
-            await wait_block(follower, block + 1)
-            assert follower.mids["ETHUSDT"] == half + (after - half) * 5_000 // 10_000
+            await wait_block(follower, await asyncio.to_thread(net.chain.block_number))
+            assert follower.pool_prices["ETHUSDT"] == after
+            moved = [mid for price, mid in steps if price == after]
+            assert len(moved) >= 2 and all(price in (before, after) for price, _ in steps)
+            assert all(mid == before for price, mid in steps if price == before)
+            expected = before
+            for mid in moved:  # each block moves the mid half of the remaining way
+                expected += (after - expected) * 5_000 // 10_000
+                assert mid == expected
             mid = follower.mids["ETHUSDT"]
             feed = follower.binance["ETHUSDT"]
             def straddles() -> bool:
