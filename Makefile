@@ -14,7 +14,7 @@ PROMTOOL_STAMP := $(VENV)/.promtool
 
 install: $(PY_STAMP) $(NPM_STAMP) $(PROMTOOL_STAMP)
 	@$(BIN)/python -m nodes.strategy.warm  # numba's cache of the strategy kernels (once: 15-40 s)
-	@$(BIN)/python -m nodes.collector_cex.fastring  # and of the CEX depth fast path (once: ~25 s)
+	@$(BIN)/python -m nodes.collector_cex.warm  # and of the CEX depth fast path (once: ~25 s)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -91,7 +91,3 @@ def warm() -> float:
             unlink(name)
     return time.monotonic() - start
 
-
-if __name__ == "__main__":
-    import sys
-    sys.stdout.write(f"collector-cex fast path compiled or loaded in {warm():.1f} s\n")
