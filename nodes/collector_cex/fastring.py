@@ -5,7 +5,7 @@
 with :func:`shm.ring.write_frame` lives here, in the layer that may import both;
 :meth:`cex.binance.fastdepth.FastBinanceFeed.write_burst` (the collector's path) and
 ``write_message`` call them with the ring's ``words``, ``data`` and writer ``state`` as their
-sink arguments. ``python -m nodes.collector_cex.fastring`` compiles them into numba's cache
+sink arguments. ``python -m nodes.collector_cex.warm`` compiles them into numba's cache
 (`make install` does), so a node's first depth update does not wait for the compiler.
 """
 
