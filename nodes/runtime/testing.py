@@ -33,7 +33,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from typing import Any, Self, cast
 
 import zmq
 
+from alphapulse.ports import free_port
 from mesh.config import MeshConfig, load_config
 from mesh.domains import ring_domain
 from mesh.protocol import EmergencyStop, Message, decode_frame, encode_frame
@@ -86,13 +86,6 @@ class StartedAndClosed:
 
 class HarnessError(AssertionError):
     """The node under test did not do what the test waited for, or broke its contract."""
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

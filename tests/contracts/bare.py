@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from alphapulse.ports import free_port
 from contracts.anvil import PortInUse, start_anvil, stop_anvil
 from contracts.npm import own_artifact
-
-
-def os_free_port() -> int:
-    """A port the kernel just handed out as free (anvil may still lose a race for it: retry)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def running_anvil(**options: Any) -> Iterator[str]:
     """Run a bare anvil on a free port; yields its HTTP url; always stops it."""
     for _ in range(5):
-        port = os_free_port()
+        port = free_port()
         try:
             proc = start_anvil(port, **options)
             break

@@ -7,15 +7,16 @@ import time
 
 import pytest
 
+from alphapulse.ports import free_port
 from contracts.anvil import AnvilFailed, PortInUse, mine, port_is_free, start_anvil, stop_anvil
 from contracts.client import Chain
-from tests.contracts.bare import os_free_port, running_anvil
+from tests.contracts.bare import running_anvil
 
 pytestmark = pytest.mark.chain
 
 
 def test_start_answers_json_rpc_and_stop_frees_the_port():
-    port = os_free_port()
+    port = free_port()
     proc = start_anvil(port)
     try:
         assert not port_is_free(port)
@@ -36,7 +37,7 @@ def test_a_taken_port_raises_port_in_use_before_starting_anything():
 
 def test_an_anvil_that_exits_at_once_raises_anvil_failed():
     with pytest.raises(AnvilFailed, match="exited"):
-        start_anvil(os_free_port(), extra_args=["--no-such-option"])
+        start_anvil(free_port(), extra_args=["--no-such-option"])
 
 
 def test_block_time_mines_blocks_without_transactions():

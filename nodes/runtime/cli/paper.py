@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from pathlib import Path
 
 import orjson
 
+from alphapulse.ports import free_port
+
 PORT_ENV = "ALPHAPULSE_EXCHANGE_PORT"
 KEYS_ENV = "ALPHAPULSE_PAPER_KEYS"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def paper_keys(run_dir: Path) -> Path:
@@ -40,5 +35,5 @@ def paper_keys(run_dir: Path) -> Path:
 
 def paper_exchange_env(run_dir: Path, environ: dict[str, str]) -> dict[str, str]:
     """The variables supervisord's programs need to find the paper exchange."""
-    port = environ.get(PORT_ENV) or str(_free_port())
+    port = environ.get(PORT_ENV) or str(free_port())
     return {PORT_ENV: port, KEYS_ENV: str(paper_keys(run_dir))}

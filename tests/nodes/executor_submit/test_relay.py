@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from alphapulse.errors import ChainError
+from alphapulse.ports import free_port
 from contracts.anvil import mine, port_is_free
 from contracts.keccak import keccak256
 from contracts.relay import RelayServer
-from tests.contracts.bare import os_free_port
 from tests.devnet_fixtures import Net
 from tests.nodes.executor_submit.helpers import (
     bundle_request,
@@ -142,7 +142,7 @@ def test_bad_requests_get_json_rpc_errors(relay: RelayServer, body: object, code
 
 
 def test_relay_without_upstream_refuses_to_start_and_frees_its_port() -> None:
-    relay = RelayServer(f"http://127.0.0.1:{os_free_port()}")
+    relay = RelayServer(f"http://127.0.0.1:{free_port()}")
     port = int(relay.url.rsplit(":", 1)[1])
     with pytest.raises(ChainError):
         relay.start()

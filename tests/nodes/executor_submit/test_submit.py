@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from alphapulse.errors import ChainError, ConfigError
+from alphapulse.ports import free_port
 from contracts.anvil import mine, set_automine
 from contracts.keccak import keccak256
 from contracts.relay import RelayServer
@@ -18,7 +19,7 @@ from nodes.executor.submit import (
     SubmitError,
     make_submitter,
 )
-from tests.contracts.bare import FakeNode, os_free_port
+from tests.contracts.bare import FakeNode
 from tests.devnet_fixtures import Net
 from tests.nodes.executor_submit.helpers import in_pool_or_mined, mined_block, transfer
 
@@ -131,7 +132,7 @@ def test_malformed_relay_answer_falls_back_to_public(net: Net, script: dict, kin
 
 
 def test_unreachable_relay_falls_back_to_public(net: Net) -> None:
-    submitter = RelaySubmitter(f"http://127.0.0.1:{os_free_port()}", PublicSubmitter(net.chain), timeout_s=5.0)
+    submitter = RelaySubmitter(f"http://127.0.0.1:{free_port()}", PublicSubmitter(net.chain), timeout_s=5.0)
     tx = transfer(net)
     submission = submitter.submit(tx.raw, net.chain.block_number() + 1)
     assert submission.relay_error == "relay_unreachable"
