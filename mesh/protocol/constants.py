@@ -359,3 +359,16 @@ class CexDexDirection(IntEnum):
 
     BUY_DEX_SELL_CEX = 0
     BUY_CEX_SELL_DEX = 1
+
+
+class ProcessState(IntEnum):
+    """A supervised program's state (ProcessEvent.state), after supervisord's PROCESS_STATE."""
+
+    UNKNOWN = 0
+    STOPPED = 1
+    STARTING = 2
+    RUNNING = 3
+    BACKOFF = 4
+    STOPPING = 5
+    EXITED = 6
+    FATAL = 7

@@ -15,6 +15,7 @@ from mesh.protocol.messages.defi import (
     OrderStatus,
     PoolInvalidation,
     PoolTickLiquidity,
+    ProcessEvent,
     RiskAlert,
     StrategyPerformance,
 )
@@ -47,7 +48,7 @@ __all__ = [
     "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "CexDexSignal", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
     "ExecutionDetail", "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
     "OrderRequest", "OrderStatus", "PoolBurn", "PoolInvalidation", "PoolLiquidity", "PoolMint", "PoolState",
-    "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",
+    "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "ProcessEvent", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",
     "StateInvalidation", "StateInvalidationReason", "StrategyPerformance", "SystemHealth",
     "TraceContext", "Trade",
 ]

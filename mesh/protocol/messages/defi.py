@@ -2,7 +2,7 @@
 
 Numbers are free slots inside each domain's upstream range: Market data 4-7 (upstream reserves
 them with no layout), Signal 33-36 and 62 (upstream's registry names 62 RiskAlert with a 24-256
-byte bound but no layout; this one fits it), Execution 50-53, System 113-114. Layouts use natural alignment with every hole written as
+byte bound but no layout; this one fits it), Execution 50-53, System 113-115. Layouts use natural alignment with every hole written as
 padding, u128 at 16-byte offsets and sizes rounded to 16 where a u128 is present, so a
 ``#[repr(C)]`` Rust struct with the same fields has the same bytes. Money is raw token units
 (u128/i128) or USD × 1e8 (``_usd_q8``); fees in parts per million (``_ppm``, 3000 = 0.3 %).
@@ -216,3 +216,16 @@ EmergencyStop = message(114, "EmergencyStop", [
     text("raised_by", 32, "node or operator"), text("reason", 64),
 ], size=128, origin=_EXT, domain=RelayDomain.SYSTEM,
     doc="Halt trading now; latched until an explicit resume.")
+
+ProcessEvent = message(115, "ProcessEvent", [
+    u64("timestamp_ns", "wall clock when the event listener received it"),
+    u64("serial", "supervisord's event serial"),
+    u32("pid", "the program's process id, 0 when it has none"),
+    u32("count", "transitions of this program into `state` the listener has seen"),
+    u32("starts", "transitions of this program into STARTING (1 + restarts)"),
+    u16("tries", "supervisord's start attempts so far (STARTING, BACKOFF)"),
+    u8("state", "ProcessState"), u8("from_state", "ProcessState"),
+    u8("expected", "EXITED: 1 if the exit code was an expected one"), pad(7),
+    text("program", 32, "supervisord program name"),
+], size=72, origin=_EXT, domain=RelayDomain.SYSTEM,
+    doc="A supervised program changed state (supervisord PROCESS_STATE event).")

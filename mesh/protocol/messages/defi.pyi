@@ -304,3 +304,19 @@ class EmergencyStop(Message):
     reason: str
     def __init__(self, stop_id: int = ..., timestamp_ns: int = ..., raised_by_pid: int = ..., reason_code: int = ..., scope: int = ..., latched: int = ..., scope_id: int = ..., raised_by: str = ..., reason: str = ...) -> None: ...
     def _replace(self, **changes: Any) -> EmergencyStop: ...
+
+class ProcessEvent(Message):
+    """A supervised program changed state (supervisord PROCESS_STATE event)."""
+
+    timestamp_ns: int
+    serial: int
+    pid: int
+    count: int
+    starts: int
+    tries: int
+    state: int
+    from_state: int
+    expected: int
+    program: str
+    def __init__(self, timestamp_ns: int = ..., serial: int = ..., pid: int = ..., count: int = ..., starts: int = ..., tries: int = ..., state: int = ..., from_state: int = ..., expected: int = ..., program: str = ...) -> None: ...
+    def _replace(self, **changes: Any) -> ProcessEvent: ...
