@@ -1,6 +1,6 @@
 # The two set-up commands: `make run` runs AlphaPulse, `make test` runs the checks.
 # Each installs what it needs (virtualenv, pinned Python packages, npm packages in contracts/,
-# and promtool from Debian's prometheus package when running as root with apt) and is
+# and promtool from Debian's prometheus package, linked as .venv/bin/promtool) and is
 # idempotent: a second call re-installs nothing unless a pin changed.
 
 PYTHON ?= python3
@@ -26,17 +26,31 @@ $(NPM_STAMP): contracts/package.json contracts/package-lock.json
 	cd contracts && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# promtool checks monitoring/ and node metrics in tests/monitoring (skipped without it).
+# promtool (required: tests/monitoring checks the rules, the scrape config and node metrics with
+# it) comes from PATH, else from Debian's prometheus package: apt-get install as root, otherwise
+# `apt-get download` (no root needed) unpacked into .venv/prometheus. Without either: an error.
+PROMTOOL_DIR := $(VENV)/prometheus
 $(PROMTOOL_STAMP): $(PY_STAMP)
-	@command -v promtool >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing promtool (Debian package prometheus)"; \
-	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-	  else \
-	    echo "promtool not found and apt-get not usable: tests/monitoring will be skipped"; \
-	  fi; }
-	@command -v promtool >/dev/null 2>&1 && touch $@ || true
+	@set -e; \
+	if [ -x $(PROMTOOL_DIR)/usr/bin/promtool ]; then :; \
+	elif command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $(BIN)/promtool; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  ln -sf "$$(command -v promtool)" $(BIN)/promtool; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then \
+	  echo "downloading promtool (Debian package prometheus, unpacked into $(PROMTOOL_DIR))"; \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && apt-get download -qq prometheus) || { echo "error: apt-get download prometheus failed" \
+	    "(no package lists? as root: apt-get update); promtool is required" >&2; exit 1; }; \
+	  mkdir -p $(PROMTOOL_DIR); \
+	  dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -x -C $(PROMTOOL_DIR) ./usr/bin/promtool; \
+	fi; \
+	if [ -x $(PROMTOOL_DIR)/usr/bin/promtool ]; then ln -sf ../prometheus/usr/bin/promtool $(BIN)/promtool; fi; \
+	$(BIN)/promtool --version >/dev/null 2>&1 || { echo "error: promtool is required (tests/monitoring):" \
+	  "install Debian's prometheus package or put promtool on PATH" >&2; exit 1; }
+	@touch $@
 
 run: install
 	$(BIN)/alphapulse run
