@@ -53,7 +53,7 @@ from alphapulse.errors import ConfigError
 #: Node kinds a single host runs by default, in start order.
 DEFAULT_NODES: tuple[str, ...] = (
     "collector-evm", "collector-cex", "strategy", "executor", "risk", "portfolio",
-    "archiver", "monitor", "cexdex", "cex-gateway",
+    "archiver", "monitor", "cexdex", "cex-gateway", "process-events",
 )
 _NODE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RING_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
