@@ -36,6 +36,7 @@ from mesh.domains import ring_domain
 from mesh.protocol.constants import RelayDomain
 from shm import ring
 from shm.errors import LayoutVersionMismatch, NotARing, RingError
+from shm.inspect import ring_info
 from shm.reader import RingReader
 from shm.segment import SHM_DIR, RingName, list_ring_names
 
@@ -104,6 +105,10 @@ class DomainReaders:
         Where a new reader starts: the oldest intact frame, or frames written from now on.
     writers : collection of str, optional
         Only these writers (all when None).
+    gate : bool
+        Be the gate (the one lossless reader) of every lossless ring whose gate is free; a
+        lossless ring whose gate another live process holds, and every broadcast ring, get a
+        broadcast reader (``gated`` names the rings this set gates).
     on_error : callable, optional
         Called with each :class:`shm.errors.RingError` met while attaching. A segment that is
         not a ring, or of another layout version, is reported once and skipped until its name
@@ -113,13 +118,16 @@ class DomainReaders:
 
     def __init__(self, namespace: str, domain: RelayDomain | str, *, exclude: str | None = None,
                  start: str = "oldest", writers: frozenset[str] | None = None,
-                 on_error: Callable[[RingError], None] | None = None) -> None:
+                 on_error: Callable[[RingError], None] | None = None, gate: bool = False
+                 ) -> None:
         self.namespace = namespace
         self.domain = domain if isinstance(domain, str) else ring_domain(domain)
         self.exclude = exclude
         self.start = start
         self.writers = writers
         self.on_error = on_error
+        self.gate = gate
+        self.gated: set[RingName] = set()
         self.readers: dict[RingName, RingReader] = {}
         self._inodes: dict[RingName, int] = {}
         self._refused: dict[RingName, int] = {}
@@ -153,8 +161,7 @@ class DomainReaders:
             if name in self.readers or self._refused.get(name) == inode:
                 continue
             try:
-                reader = RingReader.attach(name.domain, name.writer, namespace=name.namespace,
-                                           start=self.start)
+                reader = self._attach(name)
             except RingError as exc:
                 if isinstance(exc, NotARing | LayoutVersionMismatch):
                     self._refused[name] = inode
@@ -168,6 +175,27 @@ class DomainReaders:
             self._inodes[name] = inode
             attached += 1
         return attached
+
+    def _attach(self, name: RingName) -> RingReader:
+        """The gate reader of a lossless ring with a free gate (if ``gate``), else broadcast."""
+        if self.gate:
+            info = ring_info(name)
+            if info.lossless and not info.gate_pid:
+                try:
+                    reader = RingReader.attach(name.domain, name.writer,
+                                               namespace=name.namespace, lossless=True)
+                except RingError as exc:  # claimed by another process meanwhile
+                    if self.on_error is not None:
+                        self.on_error(exc)
+                else:
+                    self.gated.add(name)
+                    return reader
+            elif info.lossless and self.on_error is not None:
+                self.on_error(RingError(f"ring {name}: pid {info.gate_pid} holds the gate; "
+                                        "read as a broadcast reader"))
+        self.gated.discard(name)
+        return RingReader.attach(name.domain, name.writer, namespace=name.namespace,
+                                 start=self.start)
 
     def _retire(self, name: RingName, deliver: Callable[[RingBatch], None] | None = None) -> None:
         reader = self.readers.pop(name)
