@@ -20,6 +20,7 @@ NODE_KINDS: dict[str, str] = {
     "executor": "nodes.executor:ExecutorNode",
     "portfolio": "nodes.portfolio:PortfolioNode",
     "cex-gateway": "nodes.cex_gateway:CexGatewayNode",
+    "archiver": "nodes.archiver.node:ArchiverNode",
     "bridge-out": "nodes.bridge:BridgeOutNode", "bridge-in": "nodes.bridge:BridgeInNode",
 }
 
