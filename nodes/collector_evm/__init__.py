@@ -57,6 +57,7 @@ from mesh.protocol.messages import (
     StateInvalidationReason,
 )
 from nodes.collector_evm.follower import ChainFollower
+from nodes.collector_evm.metrics import EvmMetrics
 from nodes.collector_evm.transport import FollowerThread
 from nodes.runtime import ConfigKey, Contract, Node
 from nodes.runtime.throttle import ThrottledLog
@@ -98,6 +99,9 @@ class EvmCollectorNode(Node):
         self._log = ThrottledLog(self.rt.log, "collector-evm", float(self.rt.settings["log_every_s"]))
         self.thread: FollowerThread | None = None
         self._next_try = 0.0
+        self.metrics = EvmMetrics(self.rt.name, lambda: self.thread)
+        if self.rt.metrics is not None:
+            self.rt.metrics.registry.register(self.metrics)
         self._try_start()
 
     def on_tick(self, now_ns: int) -> int:
@@ -152,6 +156,7 @@ class EvmCollectorNode(Node):
     def _write(self, frames: list[list[Message]]) -> None:
         for tlvs in frames:
             self.rt.write_ring(tlvs)
+            self.metrics.written(tlvs)
 
     def _count(self, kind: str, detail: str) -> None:
         self.rt.offload.post(self._note_error, kind, detail)
@@ -160,4 +165,3 @@ class EvmCollectorNode(Node):
         """Count an error; log it unless this kind was logged less than ``log_every_s`` ago."""
         self.rt.stats.error(kind)
         self._log.note(kind, detail)
-

@@ -38,6 +38,7 @@ from mesh.protocol.messages import ArbitrageRoute
 from mesh.rings import RingBatch
 from nodes.executor.engine import Executor
 from nodes.executor.journal import Journal
+from nodes.executor.metrics import ExecutorMetrics
 from nodes.executor.policy import load_policy
 from nodes.executor.results import Job
 from nodes.executor.validate import Bid, HeadView, Refused
@@ -121,6 +122,9 @@ class ExecutorNode(Node):
         self.batch_ns = int(self.rt.settings["batch_ms"]) * 1_000_000
         self.batches: dict[int, list[_Arrival]] = {}
         self.batch_due: dict[int, int] = {}
+        allowed = [int(x) for x in str(self.rt.settings["allow_strategies"]).split(",") if x.strip().isdigit()]
+        self.metrics = ExecutorMetrics(self.rt.name, self.rt.metrics.registry if self.rt.metrics else None,
+                                       self._gauges, allowed)
         self._try_load()
 
     # -- start-up ---------------------------------------------------------------------------
@@ -209,8 +213,8 @@ class ExecutorNode(Node):
                 jobs.append(job)
             else:  # the chain never saw it (or forgot it: a new devnet): it will not land
                 self._count("lost_at_restart")
-                self.rt.publish(self.ex.refusal(job, opp, route, Refused(
-                    RejectReason.SEND_FAILED, "sent before a restart; the chain does not know it"), job.received_ns))
+                self._publish(self.ex.refusal(job, opp, route, Refused(
+                    RejectReason.SEND_FAILED, "sent before a restart; the chain does not know it"), job.received_ns), opp)
         return jobs
 
     # -- opportunities ----------------------------------------------------------------------
@@ -278,7 +282,7 @@ class ExecutorNode(Node):
             self._refused(job, job.opp, job.route, Refused(RejectReason.SEND_FAILED, str(exc)), job.received_ns)
             return
         self._count("sent")
-        self.rt.publish(self.ex.sent(job))
+        self._publish(self.ex.sent(job), job.opp)
 
     def _refused(self, job: Job | None, opp: ArbitrageOpportunity, route: ArbitrageRoute | None,
                  exc: Refused, received: int) -> None:
@@ -287,7 +291,18 @@ class ExecutorNode(Node):
         self.rt.stats.error(f"refused_{exc.reason.name.lower()}")
         if exc.reason == RejectReason.DUPLICATE:
             return  # counted only: the first claim's result owns this opportunity id
-        self.rt.publish(self.ex.refusal(job, opp, route, exc, received))
+        self._publish(self.ex.refusal(job, opp, route, exc, received), opp)
+
+    def _publish(self, messages: list, opp: ArbitrageOpportunity) -> None:
+        """Publish a result frame and fold it into the metrics."""
+        self.rt.publish(messages)
+        self.metrics.published(messages, opp.net_profit_usd_q8)
+
+    def _gauges(self) -> dict[str, float]:
+        ex = self.ex
+        head = ex.head if ex is not None else None
+        return {"base_fee_gwei": head.next_base_fee / 1e9 if head is not None else 0.0,
+                "in_flight": float(len(ex.in_flight)) if ex is not None else 0.0}
 
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -363,7 +378,7 @@ class ExecutorNode(Node):
             if action:
                 self._count(action.split(":")[0].replace(" ", "_"))
             if receipt is not None and job.oid in self.ex.in_flight:
-                self.rt.publish(self.ex.settle(job, receipt, name))
+                self._publish(self.ex.settle(job, receipt, name), job.opp)
                 self._count("settled")
         if self._poll_next is not None and self.ex.in_flight:
             self._poll(self._poll_next)
@@ -408,4 +423,3 @@ class ExecutorNode(Node):
             self.batches.clear()
             self.rt.log.info("executor: %s; %d still in flight", self.counts, len(self.ex.in_flight))
             self.ex.journal.close()
-

@@ -12,6 +12,7 @@ import time
 
 from mesh.protocol import Heartbeat
 from mesh.protocol.constants import NodeState, SourceType
+from nodes.monitor.metrics import MonitorMetrics
 from nodes.runtime import ConfigKey, Contract, Node
 
 
@@ -30,12 +31,16 @@ class MonitorNode(Node):
         """Read settings."""
         self.stale_ns = int(self.rt.settings["stale_after_ms"]) * 1_000_000
         self.seen: dict[str, int] = {}
+        self.metrics = MonitorMetrics(self.rt.name)
+        if self.rt.metrics is not None:
+            self.rt.metrics.registry.register(self.metrics)
 
     def on_frame(self, delivery) -> None:
         """Remember when each node last beat (monotonic receipt time)."""
         hb = delivery.frame.first(Heartbeat)
         if hb is not None:
-            self.seen[hb.node] = time.monotonic_ns()
+            self.seen[hb.node] = now = time.monotonic_ns()
+            self.metrics.beat(hb, now)
 
     def on_tick(self, now_ns: int) -> int:
         """Switch between RUNNING and DEGRADED."""

@@ -253,8 +253,9 @@ class RiskNode(Node):
         out = {"realized_pnl_usd": p.total_q8 / Q8, "drawdown_usd": p.drawdown_q8 / Q8,
                "max_drawdown_usd": p.max_drawdown_q8 / Q8, "var95_usd": p.var_q8() / Q8,
                "var_trades": float(len(p.trades))}
-        if self.daily is not None:
-            out["daily_pnl_usd"] = self.daily.today_q8(time.time_ns()) / Q8
+        now = time.time_ns()
+        out["daily_pnl_usd"] = (self.daily.today_q8(now) if self.daily is not None
+                                else p.today_q8(now)) / Q8
         if self.rate is not None:
             out["failure_rate_bps"] = float(self.rate.rate_bps())
         if self.consecutive is not None:

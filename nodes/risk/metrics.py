@@ -10,6 +10,7 @@ Thread-safety: the node's loop thread updates everything; the scrape thread only
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 
@@ -20,10 +21,12 @@ from nodes.risk.rules import RiskRule
 Q8 = 10**8
 #: Confidence of the exported value at risk, percent.
 VAR_CONFIDENCE_PCT = 95
+_DAY_NS = 86_400 * 10**9
 
 
 class PnL:
-    """Cumulative realized USD P&L, its maximum drawdown and per-trade historical VaR.
+    """Cumulative realized USD P&L, that of the UTC day, its maximum drawdown and per-trade
+    historical VaR.
 
     Parameters
     ----------
@@ -36,15 +39,25 @@ class PnL:
         self.peak_q8 = 0
         self.max_drawdown_q8 = 0
         self.trades: deque[int] = deque(maxlen=var_window)
+        self.day = -1
+        self.day_q8 = 0
 
-    def book(self, profit_usd_q8: int, trade: bool = True) -> None:
-        """Add one final result's USD P&L; ``trade`` (an attempted execution) also enters
-        the VaR window."""
+    def book(self, profit_usd_q8: int, trade: bool = True, now_ns: int | None = None) -> None:
+        """Add one final result's USD P&L (booked on the UTC day of ``now_ns``, default now);
+        ``trade`` (an attempted execution) also enters the VaR window."""
+        day = (time.time_ns() if now_ns is None else now_ns) // _DAY_NS
+        if day != self.day:
+            self.day, self.day_q8 = day, 0
+        self.day_q8 += profit_usd_q8
         self.total_q8 += profit_usd_q8
         self.peak_q8 = max(self.peak_q8, self.total_q8)
         self.max_drawdown_q8 = max(self.max_drawdown_q8, self.drawdown_q8)
         if trade:
             self.trades.append(profit_usd_q8)
+
+    def today_q8(self, now_ns: int) -> int:
+        """Realized USD P&L x 1e8 of the UTC day of ``now_ns`` (0 on a day with no result)."""
+        return self.day_q8 if now_ns // _DAY_NS == self.day else 0
 
     @property
     def drawdown_q8(self) -> int:

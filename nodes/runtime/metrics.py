@@ -4,7 +4,9 @@ Metrics (all labelled ``node``): ``alphapulse_frames_in_total``, ``alphapulse_fr
 ``alphapulse_gaps_total``, ``alphapulse_missed_total``, ``alphapulse_duplicates_total``,
 ``alphapulse_reordered_total``, ``alphapulse_drops_total``, ``alphapulse_recovered_total``,
 ``alphapulse_recovery_failures_total``, ``alphapulse_errors_total{kind}``, the gauges
-``alphapulse_node_state`` (NodeState) and ``alphapulse_stop_latched``, and per ring (labels
+``alphapulse_node_state`` (NodeState), ``alphapulse_stop_latched``, ``alphapulse_halted`` and
+``alphapulse_start_time_seconds`` (Unix time the endpoint opened, near the node's start; rules
+use it to wait out a node's first hour), and per ring (labels
 ``node``, ``ring``) ``alphapulse_ring_frames_written_total`` for the node's own rings,
 ``alphapulse_ring_frames_read_total`` and ``alphapulse_ring_frames_lost_total`` for the rings
 it reads (lost: frames its writer overwrote before this node read them).
@@ -14,6 +16,7 @@ Thread-safety: the HTTP server runs in its own daemon thread and only reads the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -37,6 +40,7 @@ class MeshCollector:
         self.stats = stats
         self.gauges = gauges
         self.rings = rings
+        self.started = time.time()
 
     def collect(self) -> Iterator[Metric]:
         """Yield the current values (called by the scrape thread)."""
@@ -50,7 +54,7 @@ class MeshCollector:
         for kind, n in list(self.stats.errors.items()):
             errors.add_metric([self.node, kind], n)
         yield errors
-        for name, value in self.gauges().items():
+        for name, value in {**self.gauges(), "start_time_seconds": self.started}.items():
             g = GaugeMetricFamily(f"alphapulse_{name}", name.replace("_", " "), labels=["node"])
             g.add_metric([self.node], value)
             yield g

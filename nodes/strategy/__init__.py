@@ -28,6 +28,7 @@ from nodes.strategy.engine import Engine
 from nodes.strategy.evaluate import Evaluator
 from nodes.strategy.graph import CycleGraph
 from nodes.strategy.layout import ERROR_KINDS
+from nodes.strategy.metrics import StrategyMetrics
 from nodes.strategy.publish import opportunity_frame
 from nodes.strategy.screen import Screen
 from nodes.strategy.values import Opportunity
@@ -83,6 +84,8 @@ class StrategyNode(Node):
         self.published = 0
         self.withheld = 0  # sized while a stop was raised: not published
         self.deferred = 0  # candidates left to the next block by max_pass_ms
+        self.metrics = StrategyMetrics(self.rt.name, self.rt.metrics.registry if self.rt.metrics else None,
+                                       self._counts, (int(s["strategy_id"]),))
         self._try_load()
 
     def _try_load(self) -> None:
@@ -118,6 +121,7 @@ class StrategyNode(Node):
                 self.engine.join_new_pools()
                 self.engine.block_ended()
             return
+        self.metrics.batch(batch.data, batch.offsets, batch.count)
         self.engine.feed(batch.data, batch.offsets, batch.count, time.time_ns(), self._publish)
         for kind, n in self.engine.errors.items():
             self.rt.stats.errors[kind] += n
@@ -138,6 +142,7 @@ class StrategyNode(Node):
         self.rt.publish(opportunity_frame(opp, self.engine.evaluator, self._id_base, int(s["strategy_id"]),
                                           opp.block + int(s["valid_blocks"]), now + int(s["valid_ms"]) * 1_000_000))
         self.published += 1
+        self.metrics.published(int(s["strategy_id"]), opp.profit_usd_q8, time.time_ns())
 
     def on_tick(self, now_ns: int) -> int:
         """Count the book's input errors; retry loading the deployment until it loads."""
@@ -154,6 +159,12 @@ class StrategyNode(Node):
                          "%d pools, %d cycles; input errors %s", self.published, self.withheld, self.deferred,
                          self.book.pools, self.engine.graph.count if self.engine else 0,
                          {k: v for k, v in self.book.error_counts().items() if v})
+
+    def _counts(self) -> dict[str, int]:
+        """What the metrics export beside their own counts (scrape thread: reads only)."""
+        engine = self.engine
+        return {"withheld": self.withheld, "deferred": self.deferred, "pools": int(self.book.pools),
+                "cycles": engine.graph.count if engine else 0}
 
     def _count_book_errors(self) -> None:
         for i, kind in enumerate(ERROR_KINDS):
