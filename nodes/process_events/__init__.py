@@ -22,7 +22,6 @@ import queue
 import sys
 import threading
 import time
-from typing import BinaryIO
 
 from mesh.protocol import ProcessEvent
 from mesh.protocol.constants import SourceType
@@ -82,12 +81,12 @@ class EventReader(threading.Thread):
             self.closed.set()
 
 
-def protocol_streams() -> tuple[BinaryIO, BinaryIO]:
+def protocol_fds() -> tuple[int, int]:
     """Our stdin, and a private copy of our stdout; fd 1 itself then points at stderr."""
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
     sys.stdout.flush()
+    out = os.dup(1)
     os.dup2(2, 1)
-    return sys.stdin.buffer, out
+    return 0, out
 
 
 class ProcessEventsNode(Node):
@@ -112,7 +111,7 @@ class ProcessEventsNode(Node):
         self.next_table_ns = 0
         if self.rt.metrics is not None:
             self.rt.metrics.registry.register(ProcessCollector(self.table.snapshot))
-        self.reader = EventReader(ListenerChannel(*protocol_streams()), self.changes)
+        self.reader = EventReader(ListenerChannel(*protocol_fds()), self.changes)
         self.reader.start()
 
     def on_tick(self, now_ns: int) -> int:
@@ -145,4 +144,4 @@ class ProcessEventsNode(Node):
             self.rt.stats.error(kind)
 
 
-__all__ = ["EventReader", "ProcessEventsNode", "protocol_streams"]
+__all__ = ["EventReader", "ProcessEventsNode", "protocol_fds"]

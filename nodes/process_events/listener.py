@@ -17,8 +17,8 @@ count.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from alphapulse.errors import AlphaPulseError
 from mesh.protocol.constants import ProcessState
@@ -118,19 +118,35 @@ def parse_state_change(header: dict[str, str], payload: bytes) -> StateChange | 
 
 
 class ListenerChannel:
-    """The listener's side of the protocol on ``inp`` (supervisord's pipe to our stdin) and
-    ``out`` (our stdout, protocol bytes only). Used by one thread."""
+    """The listener's side of the protocol on file descriptors ``inp`` (supervisord's pipe to
+    our stdin) and ``out`` (our stdout, protocol bytes only). Used by one thread.
 
-    def __init__(self, inp: BinaryIO, out: BinaryIO) -> None:
+    It reads with ``os.read`` into a buffer of its own rather than through a buffered file
+    object: the reading thread is a daemon blocked in a read when the process exits, and a
+    buffered stream it holds would abort the interpreter's shutdown.
+    """
+
+    def __init__(self, inp: int, out: int) -> None:
         self.inp = inp
         self.out = out
+        self._buf = bytearray()
 
     def _write(self, data: bytes) -> None:
+        view = memoryview(data)
         try:
-            self.out.write(data)
-            self.out.flush()
-        except (BrokenPipeError, ValueError, OSError):
+            while view:
+                view = view[os.write(self.out, view):]
+        except OSError:
             raise ChannelClosed("supervisord closed our stdout") from None
+
+    def _fill(self) -> None:
+        try:
+            chunk = os.read(self.inp, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            raise ChannelClosed("supervisord closed our stdin")
+        self._buf += chunk
 
     def ready(self) -> None:
         """Tell supervisord we can take the next event."""
@@ -140,6 +156,18 @@ class ListenerChannel:
         """Tell supervisord the event was handled (it then sends no other copy)."""
         self._write(b"RESULT 2\nOK")
 
+    def _line(self) -> bytes:
+        while (end := self._buf.find(b"\n")) < 0:
+            if len(self._buf) > MAX_HEADER:
+                del self._buf[:]
+                raise MalformedEvent(f"header line longer than {MAX_HEADER} bytes")
+            self._fill()
+        line = bytes(self._buf[:end])
+        del self._buf[:end + 1]
+        if len(line) > MAX_HEADER:
+            raise MalformedEvent(f"header line longer than {MAX_HEADER} bytes")
+        return line
+
     def read(self) -> tuple[dict[str, str], bytes]:
         """Block for the next event: its header tokens and its payload.
 
@@ -148,20 +176,17 @@ class ListenerChannel:
         ChannelClosed
             End of input (also in the middle of an event).
         MalformedEvent
-            A header without a usable ``len``; the bytes read so far are dropped and the
-            next line is taken for the next header.
+            A header without a usable ``len``; what was read of it is dropped and the next
+            line is taken for the next header.
         """
-        line = self.inp.readline(MAX_HEADER + 1)
-        if not line:
-            raise ChannelClosed("supervisord closed our stdin")
-        if len(line) > MAX_HEADER or not line.endswith(b"\n"):
-            raise MalformedEvent(f"header line longer than {MAX_HEADER} bytes")
+        line = self._line()
         try:
             header = _tokens(line.decode(), "header")
         except UnicodeDecodeError:
             raise MalformedEvent("header is not UTF-8") from None
         size = _int(header, "len", hi=MAX_PAYLOAD)
-        payload = self.inp.read(size) if size else b""
-        if len(payload) < size:
-            raise ChannelClosed("supervisord closed our stdin in the middle of an event")
+        while len(self._buf) < size:
+            self._fill()
+        payload = bytes(self._buf[:size])
+        del self._buf[:size]
         return header, payload
