@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alphapulse.errors import ChainError
+from alphapulse.parent import parent_death_signal_preexec
 from contracts.compile import NODE_MODULES, require_npm
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def _answers_chain_id(url: str) -> int | None:
 
 def start_anvil(port: int, *, host: str = "127.0.0.1", chain_id: int = DEFAULT_CHAIN_ID,
                 log_path: Path | None = None, timeout: float = 15.0, block_time: float | None = None,
-                extra_args: Sequence[str] = ()) -> subprocess.Popen:
+                extra_args: Sequence[str] = (), die_with_parent: bool = False) -> subprocess.Popen:
     """Start anvil on ``host:port`` and wait until it answers JSON-RPC.
 
     Parameters
@@ -86,6 +87,9 @@ def start_anvil(port: int, *, host: str = "127.0.0.1", chain_id: int = DEFAULT_C
         Seconds between blocks (interval mining); None mines one block per transaction.
     extra_args
         More anvil command-line arguments.
+    die_with_parent
+        anvil gets SIGTERM from the kernel when the calling thread's process dies (a devnet
+        held by a supervised program must not outlive it).
 
     Returns
     -------
@@ -114,7 +118,8 @@ def start_anvil(port: int, *, host: str = "127.0.0.1", chain_id: int = DEFAULT_C
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=parent_death_signal_preexec() if die_with_parent else None)
     finally:
         if log_path:
             log.close()  # type: ignore[union-attr]

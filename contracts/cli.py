@@ -1,4 +1,4 @@
-"""The subcommand ``contracts`` contributes to ``alphapulse``: ``devnet up|down|status``.
+"""The subcommand ``contracts`` contributes to ``alphapulse``: ``devnet up|down|status|serve``.
 
 ``register`` is named in the ``alphapulse.commands`` entry-point group (pyproject.toml); the
 actions, in :mod:`contracts.devnet_cli`, are imported only when they run.
@@ -12,7 +12,7 @@ from mesh.cli import args as a
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``devnet`` command and its ``up``/``down``/``status`` actions."""
+    """Add the ``devnet`` command and its ``up``/``down``/``status``/``serve`` actions."""
     parser = subparsers.add_parser(
         "devnet", help="local anvil chain with Uniswap V2/V3, Aave V3 and FlashArbitrage")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -30,3 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                   help="is the devnet up? (exit 1 if not)")
     p_status.add_argument("--json", action="store_true", help="print the whole manifest")
     a.defaults(p_status, "contracts.devnet_cli:status")
+    p_serve = actions.add_parser(
+        "serve", parents=[common],
+        help="up, then hold it in the foreground until SIGTERM (supervisord's devnet program)")
+    p_serve.add_argument("--port", type=a.port, default=8545, help="JSON-RPC port (default 8545)")
+    p_serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    p_serve.add_argument("--keep", action="store_true",
+                         help="leave a devnet this command started running when it stops")
+    a.defaults(p_serve, "contracts.devnet_cli:serve", waits=True)

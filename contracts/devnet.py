@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,11 @@ def status(paths: DevnetPaths) -> dict[str, Any] | None:
     return manifest if chain.chain_id == manifest["chain_id"] and code not in ("0x", "", None) else None
 
 
-def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> tuple[dict[str, Any], bool]:
+def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
+       die_with_parent: bool = False) -> tuple[dict[str, Any], bool]:
     """Start anvil and deploy, unless already up; returns (manifest, created).
+
+    ``die_with_parent``: a started anvil ends when this process does (``devnet serve``).
 
     Raises
     ------
@@ -104,7 +108,7 @@ def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1") ->
         return live, False
     down(paths)  # clear a stale run
     paths.run_dir.mkdir(parents=True, exist_ok=True)
-    proc = start_anvil(port, host=host, log_path=paths.log_file)
+    proc = start_anvil(port, host=host, log_path=paths.log_file, die_with_parent=die_with_parent)
     paths.pid_file.write_text(f"{proc.pid}\n")
     try:
         chain = Chain(f"http://{host}:{port}")
@@ -139,6 +143,22 @@ def hand_over(chain: Chain, manifest: dict[str, Any], executor: int = EXECUTOR_A
     owner.transact(arbitrage_contract(owner, manifest["flash_arbitrage"]), "acceptOwnership")
     manifest["executor"] = owner.address
     manifest["recipient"] = dev_account(recipient).address
+
+
+def wait_up(paths: DevnetPaths, timeout: float, poll: float = 0.5) -> dict[str, Any]:
+    """The live devnet's manifest, waiting up to ``timeout`` seconds for one to come up.
+
+    Raises
+    ------
+    DevnetError
+        None came up in time.
+    """
+    deadline = time.monotonic() + timeout
+    while (manifest := status(paths)) is None:
+        if time.monotonic() >= deadline:
+            raise DevnetError(f"no devnet came up at {paths.manifest} within {timeout:g} s")
+        time.sleep(poll)
+    return manifest
 
 
 def profit_recipient(manifest: Mapping[str, Any]) -> str:

@@ -59,4 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=a.positive_seconds, default=None, help="stop after this long")
     p.add_argument("--blocks", type=a.count, default=0, help="stop after this many blocks (0: no limit)")
     p.add_argument("--json", action="store_true", help="progress as one JSON object per line")
+    p.add_argument("--wait-devnet", type=a.positive_seconds, default=None, metavar="SECONDS",
+                   help="wait this long for the devnet to come up (supervisord starts the devnet "
+                        "program beside this one)")
     a.defaults(p, "contracts.simulator.cli:simulate", waits=True)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from alphapulse.parent import exit_with_parent
 from contracts import devnet
 from contracts.client import Chain
 from contracts.simulator.runner import Counts, Options, Simulator
@@ -36,6 +37,9 @@ def _say(text: str, stream=sys.stdout) -> None:  # type: ignore[no-untyped-def]
 def simulate(args: argparse.Namespace) -> int:
     """Run the simulator against the devnet of the manifest; 0 when stopped as asked."""
     paths = devnet.DevnetPaths.of(args.devnet_dir, args.manifest)
+    if args.wait_devnet is not None:  # a supervised program: it must not outlive supervisord
+        exit_with_parent()
+        devnet.wait_up(paths, args.wait_devnet)
     manifest = devnet.load_manifest(paths.manifest)
     out = _out_path(args, paths)
     options = Options(out=out, seed=args.seed, rate=args.rate, inject_rate=args.inject_rate,
