@@ -15,26 +15,41 @@ from mesh.cli import args as a
 #: The repository (where the default ``supervisord.conf`` lives).
 ROOT = Path(__file__).resolve().parents[3]
 
-RUN_DOC = """Run the mesh: the devnet, then every node under supervisord.
+RUN_DOC = """Run the mesh: every program of supervisord.conf, the devnet included, under supervisord.
 
-1. ``alphapulse devnet up`` (idempotent) unless ``--no-devnet``;
-2. supervisord with ``supervisord.conf``, ``ALPHAPULSE_RUN_DIR`` and ``ALPHAPULSE_PYTHON`` set,
-   until Ctrl-C, SIGTERM, SIGHUP or ``--seconds`` elapse;
-3. supervisord stops every node; the devnet is brought down again if this command started
-   it (``--keep-devnet`` keeps it).
+1. supervisord with ``supervisord.conf``, ``ALPHAPULSE_RUN_DIR``, ``ALPHAPULSE_PYTHON`` and the
+   devnet's directory and port set, until Ctrl-C, SIGTERM, SIGHUP or ``--seconds`` elapse; it
+   starts the programs in priority order: the devnet (``alphapulse devnet serve``), the
+   process-event listener, risk, ..., executors last;
+2. supervisord stops every program in reverse order; the devnet program brings the devnet down
+   again if it started it (``--keep-devnet`` keeps it).
 
-Nodes never outlive supervisord, and supervisord never outlives this command, however it ends
-(a closed output pipe included). Logs are in RUN_DIR/logs.
+``--only collector-evm,strategy`` starts only those programs, plus what they need (risk for
+whatever obeys stops, the local exchange for the CEX programs) and the devnet; ``--no-devnet``
+leaves the devnet out (use one that is already up). Programs never outlive supervisord, and
+supervisord never outlives this command, however it ends (a closed output pipe included).
+Logs are in RUN_DIR/logs; docs/deployment.md is the runbook.
 """
+
+
+def program_list(text: str) -> tuple[str, ...]:
+    """``--only``: a comma-separated list of supervisord program names."""
+    names = tuple(n.strip() for n in text.split(","))
+    bad = [n for n in names if not n or not n.replace("-", "").replace("_", "").isalnum()]
+    if bad:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of program names, not {text!r}")
+    return names
 
 
 def register_run(subparsers: argparse._SubParsersAction) -> None:
     """``run``: the devnet and every node under supervisord, until interrupted."""
-    p = subparsers.add_parser("run", help="run the mesh (devnet + nodes under supervisord)",
+    p = subparsers.add_parser("run", help="run the mesh (devnet and nodes under supervisord)",
                               description=RUN_DOC,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_config_arg(p)
     p.add_argument("--supervisor-conf", default=str(ROOT / "supervisord.conf"))
+    p.add_argument("--only", type=program_list, default=None, metavar="PROGRAM[,PROGRAM...]",
+                   help="start only these programs (and what they need, and the devnet)")
     p.add_argument("--no-devnet", action="store_true", help="do not start the local chain")
     p.add_argument("--keep-devnet", action="store_true", help="leave the devnet running on exit")
     p.add_argument("--devnet-port", type=a.port, default=None, help="anvil port (default 8545)")

@@ -1,19 +1,25 @@
-"""``alphapulse run``: the main job. Devnet up, then every node under supervisord, then down.
+"""``alphapulse run``: the main job. Every program of ``supervisord.conf`` (the devnet included)
+under supervisord, until interrupted; then everything down.
 
 Whatever ends it (Ctrl-C, SIGTERM, SIGHUP, the reader of its output going away as in
-``make run | tee run.log``, ``--seconds``), it stops what it started, in order: supervisord
-(which stops the nodes), then the devnet if this command brought it up. Signals that arrive
-meanwhile, or while the devnet is being deployed, only ask for that same stop.
+``make run | tee run.log``, ``--seconds``), it stops supervisord, which stops every program in
+reverse start order (executors first, the devnet last; the devnet program brings down the devnet
+it started). Signals that arrive meanwhile only ask for that same stop.
+
+``--only`` and ``--no-devnet`` choose programs: the others get ``autostart=false`` in
+``RUN_DIR/supervisord.d/run.conf``, which supervisord.conf includes. Programs a chosen one needs
+(:data:`NEEDS`, and the devnet unless ``--no-devnet``) are started too.
 
 supervisord runs in a session of its own with its output in ``RUN_DIR/logs/supervisord.out``
 (never on our terminal or pipe), and receives SIGTERM from the kernel if this command dies
-abruptly; nodes stop when supervisord dies (:mod:`alphapulse.parent`). The parser is in
+abruptly; programs stop when supervisord dies (:mod:`alphapulse.parent`). The parser is in
 :mod:`nodes.runtime.cli`.
 """
 
 from __future__ import annotations
 
 import argparse
+import configparser
 import os
 import select
 import signal
@@ -28,13 +34,29 @@ from typing import IO
 from alphapulse.errors import ConfigError
 from alphapulse.parent import parent_death_signal_preexec
 from contracts import devnet
+from contracts.anvil import port_is_free
+from contracts.compile import require_npm
 from mesh.config import load_config
 from nodes.runtime.cli.paper import paper_exchange_env
 from shm.kill_flag import KillFlag
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-#: Seconds supervisord has to stop every node (each has stopwaitsecs=10) before it is killed.
-SUPERVISORD_STOP_SECONDS = 45.0
+#: Seconds supervisord has to stop every program (the devnet may be deploying: stopwaitsecs=60).
+SUPERVISORD_STOP_SECONDS = 90.0
+#: The program that holds the devnet (``alphapulse devnet serve``).
+DEVNET = "devnet"
+#: Programs each program needs running beside it (``--only`` starts them too): whatever obeys
+#: stops needs ``risk``, whose heartbeat keeps its dead man's switch open; the CEX programs of
+#: the offline deployment need the local exchange.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "executor": ("risk",),
+    "strategy": ("risk",),
+    "cexdex": ("risk",),
+    "cex-gateway": ("risk", "exchange"),
+    "collector-cex": ("exchange",),
+}
+#: The override file ``run`` writes into RUN_DIR/supervisord.d (supervisord.conf includes it).
+OVERRIDE = "run.conf"
 
 
 class Stop:
@@ -82,13 +104,67 @@ class Output:
         return self.closed
 
 
-def _devnet_up(args: argparse.Namespace, out: Output) -> tuple[devnet.DevnetPaths, bool]:
-    paths = devnet.DevnetPaths.of(args.devnet_dir)
-    kwargs = {"port": args.devnet_port} if args.devnet_port else {}
-    manifest, created = devnet.up(paths, **kwargs)
-    out.say(f"devnet: chain {manifest['chain_id']} at {manifest['rpc_url']}, "
-            f"FlashArbitrage {manifest['flash_arbitrage']}, manifest {paths.manifest}")
-    return paths, created
+def programs_of(conf: Path) -> list[str]:
+    """The ``[program:NAME]`` names of a supervisord configuration file, in file order."""
+    parser = configparser.RawConfigParser(strict=False)
+    try:
+        parser.read(conf)
+    except configparser.Error as exc:
+        raise ConfigError(f"{conf}: {exc}") from None
+    return [s.split(":", 1)[1] for s in parser.sections() if s.startswith("program:")]
+
+
+def chosen_programs(known: list[str], only: tuple[str, ...] | None, with_devnet: bool) -> list[str]:
+    """The programs to start: ``only`` (all when None) plus what they need (:data:`NEEDS`), the
+    devnet unless ``with_devnet`` is false; in ``known``'s order.
+
+    Raises
+    ------
+    ConfigError
+        A name in ``only`` that is not a program of the configuration.
+    """
+    unknown = [n for n in only or () if n not in known]
+    if unknown:
+        raise ConfigError(f"--only: no program {', '.join(unknown)} in supervisord.conf "
+                          f"(programs: {', '.join(known)})")
+    wanted = set(known if only is None else only)
+    frontier = list(wanted)
+    while frontier:
+        for need in NEEDS.get(frontier.pop(), ()):
+            if need in known and need not in wanted:
+                wanted.add(need)
+                frontier.append(need)
+    if with_devnet and DEVNET in known:
+        wanted.add(DEVNET)
+    else:
+        wanted.discard(DEVNET)
+    return [n for n in known if n in wanted]
+
+
+def write_override(run_dir: Path, off: list[str]) -> Path:
+    """Write RUN_DIR/supervisord.d/run.conf: ``autostart=false`` for each program in ``off``
+    (removed when there is none); returns its path."""
+    path = run_dir / "supervisord.d" / OVERRIDE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not off:
+        path.unlink(missing_ok=True)
+        return path
+    body = ["; written by `alphapulse run` (--only, --no-devnet) on every start; do not edit"]
+    for name in off:
+        body += ["", f"[program:{name}]", "autostart=false"]
+    path.write_text("\n".join(body) + "\n")
+    return path
+
+
+def _devnet_preflight(paths: devnet.DevnetPaths, port: int) -> None:
+    """Fail early with a clear message where the devnet program could only crash: npm packages
+    missing, or its port taken by something that is not this devnet. A stale manifest (its anvil
+    gone) is removed, so no program reads it before the devnet program replaces it."""
+    require_npm(*devnet.NPM_PACKAGES)
+    if devnet.status(paths) is None:
+        devnet.down(paths)
+        if not port_is_free(port):
+            raise ConfigError(f"port {port} is already in use; choose another with --devnet-port")
 
 
 def _start_supervisord(conf: Path, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
@@ -146,28 +222,35 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         env["ALPHAPULSE_CONFIG"] = str(Path(args.config).resolve())
     env.update(paper_exchange_env(run_dir, env))
+    known = programs_of(conf)
+    chosen = chosen_programs(known, args.only, not args.no_devnet)
+    write_override(run_dir, [n for n in known if n not in chosen])
+    paths = devnet.DevnetPaths.of(args.devnet_dir)
+    port = args.devnet_port or devnet.DEFAULT_PORT
+    env.update(ALPHAPULSE_DEVNET_DIR=str(paths.run_dir.resolve()),  # where programs find the
+               ALPHAPULSE_DEVNET_PORT=str(port),                    # manifest
+               ALPHAPULSE_DEVNET_KEEP="1" if args.keep_devnet else "0")
+    with_devnet = DEVNET in chosen
+    if with_devnet:
+        _devnet_preflight(paths, port)
     out, stop = Output(sys.stdout), Stop()
     previous = {s: signal.signal(s, stop.on_signal) for s in STOP_SIGNALS}
-    paths: devnet.DevnetPaths | None = None
-    created = False
     proc: subprocess.Popen[bytes] | None = None
     try:
-        if not args.no_devnet:
-            paths, created = _devnet_up(args, out)
-            env["ALPHAPULSE_DEVNET_DIR"] = str(paths.run_dir.resolve())  # where programs find the manifest
-        if stop.reason is None:
-            proc = _start_supervisord(conf, env, run_dir / "logs")
-            out.say(f"mesh: supervisord pid {proc.pid}, run dir {run_dir}, logs "
-                    f"{run_dir / 'logs'}; `alphapulse status` shows the live mesh, Ctrl-C stops it")
-            _wait(proc, stop, out, args.seconds)
+        proc = _start_supervisord(conf, env, run_dir / "logs")
+        out.say(f"mesh: supervisord pid {proc.pid}, programs {', '.join(chosen)}; run dir "
+                f"{run_dir}, logs {run_dir / 'logs'}; `alphapulse status` shows the live mesh, "
+                "Ctrl-C stops it")
+        if with_devnet:
+            out.say(f"devnet: program {DEVNET}, anvil on port {port}, manifest {paths.manifest}")
+        _wait(proc, stop, out, args.seconds)
         out.say(f"mesh: stopping ({stop.reason})")
     finally:
         if proc is not None:
             _stop_supervisord(proc)
             _remove_idle_kill_flag(cfg.kill_flag_name, out)
-        if created and paths is not None and not args.keep_devnet:
-            devnet.down(paths)
-            out.say("devnet: stopped")
+            if with_devnet and not args.keep_devnet and not paths.manifest.exists():
+                out.say("devnet: stopped")
         for s, handler in previous.items():
             signal.signal(s, handler)
     if proc is None or proc.returncode in (0, -signal.SIGTERM):

@@ -1,9 +1,16 @@
-"""``alphapulse status``: the live mesh from heartbeats and ring slots.
+"""``alphapulse status``: the live mesh from heartbeats, ring slots and process events.
 
 One row per configured node (and any other node heard): state, age of its latest beat,
 protocol versions, frame and error counters, the latched stop, and its rings: frames written
 to its own rings, frames read and lost on the rings it reads (from the reader slots of the
-host's rings, matched to nodes by the pid in their heartbeats). The parser is in
+host's rings, matched to nodes by the pid in their heartbeats).
+
+Under supervisord, the process-events node repeats every program's latest ``ProcessEvent``
+once per heartbeat interval; then a second table shows each supervised program: its
+supervisord state, pid, restarts, how many times it entered that state, and how long ago it
+last changed (crashes show as restarts, BACKOFF and FATAL). With ``--json`` a node's row
+carries that as ``program``, and a program that is not a node (the devnet, the local exchange,
+the simulator) gets a row of its own with state ``PROGRAM``. The parser is in
 :mod:`nodes.runtime.cli`.
 """
 
@@ -18,16 +25,21 @@ import zmq
 
 from mesh.cli.control import client_security
 from mesh.config import MeshConfig, load_config
-from mesh.protocol import Heartbeat
-from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState
+from mesh.protocol import Heartbeat, ProcessEvent
+from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState, ProcessState
 from mesh.pubsub import Subscriber
 from mesh.topics import prefix
 
 
-def collect_heartbeats(cfg: MeshConfig, seconds: float) -> dict[str, dict[str, Any]]:
-    """Listen to every configured node's heartbeats for ``seconds``; latest beat per node."""
+def collect_heartbeats(cfg: MeshConfig, seconds: float,
+                       programs: dict[str, ProcessEvent] | None = None) -> dict[str, dict[str, Any]]:
+    """Listen to every configured node's heartbeats for ``seconds``; latest beat per node.
+
+    ``programs``, when given, receives the latest ProcessEvent heard of each program.
+    """
     ctx = zmq.Context()
-    sub = Subscriber(ctx, cfg, list(cfg.nodes), [prefix(4, Heartbeat.TLV_TYPE)],
+    sub = Subscriber(ctx, cfg, list(cfg.nodes), [prefix(4, Heartbeat.TLV_TYPE),
+                                                prefix(4, ProcessEvent.TLV_TYPE)],
                      recover_types=(), secure=client_security(cfg))
     seen: dict[str, dict[str, Any]] = {}
     try:
@@ -36,6 +48,8 @@ def collect_heartbeats(cfg: MeshConfig, seconds: float) -> dict[str, dict[str, A
             d = sub.recv(int(left * 1000) + 1)
             if d is None:
                 continue
+            if programs is not None:
+                _fold_programs(programs, d.frame.tlvs)
             hb = d.frame.first(Heartbeat)
             if not isinstance(hb, Heartbeat):  # None; first() returns only this exact type
                 continue
@@ -49,6 +63,23 @@ def collect_heartbeats(cfg: MeshConfig, seconds: float) -> dict[str, dict[str, A
         sub.close()
         ctx.term()
     return seen
+
+
+def _fold_programs(programs: dict[str, ProcessEvent], tlvs: Any) -> None:
+    for ev in tlvs:
+        if isinstance(ev, ProcessEvent) and ev.program:
+            old = programs.get(ev.program)
+            if old is None or (ev.timestamp_ns, ev.serial) >= (old.timestamp_ns, old.serial):
+                programs[ev.program] = ev
+
+
+def program_row(ev: ProcessEvent, now_ns: int) -> dict[str, Any]:
+    """What ``status`` shows of one supervised program."""
+    state = ProcessState(ev.state).name if ev.state in ProcessState._value2member_map_ \
+        else str(ev.state)
+    return {"program": ev.program, "state": state, "pid": ev.pid,
+            "restarts": max(0, ev.starts - 1), "count": ev.count,
+            "changed_s_ago": round((now_ns - ev.timestamp_ns) / 1e9, 1)}
 
 
 class StatusRow(TypedDict, total=False):
@@ -71,6 +102,7 @@ class StatusRow(TypedDict, total=False):
     ring_read: int
     ring_lost: int
     rings: list[dict[str, Any]]
+    program: dict[str, Any]
 
 
 def ring_rows(namespace: str, pids: dict[int, str]) -> dict[str, list[dict[str, Any]]]:
@@ -105,7 +137,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print one row per configured node from its latest heartbeat."""
     cfg = load_config(args.config)
     seconds = args.seconds if args.seconds is not None else 3 * cfg.heartbeat_ms / 1000 + 0.2
-    seen = collect_heartbeats(cfg, seconds)
+    programs: dict[str, ProcessEvent] = {}
+    seen = collect_heartbeats(cfg, seconds, programs)
     now = time.time_ns()
     rows: list[StatusRow] = []
     for name in sorted(set(cfg.nodes) | set(seen)):
@@ -134,9 +167,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             row["ring_written"] = sum(x["frames"] for x in mine if x["role"] == "writer")
             row["ring_read"] = sum(x["frames"] for x in mine if x["role"] == "reader")
             row["ring_lost"] = sum(x["lost"] for x in mine if x["role"] == "reader")
+    procs = {name: program_row(ev, now) for name, ev in sorted(programs.items())}
+    for row in rows:
+        if row["node"] in procs:
+            row["program"] = procs[row["node"]]
     if args.json:
         for r in rows:
             print(orjson.dumps(r).decode())
+        for name, proc in procs.items():
+            if name not in {r["node"] for r in rows}:
+                print(orjson.dumps({"node": name, "state": "PROGRAM", "program": proc}).decode())
         return 0
     cols = ["node", "state", "pid", "age_ms", "versions", "frames_in", "frames_out", "gaps",
             "drops", "errors", "stop", "ring_written", "ring_read", "ring_lost"]
@@ -147,4 +187,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         if r.get("version_mismatch"):
             line += "  VERSION MISMATCH"
         print(line)
+    if procs:
+        print()
+        _print_table(["program", "state", "pid", "restarts", "count", "changed_s_ago"],
+                     list(procs.values()))
     return 0
+
+
+def _print_table(cols: list[str], rows: list[dict[str, Any]]) -> None:
+    widths = {c: max(len(c), *(len(str(r.get(c, "-"))) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r.get(c, "-")).ljust(widths[c]) for c in cols))
