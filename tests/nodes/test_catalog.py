@@ -17,7 +17,7 @@ def _programs() -> dict[str, str]:
     parser = configparser.RawConfigParser()
     parser.read(ROOT / "supervisord.conf")
     return {s.split(":", 1)[1]: parser.get(s, "command") for s in parser.sections()
-            if s.startswith("program:")}
+            if s.startswith(("program:", "eventlistener:"))}
 
 
 #: Kinds configured per host (docs/bridge.md): no default endpoints, no default program.
