@@ -21,6 +21,7 @@ NODE_KINDS: dict[str, str] = {
     "portfolio": "nodes.portfolio:PortfolioNode",
     "cex-gateway": "nodes.cex_gateway:CexGatewayNode",
     "archiver": "nodes.archiver.node:ArchiverNode",
+    "process-events": "nodes.process_events:ProcessEventsNode",
     "bridge-out": "nodes.bridge:BridgeOutNode", "bridge-in": "nodes.bridge:BridgeInNode",
 }
 
