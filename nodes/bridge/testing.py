@@ -146,7 +146,7 @@ class Bridge:
 
     def __init__(self, root: Path, *, feeder_capacity: int = 1 << 20,
                  in_key: str = "bridge-in", server_key: str = "bridge-out",
-                 out_mesh: dict[str, Any] | None = None) -> None:
+                 mesh: dict[str, Any] | None = None) -> None:
         self.a, self.b = Host(root, "a"), Host(root, "b")
         self.port = free_port()
         endpoint = f"tcp://127.0.0.1:{self.port}"
@@ -159,10 +159,9 @@ class Bridge:
         if server_key != "bridge-out":  # B pins a key that is not bridge-out's
             generate_keys(root / "rogue", server_key)
             shutil.copy(root / "rogue" / f"{server_key}.key", self.b.keys / f"{server_key}.key")
-        self.a.configure("bridge-out", {"listen": endpoint, "origin": ORIGIN},
-                         **(out_mesh or {}))
+        self.a.configure("bridge-out", {"listen": endpoint, "origin": ORIGIN}, **(mesh or {}))
         self.b.configure("bridge-in", {"connect": endpoint, "origins": ORIGIN,
-                                       "key": in_key, "server_key": server_key})
+                                       "key": in_key, "server_key": server_key}, **(mesh or {}))
         self.feeder = RingWriter.create("market-data", "feeder", namespace=self.a.namespace,
                                         capacity=feeder_capacity)
         self.reader = DomainReaders(self.b.namespace, "market-data")
