@@ -9,9 +9,9 @@ says. Keys are the mesh's key files (:mod:`mesh.security`, ``alphapulse keys gen
 * ``bridge-in`` is a CURVE client with its own key pair, pinning the server's listed public
   key (``<server_key>.key``), so a publisher without that key is never heard.
 
-:class:`LinkEvents` reads the socket's monitor: handshakes refused (a client's key not listed,
-or a server key that does not match), connections made and lost (a reconnect can drop what
-was queued). Not thread-safe: used by the node's loop thread.
+:class:`LinkEvents` reads the socket's monitor: handshakes refused (a client's key not listed)
+or failed (a client pinning another server key: the server cannot read its hello, the client
+sees only a disconnection), connections lost (a reconnect can drop what was queued). Not thread-safe: used by the node's loop thread.
 """
 
 from __future__ import annotations
