@@ -78,7 +78,8 @@ LIVE = [("monitor", {}),
         ("strategy", {"manifest": "/nonexistent/manifest.json"}),
         ("executor", {"manifest": "/nonexistent/manifest.json"}),
         ("risk", {}),
-        ("portfolio", {})]
+        ("portfolio", {}),
+        ("archiver", {})]
 
 
 def scrape(kind: str, settings: dict) -> str:
