@@ -4,8 +4,9 @@ It follows the chain at ``rpc_url`` (websocket ``newHeads`` + ``logs`` on ``ws_u
 polling when ``ws_url = "off"``), reads every pool at one block at start (batched
 ``eth_call``: V2 reserves; V3 price, tick, liquidity and the initialized ticks within
 ``word_radius`` bitmap words), then writes every pool log as a frame, the exact values of the V3
-ticks each block's Mint/Burn touched, and a ``[BlockEnd, GasPrice]`` frame when a block is
-complete. Reorgs and lost connections invalidate the pools concerned and read them again
+ticks each block's Mint/Burn touched, and a ``[BlockEnd, GasPrice, TraceContext]`` frame when a
+block is complete (the TraceContext starts the block's trace, docs/tracing.md). Reorgs and lost
+connections invalidate the pools concerned and read them again
 (:mod:`nodes.collector_evm.follower`, :mod:`nodes.collector_evm.transport`). A consumer that
 applies the frames as docs/market-data.md says holds each pool's exact on-chain state at every
 BlockEnd.
@@ -55,6 +56,7 @@ from mesh.protocol.messages import (
     PoolSync,
     PoolTickLiquidity,
     StateInvalidationReason,
+    TraceContext,
 )
 from nodes.collector_evm.follower import ChainFollower
 from nodes.collector_evm.metrics import EvmMetrics
@@ -76,7 +78,7 @@ class EvmCollectorNode(Node):
         role="Uniswap V2/V3 logs of one EVM chain into the market-data ring, exactly.",
         source=SourceType.POLYGON_COLLECTOR,
         produces=(PoolState, PoolSync, PoolSwap, PoolMint, PoolBurn, PoolTickLiquidity, ChainEvent,
-                  BlockEnd, GasPrice, PoolInvalidation, StateInvalidationReason),
+                  BlockEnd, GasPrice, PoolInvalidation, StateInvalidationReason, TraceContext),
         writes=(RelayDomain.MARKET_DATA,),
         config={
             "rpc_url": ConfigKey("", "JSON-RPC endpoint (http/https); empty = the manifest's"),

@@ -15,7 +15,7 @@ How a block is closed (:meth:`ChainFollower.on_head`, :meth:`ChainFollower.catch
 3. Pool logs become ``[message, ChainEvent]`` frames in chain order. A pool whose log does not
    decode exactly gets a PoolInvalidation and is read again at this block.
 4. V3 ticks a Mint or Burn touched are read at this block and written with their exact values.
-5. ``[BlockEnd, GasPrice]`` closes the block.
+5. ``[BlockEnd, GasPrice, TraceContext]`` closes the block.
 
 A head whose parent is not the last block closed is a gap or a reorg: the follower walks back to
 the newest block it knows that is still canonical, invalidates every pool it wrote about after
@@ -290,7 +290,7 @@ class ChainFollower:
             self._bootstrap(broken, head, out)
             record.pools |= broken
         record.pools |= fresh | retry
-        out.append(f.block_end(head, ts, tip, written, self.clock(), self.chain_id, self._venue()))
+        out.append(f.block_end(head, ts, tip, written, self.clock(), self.chain_id, self._venue(), received_ns))
         self._remember(head, record)
         self.sink(out)
 

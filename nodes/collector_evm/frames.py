@@ -10,7 +10,8 @@ frame                                  when
 ``[<pool message>, ChainEvent]``       one pool log, in chain order
 ``[PoolTickLiquidity...]``             V3 ticks a block's Mint/Burn touched, their exact values
                                        after the block
-``[BlockEnd, GasPrice]``               the block is complete; gas for the next one
+``[BlockEnd, GasPrice, TraceContext]`` the block is complete; gas for the next one; the root
+                                       span of the block's trace (docs/tracing.md)
 ``[PoolInvalidation, StateInv...]``    forget a pool's state until its next PoolState (with
                                        upstream's StateInvalidationReason for its readers)
 =====================================  ===========================================================
@@ -25,7 +26,7 @@ from contracts.events import Decoded, PoolInfo
 from contracts.fees import next_base_fee_of
 from contracts.pools import V2State, V3State, V3Tick
 from mesh.protocol import Message
-from mesh.protocol.constants import DEXProtocol, InvalidationReason, PoolKind
+from mesh.protocol.constants import DEXProtocol, InvalidationReason, PoolKind, SourceType
 from mesh.protocol.messages import (
     BlockEnd,
     ChainEvent,
@@ -35,6 +36,7 @@ from mesh.protocol.messages import (
     PoolTickLiquidity,
     StateInvalidationReason,
 )
+from nodes.tracing.spans import COLLECTED, root
 
 __all__ = ["TICKS_PER_FRAME", "block_end", "invalidation", "log_frame", "snapshot_frames", "tick_frames"]
 
@@ -90,8 +92,10 @@ def snapshot_frames(pool: str, info: PoolInfo, state: V2State | V3State, block: 
 
 
 def block_end(head: Head, timestamp_ns: int, priority_fee: int, log_count: int, received_ns: int,
-              chain_id: int, venue: int) -> list[Message]:
-    """The block is complete: BlockEnd (exact wei) and upstream's GasPrice (whole gwei)."""
+              chain_id: int, venue: int, head_received_ns: int | None = None) -> list[Message]:
+    """The block is complete: BlockEnd (exact wei), upstream's GasPrice (whole gwei), and the
+    root span of the block's trace: started when the head came in (``head_received_ns``,
+    default ``received_ns``), produced at ``received_ns``."""
     base = next_base_fee_of(head)
     base_gwei = min(-(-base // _GWEI), _U32)  # rounded up: never under-quote the base fee
     tip_gwei = min(-(-priority_fee // _GWEI), _U32)
@@ -103,6 +107,8 @@ def block_end(head: Head, timestamp_ns: int, priority_fee: int, log_count: int, 
         GasPrice(block_number=head.number, timestamp_ns=timestamp_ns,
                  gas_price_gwei=min(base_gwei + tip_gwei, _U32), base_fee_gwei=base_gwei,
                  priority_fee_gwei=tip_gwei, venue=venue & 0xFFFF),
+        root(SourceType.POLYGON_COLLECTOR, received_ns if head_received_ns is None else head_received_ns,
+             received_ns, COLLECTED),
     ]
 
 
