@@ -7,8 +7,9 @@ frame's exact bytes into the local ring named after its source
 (``/ap.<ring_namespace>.market-data.<origin>--<writer>``), which local readers (strategy,
 cexdex, every :class:`mesh.rings.DomainReaders`) find like any writer's ring.
 
-A gap in a source's stream (ring losses at bridge-out, high-water-mark drops, reconnects) or a
-restart of bridge-out first writes invalidations for everything consumers may hold from that
+A gap in a source's stream (ring losses at bridge-out, high-water-mark drops, reconnects; also
+frames lost at the end of a burst, which the source's next beat reveals) or a restart of
+bridge-out first writes invalidations for everything consumers may hold from that
 source (:meth:`nodes.bridge.streams.SourceHoldings.invalidations`), then the frame that
 revealed it. Frames that could not be written into the ring are counted (``where="write"``).
 """
@@ -25,12 +26,22 @@ import zmq
 from alphapulse.errors import AlphaPulseError
 from mesh.delivery import Delivery
 from mesh.domains import ring_domain
+from mesh.protocol import Heartbeat
 from mesh.protocol.constants import InvalidationReason, RelayDomain, SourceType
+from mesh.protocol.errors import FrameError
 from mesh.pubsub import Subscriber
 from mesh.sequence import Verdict
 from nodes.bridge.link import LinkEvents, LinkKeys
 from nodes.bridge.metrics import BridgeCollector, SourceCounts
-from nodes.bridge.streams import DOMAIN, KEY, TLV_TYPE, BadSource, SourceHoldings, split_source
+from nodes.bridge.streams import (
+    BEAT_KEY,
+    DOMAIN,
+    KEY,
+    TLV_TYPE,
+    BadSource,
+    SourceHoldings,
+    split_source,
+)
 from nodes.runtime import ConfigKey, Contract, Node
 from shm.writer import RingWriter
 
@@ -50,7 +61,8 @@ class Source:
     writer: RingWriter
     counts: SourceCounts
     holdings: SourceHoldings = field(default_factory=SourceHoldings)
-    last: int = 0  # stream sequence of the last frame taken
+    last: int = 0  # stream sequence of the last frame taken (or declared lost)
+    run: int = 0  # bridge-out run of ``last``
 
 
 class BridgeInNode(Node):
@@ -116,11 +128,15 @@ class BridgeInNode(Node):
     def take(self, d: Delivery) -> None:
         """Check one delivery's stream, invalidate on a gap, write the frame to its ring."""
         topic = d.topic
-        if topic.domain != DOMAIN or topic.tlv_type != TLV_TYPE or topic.key != KEY:
+        if topic.domain != DOMAIN or topic.tlv_type != TLV_TYPE or \
+                topic.key not in (KEY, BEAT_KEY):
             self.rt.stats.error("bridge_wrong_topic")
             return
         if d.header.domain != DOMAIN:
             self.rt.stats.error("bridge_wrong_domain")
+            return
+        if topic.key == BEAT_KEY:
+            self._beat(d)
             return
         src = self.sources.get(topic.publisher)
         if src is None:
@@ -128,18 +144,13 @@ class BridgeInNode(Node):
             if src is None:
                 return
         verdict, seq, c = d.verdict, topic.stream_seq, src.counts
-        if verdict is Verdict.LATE:  # after its gap was declared and invalidated: too old
-            return
-        if verdict is Verdict.GAP or verdict is Verdict.RESTART:
-            if verdict is Verdict.GAP:
-                c.gaps["gap"] += 1
-                c.lost["link"] += seq - src.last - 1
-            else:
-                c.gaps["restart"] += 1
-                c.lost["link"] += seq - 1
-            if self.invalidate:
-                self._invalidate(src)
-        src.last = seq
+        if verdict is Verdict.LATE or (topic.run == src.run and seq <= src.last):
+            return  # after its gap was declared and invalidated: too old
+        if verdict is Verdict.RESTART:
+            self._lost(src, "restart", seq - 1)
+        elif verdict is Verdict.GAP and seq > src.last + 1:
+            self._lost(src, "gap", seq - src.last - 1)
+        src.last, src.run = seq, topic.run
         raw = d.raw
         src.holdings.note(raw)
         try:
@@ -152,6 +163,29 @@ class BridgeInNode(Node):
             self.rt.stats.frames_out += 1
         else:
             c.lost["write"] += 1
+
+    def _beat(self, d: Delivery) -> None:
+        """A source's beat: frames it sent that never came are a gap (lost at a tail)."""
+        src = self.sources.get(d.topic.publisher)
+        if src is None or src.run != d.topic.run:
+            return  # nothing held from this run: its first frame tells
+        try:
+            beat = d.frame.first(Heartbeat)
+        except FrameError:
+            return  # counted by the delivery
+        if not isinstance(beat, Heartbeat):
+            self.rt.stats.error("bridge_bad_beat")
+            return
+        if beat.frames_out > src.last:
+            self._lost(src, "tail", beat.frames_out - src.last)
+            src.last = beat.frames_out
+
+    def _lost(self, src: Source, kind: str, frames: int) -> None:
+        """Count a gap of ``frames`` and invalidate what consumers hold from ``src``."""
+        src.counts.gaps[kind] += 1
+        src.counts.lost["link"] += frames
+        if self.invalidate:
+            self._invalidate(src)
 
     def _invalidate(self, src: Source) -> None:
         for frame in src.holdings.invalidations(InvalidationReason.RECOVERY):

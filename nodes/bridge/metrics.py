@@ -8,7 +8,8 @@
   ``ring`` losses bridge-out reported by skipping their sequence numbers), ``write``
   (bridge-in could not write the frame into its ring);
 * ``alphapulse_bridge_gaps_total{node,source,kind}``: gap events at bridge-in (``gap``: a
-  sequence gap; ``restart``: bridge-out started a new run, what it missed meanwhile unknown);
+  sequence gap; ``tail``: a beat said frames were sent that never came; ``restart``:
+  bridge-out started a new run, what it missed meanwhile unknown);
 * ``alphapulse_bridge_invalidations_total{node,source}``: invalidation frames bridge-in wrote
   so consumers drop what they hold from the source;
 * ``alphapulse_bridge_link_events_total{node,event}``: the tcp link's handshakes

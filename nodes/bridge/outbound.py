@@ -5,13 +5,14 @@ local reader) and hands each batch to :meth:`BridgeOutNode.on_ring_batch`, which
 frame's exact bytes as ``[topic, frame]`` on a PUB socket of its own (:mod:`nodes.bridge.link`)
 under the ring's source topic (:mod:`nodes.bridge.streams`). Frames the reader lost (the
 writer lapped it) are skipped in the stream sequence, so the receiver counts them as a gap
-and invalidates. Rings a bridge-in wrote (``<origin>--<writer>``) are never sent on.
+and invalidates. Every ``heartbeat_ms`` each source's beat carries the last sequence sent. Rings a bridge-in wrote (``<origin>--<writer>``) are never sent on.
 
 A PUB never blocks: past ``sndhwm`` ZeroMQ drops, and the receiver sees the gap.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +23,15 @@ from mesh.pubsub import prepare_endpoint
 from mesh.rings import RingBatch
 from nodes.bridge.link import LinkEvents, LinkKeys
 from nodes.bridge.metrics import BridgeCollector, SourceCounts
-from nodes.bridge.streams import BadSource, check_origin, is_bridged, source_name, topic_head
+from nodes.bridge.streams import (
+    BEAT_KEY,
+    BadSource,
+    beat_frame,
+    check_origin,
+    is_bridged,
+    source_name,
+    topic_head,
+)
 from nodes.runtime import ConfigKey, Contract, Node
 
 _SNDMORE = zmq.SNDMORE
@@ -57,7 +66,10 @@ class BridgeOutNode(Node):
         self.origin = check_origin(str(s["origin"]))
         self.writers = _names(str(s["writers"]))
         self.run = rt.started_ns
-        self.heads: dict[str, list] = {}  # ring name -> [topic head, stream seq, counts]
+        # ring writer -> [topic head, stream seq, counts, beat topic head, beat seq]
+        self.heads: dict[str, list] = {}
+        self.beat_ns = rt.cfg.heartbeat_ms * 1_000_000
+        self.next_beat = 0
         self.counts: dict[str, SourceCounts] = {}
         self.link: Counter[str] = Counter()
         self.ctx = zmq.Context(io_threads=1)
@@ -85,7 +97,8 @@ class BridgeOutNode(Node):
             self.rt.stats.error(exc.kind)
             return None
         counts = self.counts.setdefault(source, SourceCounts())
-        return [topic_head(source, self.run), 0, counts]
+        return [topic_head(source, self.run), 0, counts,
+                topic_head(source, self.run, BEAT_KEY), 0]
 
     def on_ring_batch(self, batch: RingBatch) -> None:
         """Send the batch's frames; skip the sequence numbers of the frames the reader lost."""
@@ -97,7 +110,7 @@ class BridgeOutNode(Node):
             head = self.heads[key] = self._head(key)  # type: ignore[assignment]
             if head is None:
                 return
-        topic, seq, counts = head
+        topic, seq, counts = head[0], head[1], head[2]
         if batch.lost:
             seq += batch.lost
             counts.lost["ring"] += batch.lost
@@ -111,12 +124,25 @@ class BridgeOutNode(Node):
         self.rt.stats.frames_out += batch.count
 
     def on_tick(self, now_ns: int) -> int:
-        """Count the link's events (handshakes, refusals, disconnections)."""
+        """Beat every source when due; count the link's events."""
+        if now_ns >= self.next_beat:
+            self.next_beat = now_ns + self.beat_ns
+            self._beat()
         n = self.events.poll()
         if n:
             self.link.update(self.events.counts)
             self.events.counts.clear()
         return 0
+
+    def _beat(self) -> None:
+        """Send each source's beat: the last stream sequence sent (tail losses show at B)."""
+        now = time.time_ns()
+        for head in self.heads.values():
+            if head is None or not head[1]:
+                continue
+            head[4] += 1
+            self.sock.send(b"%s%x" % (head[3], head[4]), _SNDMORE)
+            self.sock.send(beat_frame(self.rt.name, head[1], now))
 
     def on_stop(self) -> None:
         """Close the link (pending frames flushed within the linger)."""

@@ -7,7 +7,10 @@ mesh layout (:mod:`mesh.topics`) with the source in the publisher field::
     b"1/000/0000000000000000/hosta--collector-evm:<run>:<stream seq>"
 
 Domain 1 (market data), type 0 and key 0 are fixed: one stream per ring whatever its frames
-hold, so the mesh's sequence tracking sees every gap of that ring. The stream sequence counts
+hold, so the mesh's sequence tracking sees every gap of that ring. Beside it, every source has
+a *beat* stream (key 1): every ``heartbeat_ms`` bridge-out sends a ``[Heartbeat]`` whose
+``frames_out`` is the last stream sequence it sent for the source, so frames lost at the tail
+of a burst (nothing after them to reveal the gap) are found within one interval. The stream sequence counts
 *ring positions*: bridge-out adds the frames its reader lost (lapped by the writer) before the
 next frame it sends, so one counter carries ring losses and ZeroMQ losses to the receiver.
 ``bridge-in`` writes the source's frames into its local ring named after the source
@@ -29,6 +32,7 @@ from alphapulse.errors import ConfigError, MeshError
 from mesh.protocol import (
     REGISTRY,
     BlockEnd,
+    Heartbeat,
     Message,
     PoolInvalidation,
     StateInvalidation,
@@ -44,6 +48,8 @@ SEP = "--"
 DOMAIN = int(RelayDomain.MARKET_DATA)
 TLV_TYPE = 0
 KEY = 0
+#: Key of a source's beat stream.
+BEAT_KEY = 1
 _ORIGIN = re.compile(r"^[A-Za-z0-9_]{1,24}$")
 _PART = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EXTENDED = 255
@@ -92,9 +98,17 @@ def is_bridged(writer: str) -> bool:
     return SEP in writer
 
 
-def topic_head(source: str, run: int) -> bytes:
-    """The topic of ``source`` in bridge-out run ``run``, up to the stream sequence."""
-    return run_prefix(stream_prefix(DOMAIN, TLV_TYPE, KEY, source), run)
+def topic_head(source: str, run: int, key: int = KEY) -> bytes:
+    """The topic of ``source`` in bridge-out run ``run``, up to the stream sequence (``key``:
+    :data:`KEY` for its frames, :data:`BEAT_KEY` for its beats)."""
+    return run_prefix(stream_prefix(DOMAIN, TLV_TYPE, key, source), run)
+
+
+def beat_frame(node: str, last: int, now_ns: int) -> bytes:
+    """A beat: ``[Heartbeat]`` with ``frames_out`` = the last stream sequence sent."""
+    return encode_frame([Heartbeat(timestamp_ns=now_ns, frames_out=last, node=node[:32])],
+                        source=SourceType.MARKET_DATA_RELAY, timestamp_ns=now_ns,
+                        domain=DOMAIN)
 
 
 def _offsets(name: str, *fields: str) -> tuple[int, ...]:

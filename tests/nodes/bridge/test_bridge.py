@@ -27,7 +27,7 @@ from mesh.protocol import (
 )
 from mesh.protocol.constants import InvalidationReason
 from nodes.bridge.link import LinkKeys
-from nodes.bridge.streams import topic_head
+from nodes.bridge.streams import BEAT_KEY, beat_frame, topic_head
 from nodes.bridge.testing import SOURCE, bridge, metric, wait_until
 
 POOL = bytes(range(1, 21))
@@ -157,6 +157,19 @@ def test_hostile_messages_are_counted_and_dropped():
                 pub.send_multipart(parts)
             wait_until(lambda: b.collect() >= 0 and b.got, 60, "the good frame")
             assert b.got == [(SOURCE, good)]
+
+            # a beat says frames 5..9 were sent: lost at the tail, invalidated before frame 10
+            pub.send_multipart([topic_head(SOURCE, 1, BEAT_KEY) + b"1",
+                                beat_frame("bridge-out", 9, 1)])
+            later = _market(2)[1]
+            pub.send_multipart([head + b"3", later])  # older than the beat: dropped
+            pub.send_multipart([head + b"a", later])
+            wait_until(lambda: b.collect() >= 0 and len(b.got) >= 3, 60, "the frame after")
+            assert [w for w, _ in b.got] == [SOURCE] * 3 and b.got[2][1] == later
+            inval = _first(b.got[1][1])
+            assert isinstance(inval, StateInvalidation) and inval.venue == 3
+            assert metric(b.b.metrics_port, "alphapulse_bridge_lost_total", where="link") == 5
+            assert metric(b.b.metrics_port, "alphapulse_bridge_gaps_total", kind="tail") == 1
             errors = {k: metric(b.b.metrics_port, "alphapulse_errors_total", kind=k)
                       for k in ("bad_multipart", "bad_topic", "bridge_wrong_topic",
                                 "bad_checksum", "trailing_bytes", "bridge_wrong_domain",

@@ -20,8 +20,10 @@ from mesh.protocol import (
 from mesh.protocol.constants import InvalidationReason
 from mesh.topics import parse_topic
 from nodes.bridge.streams import (
+    BEAT_KEY,
     BadSource,
     SourceHoldings,
+    beat_frame,
     check_origin,
     is_bridged,
     source_name,
@@ -50,10 +52,14 @@ def test_source_names_round_trip_and_bad_ones_are_refused():
     assert check_origin("")  # the host's name, made fit
 
 
-def test_topic_is_a_mesh_topic_of_one_stream_per_source():
+def test_topic_is_a_mesh_topic_of_one_stream_per_source_and_one_of_its_beats():
     t = parse_topic(topic_head("hosta--feeder", 0x1234) + b"2a")
     assert (t.domain, t.tlv_type, t.key, t.publisher, t.run, t.stream_seq) == \
         (1, 0, 0, "hosta--feeder", 0x1234, 42)
+    beat = parse_topic(topic_head("hosta--feeder", 0x1234, BEAT_KEY) + b"1")
+    assert (beat.key, beat.stream) != (t.key, t.stream)
+    hb = decode_frame(beat_frame("bridge-out", 77, 5))
+    assert hb.header.domain == 1 and hb.tlvs[0].frames_out == 77
 
 
 def test_holdings_invalidate_every_venue_and_pool_once():
