@@ -28,6 +28,8 @@ idiomatic, mesh layer, mesh full).
   the guard reports halted; then resume and wait until it clears.
 * ``stop -> halted (alphapulse stop)``: the same, timed from launching the ``alphapulse stop``
   command (includes its interpreter start-up).
+* the risk node's decision to 1, 2 and 4 executors halted, over the kill flag and over the
+  mesh, see :mod:`bench._mesh_stop`.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hops", type=int, default=5000, help="round trips per latency case")
     p.add_argument("--count", type=int, default=100_000, help="frames per throughput case")
     p.add_argument("--stops", type=int, default=100, help="stop/resume cycles")
+    p.add_argument("--only", choices=("latency", "throughput", "stop"), default=None,
+                   help="run one group of cases")
 
 
 def _mesh_cfg(run_dir: Path):
@@ -406,11 +410,20 @@ def bench_stop(config: Path, cfg, stops: int) -> list[Row]:
 
 def run(args: argparse.Namespace) -> list[Row]:
     """Run every case; return the rows."""
+    from bench._mesh_stop import bench_stop_paths
     from nodes.runtime.testing import short_dir
 
+    only = getattr(args, "only", None)
+    rows: list[Row] = []
     with short_dir("apbench-") as run_dir:
         config, cfg = _mesh_cfg(run_dir)
-        rows = bench_latency(run_dir, config, cfg, args.hops)
-        rows += bench_throughput(run_dir, config, cfg, args.count)
-        rows += bench_stop(config, cfg, args.stops)
+        if only in (None, "latency"):
+            rows += bench_latency(run_dir, config, cfg, args.hops)
+        if only in (None, "throughput"):
+            rows += bench_throughput(run_dir, config, cfg, args.count)
+        if only in (None, "stop"):
+            rows += bench_stop(config, cfg, args.stops)
+    if only in (None, "stop"):
+        with short_dir("apstop-") as run_dir:
+            rows += bench_stop_paths(run_dir, args.stops)
     return rows

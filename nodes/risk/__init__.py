@@ -10,7 +10,9 @@ volatility. A breaker that crosses its limit publishes one ``RiskAlert`` (rule c
 rides in every heartbeat until an operator resumes (``alphapulse resume``); a resume re-arms
 the breakers that stop. A ``RiskAlert`` from another node whose action is ``EMERGENCY_STOP``
 latches a stop too. Executors keep trading only while they hear this node's heartbeat (dead
-man's switch) and it carries no latched stop.
+man's switch) and it carries no latched stop. A stop it latches also sets this host's kill
+flag first (``kill_flag = true``, the default), so executors on this host refuse to sign or
+send microseconds after the decision; releasing the latch clears the flag.
 
 Realized P&L, drawdown and per-trade value at risk are exported as Prometheus gauges
 (:mod:`nodes.risk.metrics`); bad input is counted by kind and skipped.
@@ -59,6 +61,7 @@ from nodes.risk.rules import STOP_REASONS, Action, RiskRule, Trip, saturate
 from nodes.risk.settings import parse_settings
 from nodes.risk.volatility import Volatility, price_of
 from nodes.runtime import ConfigKey, Contract, Node
+from shm.kill_flag import KillFlag
 
 if TYPE_CHECKING:
     from mesh.pubsub import Delivery
@@ -95,6 +98,8 @@ class RiskNode(Node):
             "var_window": ConfigKey(250, "latest trades the value at risk is computed over"),
             "breakers": ConfigKey({}, "one table per breaker: [nodes.risk.breakers.<name>] "
                                       "(docs/risk.md)"),
+            "kill_flag": ConfigKey(True, "set this host's kill flag when a stop latches (and "
+                                         "clear it on resume): executors here halt at once"),
         },
     )
 
@@ -123,6 +128,8 @@ class RiskNode(Node):
         self.results: Counter[str] = Counter()
         self.alerts = 0
         self._latched = self.rt.latch.latched
+        if self.rt.settings.get("kill_flag", True):
+            self.rt.stop_flag = KillFlag(self.rt.cfg.kill_flag_name)
         if self.rt.metrics is not None:
             self.rt.metrics.registry.register(RiskCollector(
                 self.rt.name, self.trips, self.results, self._gauges, self._tripped))

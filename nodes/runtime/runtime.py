@@ -12,8 +12,9 @@ Lifecycle of :meth:`NodeRuntime.run`:
 2. loop: drain the SUB (each frame to the stop guard and to ``on_frame``), drain the rings
    (batches to ``RING_KERNEL`` or ``on_ring_batch``), run finished offloaded work's
    callbacks, serve the ROUTER, ``on_tick``, heartbeat when due; when a pass did nothing, the
-   idle strategy waits (``block`` waits in ``zmq_poll`` on the sockets and the offload's
-   wake-up pipe);
+   idle strategy waits. Every wait of a millisecond or more (``block``, and the long sleeps of
+   ``backoff`` and ``sleep``) is a ``zmq_poll`` on the sockets and the offload's wake-up pipe,
+   so a stop, a control request or a frame ends it at once (see :func:`idle_wait_ms`);
 3. on SIGTERM or SIGINT (or :meth:`request_stop`): state STOPPING, ``on_stop``, a last
    heartbeat, close the sockets (pending frames flushed within the linger), unlink the ipc
    files, close the readers and unlink the node's rings, stop the offload threads and the
@@ -41,7 +42,7 @@ import zmq
 from alphapulse.errors import AlphaPulseError, ConfigError
 from mesh.config import MeshConfig
 from mesh.protocol import EmergencyStop, Heartbeat, Message, UnknownTLV
-from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState, RelayDomain
+from mesh.protocol.constants import SUPPORTED_VERSIONS, NodeState, RelayDomain, StopScope
 from mesh.pubsub import (
     Delivery,
     Publisher,
@@ -53,14 +54,25 @@ from mesh.pubsub import (
 from mesh.rings import RingBatch
 from mesh.security import Security
 from mesh.stats import MeshStats
-from mesh.stop import StopGuard, StopLatch
+from mesh.stop import StopGuard, StopLatch, new_stop_id
 from mesh.topics import prefix
 from nodes.runtime.control import ControlService
 from nodes.runtime.metrics import MetricsServer
 from nodes.runtime.node import Node
 from nodes.runtime.offload import Offload
 from nodes.runtime.rings import NodeRings
-from shm.idle import IdleStrategy, idle_step
+from shm.idle import (
+    BACKOFF,
+    IS_COUNT,
+    IS_KIND,
+    IS_MAX_NS,
+    IS_SLEEP_NS,
+    IS_SPINS,
+    IS_YIELDS,
+    SLEEP,
+    IdleStrategy,
+    idle_step,
+)
 from shm.kill_flag import KillFlag
 
 _DRAIN = 256
@@ -102,6 +114,9 @@ class NodeRuntime:
         self.started_ns = time.time_ns()
         self.guard: StopGuard | None = None
         self.kill_flag: KillFlag | None = None
+        #: The host's kill flag this node sets when it latches a stop of scope ALL and clears
+        #: when it releases one (the risk node opens it); None: latch and mesh only.
+        self.stop_flag: KillFlag | None = None
         self.metrics: MetricsServer | None = None
         self._stop_requested = False
         self._consumed = frozenset(t.TLV_TYPE for t in self.contract.consumes)
@@ -206,9 +221,12 @@ class NodeRuntime:
             if work:
                 idle_step(self._idle_state, work)
                 continue
-            if block_ms:
+            wait_ms = block_ms or idle_wait_ms(self._idle_state)
+            if wait_ms:
                 left_ms = max(0, (next_beat - time.monotonic_ns()) // 1_000_000)
-                poller.poll(min(block_ms, left_ms))
+                poller.poll(min(wait_ms, left_ms))
+                if not block_ms:
+                    self._idle_state[IS_COUNT] += 1
             else:
                 idle_step(self._idle_state, 0)
 
@@ -234,6 +252,8 @@ class NodeRuntime:
             self.metrics.close()
         if self.kill_flag is not None:
             self.kill_flag.close()
+        if self.stop_flag is not None and self.stop_flag is not self.kill_flag:
+            self.stop_flag.close()
         if self.security is not None and hasattr(self, "ctx"):
             self.security.stop_authenticator()
         if hasattr(self, "ctx"):
@@ -318,7 +338,17 @@ class NodeRuntime:
     # -- stop latch and heartbeats -----------------------------------------------------------
 
     def raise_stop(self, reason: str, **kwargs: Any) -> EmergencyStop:
-        """Latch an emergency stop, publish it and a heartbeat carrying it; return it."""
+        """Latch an emergency stop, publish it and a heartbeat carrying it; return it.
+
+        With a :attr:`stop_flag` and scope ALL, the host's kill flag is set first: every
+        executor on this host refuses to sign or send from that store on, before any frame
+        leaves (docs/engineering-notes.md, "Emergency stop latency").
+        """
+        flag = self.stop_flag
+        if flag is not None and not self.latch.latched \
+                and int(kwargs.get("scope", StopScope.ALL)) == StopScope.ALL:
+            kwargs["stop_id"] = kwargs.get("stop_id") or new_stop_id()
+            flag.set(kwargs["stop_id"])
         stop = self.latch.raise_stop(reason, **kwargs)
         self.pub.publish([stop])
         self.heartbeat()
@@ -326,9 +356,15 @@ class NodeRuntime:
         return stop
 
     def release_stop(self) -> EmergencyStop | None:
-        """Release the latch, publish the resume and a heartbeat; return the resume."""
+        """Release the latch, publish the resume and a heartbeat; return the resume.
+
+        The host's kill flag (:attr:`stop_flag`) is cleared only when a latch is released
+        here, so a flag an operator set while this node was down stays set.
+        """
         resume = self.latch.release()
         if resume is not None:
+            if self.stop_flag is not None:
+                self.stop_flag.clear()
             self.pub.publish([resume])
             self.heartbeat()
             self.log.warning("emergency stop %d released", resume.stop_id)
@@ -359,3 +395,19 @@ def loop_idle(name: str) -> IdleStrategy:
                             max_sleep_ns=_BLOCK_MS * 1_000_000 if name == "block" else 1_000_000)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def idle_wait_ms(state: np.ndarray) -> int:
+    """Milliseconds the next idle step of ``state`` would sleep, if at least one, else 0.
+
+    The run loop waits that long in ``zmq_poll`` instead (a message ends the wait; a plain
+    sleep would not): the back-off's sleeps of 1 ms and more, and every ``sleep`` step. Shorter
+    steps (spins, yields, the first back-off sleeps) go to :func:`shm.idle.idle_step`, since
+    ``zmq_poll`` counts in whole milliseconds.
+    """
+    kind = state[IS_KIND]
+    if kind == SLEEP:
+        return int(state[IS_MAX_NS]) // 1_000_000
+    if kind != BACKOFF or state[IS_COUNT] < state[IS_SPINS] + state[IS_YIELDS]:
+        return 0
+    return int(state[IS_SLEEP_NS]) // 1_000_000
