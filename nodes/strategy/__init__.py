@@ -7,7 +7,8 @@ docs/market-data.md) the loop adds new pools to the cycle graph (:mod:`.graph`),
 cycles through the pools that changed (:mod:`.screen`, float), sizes the candidates exactly for
 every flash source (:mod:`.evaluate`) and publishes each profitable one, net of fees and gas, as
 ``[ArbitrageOpportunity, ArbitrageRoute]`` on the signal domain: the route carries every hop's
-exact output and the packed FlashArbitrage trade, so an executor only checks and signs.
+exact output and the packed FlashArbitrage trade, so an executor only checks and signs. The
+block's trace follows them, one span deeper (docs/tracing.md).
 docs/strategy.md says what is exact and what is estimated.
 """
 
@@ -19,7 +20,7 @@ from alphapulse.errors import ConfigError
 from contracts.devnet import DevnetPaths
 from mesh.protocol import ArbitrageOpportunity
 from mesh.protocol.constants import FlashSource, RelayDomain, SourceType
-from mesh.protocol.messages import ArbitrageRoute
+from mesh.protocol.messages import ArbitrageRoute, TraceContext
 from mesh.rings import RingBatch
 from nodes.runtime import ConfigKey, Contract, Node
 from nodes.strategy.book import PoolBook
@@ -27,11 +28,12 @@ from nodes.strategy.deployment import load_deployment
 from nodes.strategy.engine import Engine
 from nodes.strategy.evaluate import Evaluator
 from nodes.strategy.graph import CycleGraph
-from nodes.strategy.layout import ERROR_KINDS
+from nodes.strategy.layout import ERROR_KINDS, M_RECEIVED
 from nodes.strategy.metrics import StrategyMetrics
 from nodes.strategy.publish import opportunity_frame
 from nodes.strategy.screen import Screen
 from nodes.strategy.values import Opportunity
+from nodes.tracing.spans import PROCESSED, carry
 
 __all__ = ["StrategyNode"]
 
@@ -46,7 +48,7 @@ class StrategyNode(Node):
         kind="strategy",
         role="Exact multi-hop V2/V3 arbitrage over the market-data rings, net of fees and gas.",
         source=SourceType.ARBITRAGE_STRATEGY,
-        produces=(ArbitrageOpportunity, ArbitrageRoute),
+        produces=(ArbitrageOpportunity, ArbitrageRoute, TraceContext),
         reads=(RelayDomain.MARKET_DATA,),
         obeys_stop=True,
         config={
@@ -84,6 +86,7 @@ class StrategyNode(Node):
         self.published = 0
         self.withheld = 0  # sized while a stop was raised: not published
         self.deferred = 0  # candidates left to the next block by max_pass_ms
+        self._trace_counted = b""
         self.metrics = StrategyMetrics(self.rt.name, self.rt.metrics.registry if self.rt.metrics else None,
                                        self._counts, (int(s["strategy_id"]),))
         self._try_load()
@@ -139,8 +142,15 @@ class StrategyNode(Node):
             return
         s = self.rt.settings
         now = time.time_ns()
+        traced = carry(self.engine.block_frame, SourceType.ARBITRAGE_STRATEGY, PROCESSED, now,
+                       start_ns=int(self.book.meta[M_RECEIVED]) or now)
+        if self.engine.block_frame is not self._trace_counted:  # a block's bad spans count once
+            self._trace_counted = self.engine.block_frame
+            for kind in traced.problems:
+                self.rt.stats.error(kind)
         self.rt.publish(opportunity_frame(opp, self.engine.evaluator, self._id_base, int(s["strategy_id"]),
-                                          opp.block + int(s["valid_blocks"]), now + int(s["valid_ms"]) * 1_000_000))
+                                          opp.block + int(s["valid_blocks"]), now + int(s["valid_ms"]) * 1_000_000,
+                                          traced.spans))
         self.published += 1
         self.metrics.published(int(s["strategy_id"]), opp.profit_usd_q8, time.time_ns())
 

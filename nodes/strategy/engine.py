@@ -52,6 +52,8 @@ class Engine:
         #: Errors and deferred candidates of every pass since the owner last drained them.
         self.errors: dict[str, int] = {}
         self.deferred = 0
+        #: The frame holding the last BlockEnd :meth:`feed` applied (its trace, docs/tracing.md).
+        self.block_frame = b""
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) every kernel the first opportunity needs, so the
@@ -127,6 +129,7 @@ class Engine:
         while i < count:
             i = self.book.apply(data, offsets, i, count)
             if self.block_ended():
+                self.block_frame = bytes(data[offsets[i - 1]:offsets[i]])
                 found.extend(self.evaluate(now_ns, on_found))
         return found
 

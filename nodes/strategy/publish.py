@@ -1,11 +1,14 @@
 """An :class:`~nodes.strategy.evaluate.Opportunity` as the frame the node publishes:
-``[ArbitrageOpportunity, ArbitrageRoute]`` (docs/protocol-types.md)."""
+``[ArbitrageOpportunity, ArbitrageRoute, TraceContext...]`` (docs/protocol-types.md; the spans of
+the block's trace, newest first, docs/tracing.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mesh.protocol import ArbitrageOpportunity
 from mesh.protocol.constants import PoolKind
-from mesh.protocol.messages import ArbitrageRoute
+from mesh.protocol.messages import ArbitrageRoute, TraceContext
 from nodes.strategy.evaluate import Evaluator
 from nodes.strategy.values import Opportunity, next_id
 
@@ -15,8 +18,9 @@ def _raw(address: str) -> bytes:
 
 
 def opportunity_frame(opp: Opportunity, ev: Evaluator, id_base: int, strategy_id: int,
-                      valid_until_block: int, valid_until_ns: int) -> list[ArbitrageOpportunity | ArbitrageRoute]:
-    """The two TLVs of one published opportunity (a fresh ``opportunity_id``)."""
+                      valid_until_block: int, valid_until_ns: int, trace: Sequence[TraceContext] = (),
+                      ) -> list[ArbitrageOpportunity | ArbitrageRoute | TraceContext]:
+    """The TLVs of one published opportunity (a fresh ``opportunity_id``), then ``trace``."""
     oid = next_id(id_base)
     tokens = [opp.hops[0].token_in, *(h.token_out for h in opp.hops)]
     hop_ppm = tuple(h.fee * 100 if h.kind == PoolKind.UNISWAP_V2 else h.fee for h in opp.hops)
@@ -33,4 +37,5 @@ def opportunity_frame(opp: Opportunity, ev: Evaluator, id_base: int, strategy_id
             tokens=tuple(_raw(t) for t in tokens), flash_lender=_raw(opp.lender.address)),
         ArbitrageRoute(amounts_out=tuple(opp.amounts_out), gas_cost=opp.gas_cost, opportunity_id=oid,
                        chain_id=ev.dep.chain_id, trade=trade),
+        *trace,
     ]
