@@ -1,6 +1,6 @@
 # The two set-up commands: `make run` runs AlphaPulse, `make test` runs the checks.
 # Each installs what it needs (virtualenv, pinned Python packages, npm packages in contracts/,
-# and promtool from Debian's prometheus package, linked as .venv/bin/promtool) and is
+# and promtool and prometheus from Debian's prometheus package, linked into .venv/bin) and is
 # idempotent: a second call re-installs nothing unless a pin changed.
 
 PYTHON ?= python3
@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := contracts/node_modules/.installed
-PROMTOOL_STAMP := $(VENV)/.promtool
+PROMTOOL_STAMP := $(VENV)/.prometheus-tools
 
 .PHONY: install run test lint bench clean
 
@@ -26,30 +26,34 @@ $(NPM_STAMP): contracts/package.json contracts/package-lock.json
 	cd contracts && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# promtool (required: tests/monitoring checks the rules, the scrape config and node metrics with
-# it) comes from PATH, else from Debian's prometheus package: apt-get install as root, otherwise
-# `apt-get download` (no root needed) unpacked into .venv/prometheus. Without either: an error.
+# promtool and prometheus (required: tests/monitoring checks the rules, the scrape config and
+# node metrics with them) come from PATH, else from Debian's prometheus package: apt-get install
+# as root, otherwise `apt-get download` (no root needed) unpacked into .venv/prometheus. Both are
+# linked into .venv/bin. Without either way: an error.
 PROMTOOL_DIR := $(VENV)/prometheus
 $(PROMTOOL_STAMP): $(PY_STAMP)
 	@set -e; \
 	if [ -x $(PROMTOOL_DIR)/usr/bin/promtool ]; then :; \
-	elif command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $(BIN)/promtool; \
+	elif command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing promtool (Debian package prometheus)"; \
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-	  ln -sf "$$(command -v promtool)" $(BIN)/promtool; \
 	elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then \
 	  echo "downloading promtool (Debian package prometheus, unpacked into $(PROMTOOL_DIR))"; \
 	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  (cd "$$tmp" && apt-get download -qq prometheus) || { echo "error: apt-get download prometheus failed" \
 	    "(no package lists? as root: apt-get update); promtool is required" >&2; exit 1; }; \
 	  mkdir -p $(PROMTOOL_DIR); \
-	  dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -x -C $(PROMTOOL_DIR) ./usr/bin/promtool; \
+	  dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb \
+	    | tar -x -C $(PROMTOOL_DIR) ./usr/bin/promtool ./usr/bin/prometheus; \
 	fi; \
-	if [ -x $(PROMTOOL_DIR)/usr/bin/promtool ]; then ln -sf ../prometheus/usr/bin/promtool $(BIN)/promtool; fi; \
-	$(BIN)/promtool --version >/dev/null 2>&1 || { echo "error: promtool is required (tests/monitoring):" \
-	  "install Debian's prometheus package or put promtool on PATH" >&2; exit 1; }
+	for tool in promtool prometheus; do \
+	  if [ -x $(PROMTOOL_DIR)/usr/bin/$$tool ]; then ln -sf ../prometheus/usr/bin/$$tool $(BIN)/$$tool; \
+	  elif command -v $$tool >/dev/null 2>&1; then ln -sf "$$(command -v $$tool)" $(BIN)/$$tool; fi; \
+	  $(BIN)/$$tool --version >/dev/null 2>&1 || { echo "error: $$tool is required (tests/monitoring):" \
+	    "install Debian's prometheus package or put promtool and prometheus on PATH" >&2; exit 1; }; \
+	done
 	@touch $@
 
 run: install

@@ -24,14 +24,19 @@ _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_r
                        "unless", "offset", "bool", "inf", "nan"})
 
 
-def promtool() -> str:
-    """The promtool `make install` provides (.venv/bin/promtool), else the one on PATH; a test
-    fails (never skips) without one."""
-    venv = Path(sys.executable).parent / "promtool"
-    found = str(venv) if venv.exists() else shutil.which("promtool")
+def tool(name: str) -> str:
+    """``promtool`` or ``prometheus`` as `make install` provides them (.venv/bin), else from
+    PATH; a test fails (never skips) without one."""
+    venv = Path(sys.executable).parent / name
+    found = str(venv) if venv.exists() else shutil.which(name)
     if found is None:
-        pytest.fail("promtool missing: `make install` installs it (Debian's prometheus package)")
+        pytest.fail(f"{name} missing: `make install` installs it (Debian's prometheus package)")
     return found
+
+
+def promtool() -> str:
+    """The promtool to use (see :func:`tool`)."""
+    return tool("promtool")
 
 
 def run_promtool(*args: str, stdin: bytes | None = None, cwd: Path = MONITORING) -> subprocess.CompletedProcess:
