@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -66,8 +67,9 @@ class BridgeOutNode(Node):
         self.origin = check_origin(str(s["origin"]))
         self.writers = _names(str(s["writers"]))
         self.run = rt.started_ns
-        # ring writer -> [topic head, stream seq, counts, beat topic head, beat seq]
-        self.heads: dict[str, list] = {}
+        # ring writer -> [topic head, stream seq, counts, beat topic head, beat seq];
+        # None for a ring not sent (bridged, or not among ``writers``)
+        self.heads: dict[str, list[Any] | None] = {}
         self.beat_ns = rt.cfg.heartbeat_ms * 1_000_000
         self.next_beat = 0
         self.counts: dict[str, SourceCounts] = {}
@@ -88,7 +90,7 @@ class BridgeOutNode(Node):
         rt.log.info("bridge-out %s: publishing market-data rings on %s", self.origin,
                     self.endpoint)
 
-    def _head(self, writer: str) -> list | None:
+    def _head(self, writer: str) -> list[Any] | None:
         if is_bridged(writer) or (self.writers and writer not in self.writers):
             return None
         try:
@@ -103,13 +105,11 @@ class BridgeOutNode(Node):
     def on_ring_batch(self, batch: RingBatch) -> None:
         """Send the batch's frames; skip the sequence numbers of the frames the reader lost."""
         key = batch.ring.writer
-        head = self.heads.get(key)
+        if key not in self.heads:
+            self.heads[key] = self._head(key)
+        head = self.heads[key]
         if head is None:
-            if key in self.heads:
-                return
-            head = self.heads[key] = self._head(key)  # type: ignore[assignment]
-            if head is None:
-                return
+            return
         topic, seq, counts = head[0], head[1], head[2]
         if batch.lost:
             seq += batch.lost
