@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import zlib
 from collections import deque
 from collections.abc import Iterable
 from typing import cast
@@ -58,7 +59,9 @@ from mesh.protocol import (
     encode_frame,
     restamp,
 )
+from mesh.protocol.constants import MAGIC, MAX_MESSAGE_SIZE, RelayDomain
 from mesh.protocol.errors import FrameError, TruncatedHeader
+from mesh.protocol.header import CHECKSUM_OFFSET, HEADER
 from mesh.recovery import JOURNALED_TYPES, Journal, RecoveryClient, Retransmitter
 from mesh.sequence import SequenceTracker, Verdict
 from mesh.stats import MeshStats
@@ -70,11 +73,35 @@ __all__ = ["Delivery", "Publisher", "Subscriber", "make_context", "prepare_endpo
 
 _NOBLOCK = zmq.NOBLOCK
 _SNDMORE = zmq.SNDMORE
+#: The compiled ``send`` beneath pyzmq's Python-level wrapper (whose checks, for ``str`` and
+#: the copy threshold, :meth:`Publisher._send` makes itself): ~0.4 µs less per part.
+_send = zmq.backend.Socket.send
 _zmq_poll = zmq.zmq_poll
 _NEXT = Verdict.NEXT
 _COPY_ABOVE = 4096  # bytes: below this a copying send is cheaper than tracking a zero-copy one
 _HB_TYPE = int(Heartbeat.TLV_TYPE)
 _HB_PREFIX = prefix(int(Heartbeat.DOMAIN), _HB_TYPE)
+_unpack_header = HEADER.unpack_from
+_crc32 = zlib.crc32
+_DOMAINS = frozenset(int(d) for d in RelayDomain)
+_MAX_PAYLOAD = MAX_MESSAGE_SIZE - HEADER_SIZE
+_new = tuple.__new__  # builds the Header NamedTuple without its Python-level __new__
+
+
+def _checked_header(raw: bytes) -> Header:
+    """:func:`mesh.protocol.check_frame` for a well-formed frame, inlined (~0.7 µs less).
+
+    The same checks (magic, domain, size against the bytes and the limit, CRC32 over
+    ``raw[0:28] + raw[32:]``); anything unusual goes to ``check_frame`` itself, which raises
+    the typed error naming what is wrong.
+    """
+    if len(raw) >= HEADER_SIZE:
+        magic, domain, version, source, flags, seq, ts, size, crc = _unpack_header(raw)
+        if magic == MAGIC and domain in _DOMAINS and size <= _MAX_PAYLOAD \
+                and len(raw) == HEADER_SIZE + size \
+                and crc == _crc32(raw[HEADER_SIZE:], _crc32(raw[:CHECKSUM_OFFSET])):
+            return _new(Header, (domain, source, seq, ts, size, crc, version, flags))
+    return check_frame(raw)
 
 
 def _overlap(a: bytes, b: bytes) -> bool:
@@ -214,8 +241,10 @@ class Publisher:
         stream[1] = n = stream[1] + 1
         topic = b"%s%x" % (stream[0], n)
         sock = self.socket
-        sock.send(topic, _SNDMORE)
-        sock.send(frame, 0, len(frame) > _COPY_ABOVE)
+        _send(sock, topic, _SNDMORE)
+        # copy=True below the threshold: a zero-copy send hands every frame's release to
+        # pyzmq's garbage-collector thread (a wake-up per frame on a busy CPU)
+        _send(sock, frame, 0, len(frame) <= _COPY_ABOVE)
         st = self.stats
         st.frames_out += 1
         st.bytes_out += len(frame)
@@ -394,7 +423,7 @@ class Subscriber:
         try:
             topic, stream = split_topic(topic_bytes)
             if self.lazy:
-                header = check_frame(raw)
+                header = _checked_header(raw)
                 frame = None
             else:
                 frame = decode_frame(raw)
