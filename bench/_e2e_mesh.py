@@ -41,13 +41,24 @@ from contracts.client import Chain
 from contracts.pools import erc20
 from mesh.config import MeshConfig, load_config
 from mesh.delivery import Delivery
-from mesh.protocol import BlockEnd, decode_frame, decode_header
+from mesh.protocol import (
+    ArbitrageOpportunity,
+    BlockEnd,
+    ExecutionResult,
+    Heartbeat,
+    Message,
+    decode_frame,
+    decode_header,
+)
 from mesh.pubsub import Subscriber
 from mesh.rings import DomainReaders, RingBatch
+from mesh.topics import prefix
 from shm.segment import list_ring_names, unlink
 
 #: supervisord programs that are not nodes of the mesh (never killed by the chaos test).
 NOT_NODES = frozenset({"simulator", "exchange", "devnet", "archiver-files", "process-events"})
+#: What the observer subscribes to (the rest of the mesh's traffic would only cost it time).
+OBSERVED = (ArbitrageOpportunity, ExecutionResult, Heartbeat)
 #: Bound on the run itself, in case its caller dies without stopping it.
 RUN_BOUND_S = 1800
 
@@ -73,43 +84,62 @@ class Seen:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class Observer(threading.Thread):
+class Observer:
     """Subscribe to every node and read the market-data rings until :meth:`stop`.
 
-    ``ring_writers``: only these writers' rings (None: all). ``keep_ring_frames``: keep each
-    frame's header (and any BlockEnd), or only count what was read and lost.
+    Two threads: one receives from the mesh (a receive may wait on recovery), one reads the
+    rings, so neither holds the other up. ``types``: the message types subscribed to (frames
+    whose first TLV is one of them). ``ring_writers``: only these writers' rings (None: all).
+    ``keep_ring_frames``: keep each frame's header (and any BlockEnd), or only count what was
+    read and lost.
     """
 
-    def __init__(self, cfg: MeshConfig, *, ring_writers: frozenset[str] | None = None,
-                 keep_ring_frames: bool = True) -> None:
-        super().__init__(name="e2e-observer", daemon=True)
+    def __init__(self, cfg: MeshConfig, *, types: tuple[type[Message], ...] = OBSERVED,
+                 ring_writers: frozenset[str] | None = None, keep_ring_frames: bool = True) -> None:
         self.cfg = cfg
         self.seen = Seen()
         self.keep = keep_ring_frames
         self._halt = threading.Event()
         self._ctx: zmq.Context[Any] = zmq.Context()
-        self.sub = Subscriber(self._ctx, cfg, [n for n in cfg.nodes], [b""])
+        self.sub = Subscriber(self._ctx, cfg, list(cfg.nodes),
+                              [prefix(int(t.DOMAIN), int(t.TLV_TYPE)) for t in types])
         self.rings = DomainReaders(cfg.ring_namespace, "market-data", writers=ring_writers)
         self.error: BaseException | None = None
+        self._threads = [threading.Thread(target=self._guard, args=(f,), name=f"e2e-{f.__name__}", daemon=True)
+                         for f in (self._receive, self._read_rings)]
 
-    def run(self) -> None:
-        """Receive and drain until stopped; an exception ends the thread and is kept."""
+    def start(self) -> None:
+        """Start both threads."""
+        for t in self._threads:
+            t.start()
+
+    def is_alive(self) -> bool:
+        """True while both threads run."""
+        return all(t.is_alive() for t in self._threads)
+
+    def _guard(self, work: Callable[[], None]) -> None:
         try:
-            next_discovery = 0.0
-            while not self._halt.is_set():
-                now = time.monotonic()
-                if now >= next_discovery:
-                    self.rings.discover(self._on_batch)
-                    next_discovery = now + 0.2
-                self.rings.drain(self._on_batch)
-                d = self.sub.recv(20)
-                while d is not None:
-                    with self.seen.lock:
-                        self.seen.deliveries.append((time.time_ns(), d))
-                    d = self.sub.recv(0)
-            self.rings.drain(self._on_batch)
+            work()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller by stop()
             self.error = exc
+
+    def _receive(self) -> None:
+        while not self._halt.is_set():
+            d = self.sub.recv(50)
+            if d is not None:
+                with self.seen.lock:
+                    self.seen.deliveries.append((time.time_ns(), d))
+
+    def _read_rings(self) -> None:
+        next_discovery = 0.0
+        while not self._halt.is_set():
+            now = time.monotonic()
+            if now >= next_discovery:
+                self.rings.discover(self._on_batch)
+                next_discovery = now + 0.2
+            if not self.rings.drain(self._on_batch):
+                time.sleep(0.001)
+        self.rings.drain(self._on_batch, 1 << 30)
 
     def _on_batch(self, batch: RingBatch) -> None:
         name = str(batch.ring)
@@ -132,7 +162,8 @@ class Observer(threading.Thread):
     def stop(self) -> None:
         """Stop the thread, close the sockets and readers; re-raise what ended it early."""
         self._halt.set()
-        self.join(10)
+        for t in self._threads:
+            t.join(10)
         self.sub.close()
         self._ctx.term()
         self.rings.close()

@@ -39,18 +39,26 @@ BENCH = "e2e"
 BASELINE_SAMPLES = 500
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--seconds``: how long to measure; ``--ready-seconds``: how long the mesh may take to
     include its first trade (minutes on a loaded machine)."""
-    parser.add_argument("--seconds", type=float, default=90.0, help="seconds measured (default 90)")
-    parser.add_argument("--ready-seconds", type=float, default=600.0,
+    parser.add_argument("--seconds", type=_positive, default=90.0, help="seconds measured (default 90)")
+    parser.add_argument("--ready-seconds", type=_positive, default=600.0,
                         help="wait at most this long for the first included trade (default 600)")
 
 
 def run(args: argparse.Namespace) -> list[Row]:
     """Bring the deployment up, wait for its first included trade, measure, tear it down."""
-    if args.seconds <= 0 or args.ready_seconds <= 0:
-        raise SystemExit("python -m bench e2e: --seconds and --ready-seconds must be positive")
     with SupervisedMesh() as mesh:
         obs = Observer(mesh.cfg, ring_writers=frozenset({"collector-evm"}))
         obs.start()
