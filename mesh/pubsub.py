@@ -41,7 +41,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 import zmq
 
@@ -75,7 +75,7 @@ _NOBLOCK = zmq.NOBLOCK
 _SNDMORE = zmq.SNDMORE
 #: The compiled ``send`` beneath pyzmq's Python-level wrapper (whose checks, for ``str`` and
 #: the copy threshold, :meth:`Publisher._send` makes itself): ~0.4 µs less per part.
-_send = zmq.backend.Socket.send
+_send: Any = zmq.backend.Socket.send
 _zmq_poll = zmq.zmq_poll
 _NEXT = Verdict.NEXT
 _COPY_ABOVE = 4096  # bytes: below this a copying send is cheaper than tracking a zero-copy one
