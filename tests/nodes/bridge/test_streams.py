@@ -8,7 +8,9 @@ from alphapulse.errors import ConfigError
 from mesh.protocol import (
     BlockEnd,
     OrderBook,
+    OrderLevel,
     PoolInvalidation,
+    PoolState,
     PoolSync,
     Quote,
     StateInvalidation,
@@ -88,3 +90,31 @@ def test_a_pool_the_source_invalidated_itself_is_not_held():
     h.note(_frame(PoolSync(pool_address=POOL, venue=300)))
     h.note(_frame(PoolInvalidation(pool_address=POOL, venue=300)))
     assert h.invalidations() == []
+
+
+def test_consumers_drop_what_the_invalidations_name():
+    """The EVM reference consumer drops the pool, cexdex's books drop the venue's books."""
+    from nodes.cexdex.books import CexBooks
+    from nodes.collector_evm.replica import Replica
+
+    held = [_frame(PoolState(pool_address=POOL, reserve0=5, reserve1=6, venue=300,
+                             block_number=9)),
+            _frame(OrderBook(asset_id=9, venue=3, precision_factor=10**8,
+                             bids=(OrderLevel.cls(price=100, size=1, order_count=0),),
+                             asks=(OrderLevel.cls(price=101, size=1, order_count=0),))),
+            _frame(BlockEnd(block_number=9, chain_id=31337))]
+    h, replica, books = SourceHoldings(), Replica(), CexBooks()
+    for raw in held:
+        h.note(raw)
+        replica.apply_raw([raw])
+        for tlv in decode_frame(raw).tlvs:
+            if isinstance(tlv, OrderBook):
+                books.apply(tlv)
+    assert POOL in replica.pools and books.books
+    for raw in h.invalidations():
+        replica.apply_raw([raw])
+        for tlv in decode_frame(raw).tlvs:
+            if isinstance(tlv, StateInvalidation):
+                books.apply(tlv)
+    assert POOL not in replica.pools and POOL in replica.invalidated
+    assert not books.books
