@@ -8,7 +8,8 @@ relay with a public fallback); the stop (kill flag, latched EmergencyStop, dead 
 checked before signing and again right before sending. Every new block (the ring's ``BlockEnd``,
 or a poll when no collector runs) checks the receipts of what is in flight; a transaction that
 missed its block is relayed publicly, re-bid or cancelled. Every outcome is published as
-``[ExecutionResult, ExecutionDetail]`` on the execution domain. docs/executor.md has the rules.
+``[ExecutionResult, ExecutionDetail]`` on the execution domain, the opportunity's trace after
+them (docs/tracing.md). docs/executor.md has the rules.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from mesh.protocol import (
     decode_frame,
 )
 from mesh.protocol.constants import RejectReason, RelayDomain, SourceType
-from mesh.protocol.messages import ArbitrageRoute
+from mesh.protocol.messages import ArbitrageRoute, TraceContext
 from mesh.rings import RingBatch
 from nodes.executor.engine import Executor
 from nodes.executor.journal import Journal
 from nodes.executor.metrics import ExecutorMetrics
 from nodes.executor.policy import load_policy
-from nodes.executor.results import Job
+from nodes.executor.results import Job, trace_problems
 from nodes.executor.validate import Bid, HeadView, Refused
 from nodes.runtime import ConfigKey, Contract, Node
 
@@ -72,7 +73,7 @@ class ExecutorNode(Node):
         role="Checks, simulates, signs and sends opportunities through FlashArbitrage; reports results.",
         source=SourceType.EXECUTION_ENGINE,
         consumes=(ArbitrageOpportunity, ArbitrageRoute),
-        produces=(ExecutionResult, ExecutionDetail),
+        produces=(ExecutionResult, ExecutionDetail, TraceContext),
         reads=(RelayDomain.MARKET_DATA,),
         obeys_stop=True,
         config={
@@ -232,6 +233,8 @@ class ExecutorNode(Node):
             self._count("not_ready")
             return
         arrival = _Arrival(opp, route, bytes(delivery.raw), received, delivery.header.timestamp_ns)
+        for kind in trace_problems(arrival.raw):
+            self.rt.stats.error(kind)
         if self.batch_ns <= 0:
             self._start(ex, arrival)
             return
@@ -259,7 +262,7 @@ class ExecutorNode(Node):
         try:
             job = self._admit(ex, a)
         except Refused as exc:
-            self._refused(None, a.opp, a.route, exc, a.received_ns)
+            self._refused(None, a.opp, a.route, exc, a.received_ns, a.raw)
             return
         self.rt.offload.call(ex.execute, job, on_done=functools.partial(self._executed, job))
 
@@ -285,13 +288,13 @@ class ExecutorNode(Node):
         self._publish(self.ex.sent(job), job.opp)
 
     def _refused(self, job: Job | None, opp: ArbitrageOpportunity, route: ArbitrageRoute | None,
-                 exc: Refused, received: int) -> None:
+                 exc: Refused, received: int, raw: bytes = b"") -> None:
         assert self.ex is not None
         self._count(f"refused_{exc.reason.name.lower()}")
         self.rt.stats.error(f"refused_{exc.reason.name.lower()}")
         if exc.reason == RejectReason.DUPLICATE:
             return  # counted only: the first claim's result owns this opportunity id
-        self._publish(self.ex.refusal(job, opp, route, exc, received), opp)
+        self._publish(self.ex.refusal(job, opp, route, exc, received, raw), opp)
 
     def _publish(self, messages: list, opp: ArbitrageOpportunity) -> None:
         """Publish a result frame and fold it into the metrics."""

@@ -136,10 +136,11 @@ class Executor:
         return Job(opp, route, check_shape(opp, route, self.policy), frame, time.time_ns())
 
     def refusal(self, job: Job | None, opp: ArbitrageOpportunity, route: ArbitrageRoute | None,
-                exc: Refused, received_ns: int) -> list:
-        """The REJECTED (or SUBMIT_FAILED) frame for a refusal."""
+                exc: Refused, received_ns: int, frame: bytes = b"") -> list:
+        """The REJECTED (or SUBMIT_FAILED) frame for a refusal (``frame``: the opportunity's, for
+        its trace, when there is no job yet)."""
         if job is None:
-            job = Job(opp, route or ArbitrageRoute(opportunity_id=opp.opportunity_id), None, b"",  # type: ignore[arg-type]
+            job = Job(opp, route or ArbitrageRoute(opportunity_id=opp.opportunity_id), None, frame,  # type: ignore[arg-type]
                       received_ns)
         status = ExecutionStatus.SUBMIT_FAILED if exc.reason == RejectReason.SEND_FAILED else ExecutionStatus.REJECTED
         if job.trade is not None and exc.reason != RejectReason.DUPLICATE:

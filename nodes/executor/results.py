@@ -1,4 +1,5 @@
-"""What became of an opportunity, as the ``[ExecutionResult, ExecutionDetail]`` frame.
+"""What became of an opportunity, as the ``[ExecutionResult, ExecutionDetail, TraceContext...]``
+frame (the opportunity's trace one span deeper, docs/tracing.md).
 
 Realized profit is what the contract's ``Arbitrage`` event reports, less the gas paid converted
 into the profit token at the opportunity's own rate (``gas_cost`` per ``gas_estimate ×
@@ -7,13 +8,21 @@ gas_price_wei``), rounded against us; USD × 1e8 at the opportunity's own USD ra
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from contracts.arbitrage import Trade
 from mesh.protocol import ArbitrageOpportunity, ExecutionDetail, ExecutionResult
-from mesh.protocol.constants import ExecutionStatus, RejectReason, RevertReason, SubmitPath
-from mesh.protocol.messages import ArbitrageRoute
+from mesh.protocol.constants import (
+    ExecutionStatus,
+    RejectReason,
+    RevertReason,
+    SourceType,
+    SubmitPath,
+)
+from mesh.protocol.messages import ArbitrageRoute, TraceContext
 from nodes.executor.validate import Bid, wei_in_token
+from nodes.tracing.spans import EXECUTED, PROCESSED, carry
 
 #: Custom errors of FlashArbitrage (and the pools) -> the wire's RevertReason.
 REVERT_REASONS = {
@@ -100,8 +109,9 @@ def usd_q8(job: Job, amount: int) -> int:
 def frame_of(job: Job, status: ExecutionStatus, *, block: int = 0, gas_used: int = 0, gas_price: int = 0,
              chain_profit: int = 0, revert: RevertReason = RevertReason.NONE,
              reject: RejectReason = RejectReason.NONE, error: str = "",
-             confirmed_ns: int = 0) -> list[ExecutionResult | ExecutionDetail]:
-    """The result frame for ``job`` in ``status``."""
+             confirmed_ns: int = 0) -> list[ExecutionResult | ExecutionDetail | TraceContext]:
+    """The result frame for ``job`` in ``status``, with the opportunity's trace one span deeper
+    (bad spans were counted when the opportunity came in: :func:`trace_problems`)."""
     o, b = job.opp, job.bid
     paid = gas_used * gas_price
     realized = 0
@@ -122,4 +132,12 @@ def frame_of(job: Job, status: ExecutionStatus, *, block: int = 0, gas_used: int
         gas_limit=b.gas_limit if b else 0, max_fee_per_gas=b.max_fee if b else 0,
         priority_fee_per_gas=b.priority_fee if b else 0, nonce=max(job.nonce, 0), reject_reason=int(reject),
         submit_path=int(job.path), attempts=job.attempts, error=error[:32])
-    return [result, detail]
+    now = time.time_ns()
+    spans = carry(job.frame or None, SourceType.EXECUTION_ENGINE, EXECUTED if job.sent_ns else PROCESSED, now,
+                  start_ns=job.received_ns or now).spans
+    return [result, detail, *spans]
+
+
+def trace_problems(frame: bytes) -> list[str]:
+    """The kinds of the bad spans of an opportunity frame (counted once, when it arrives)."""
+    return carry(frame, SourceType.EXECUTION_ENGINE, PROCESSED, time.time_ns()).problems

@@ -32,9 +32,11 @@ def test_an_opportunity_is_simulated_signed_sent_and_pays_what_it_predicted(net,
     ex.execute(job)
     submitted = ex.sent(job)
     assert submitted[0].status == ExecutionStatus.SUBMITTED and submitted[0].tx_hash == job.tx_hash
-    result, detail = _settle(ex, job)
+    result, detail, *spans = _settle(ex, job)
     assert isinstance(result, ExecutionResult) and isinstance(detail, ExecutionDetail)
     assert result.status == ExecutionStatus.INCLUDED, detail.error
+    # b"frame" carries no trace: the executor starts one at the opportunity's arrival
+    assert [(s.span_depth, s.start_timestamp_ns) for s in spans] == [(0, job.received_ns)]
     trade = Trade.decode(route.trade)
     if all(h.kind == PoolKind.UNISWAP_V2 for h in trade.hops):
         assert detail.chain_profit == detail.predicted_gross == job.gross

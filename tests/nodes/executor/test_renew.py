@@ -47,7 +47,7 @@ def test_an_underpriced_transaction_is_rebid_with_the_same_nonce_and_lands(net, 
     assert job.bid.max_fee > pricey.next_base_fee
     mine(net.chain)
     receipt = _receipt(ex, job)
-    result, detail = ex.settle(job, receipt)
+    result, detail, *_spans = ex.settle(job, receipt)
     assert result.status == ExecutionStatus.INCLUDED and result.tx_hash == job.tx_hash != first
     assert detail.attempts == 2
 
@@ -68,7 +68,7 @@ def test_an_expired_transaction_is_cancelled_and_reported_dropped(net, tmp_path)
     mine(net.chain)
     receipt = _receipt(ex, job)
     assert receipt["to"].lower() == net.chain.address.lower()  # the cancel, not the trade
-    result, detail = ex.settle(job, receipt)
+    result, detail, *_spans = ex.settle(job, receipt)
     assert result.status == ExecutionStatus.DROPPED and detail.error == "cancelled"
     assert result.realized_profit < 0  # the cancel's gas
     assert ex.busy_pools == {}
@@ -85,6 +85,6 @@ def test_the_relay_path_lands_the_trade_and_falls_back_when_the_relay_is_silent(
         job = ex.admit(opp, route, b"", 1)
         ex.execute(job)
         assert job.path == path
-        result, _ = ex.settle(job, _receipt(ex, job))
+        result, *_ = ex.settle(job, _receipt(ex, job))
         assert result.status == ExecutionStatus.INCLUDED
         assert (relay.stats.forwarded >= 1) == (path == SubmitPath.RELAY)
