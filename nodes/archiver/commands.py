@@ -63,8 +63,9 @@ class _Outlets:
                                    capacity=self.cfg.ring_capacity)
         deadline = time.monotonic() + max(self.args.linger, 30.0)
         while self.args.readers and time.monotonic() < deadline:
-            live = [r for r in ring_info(writer.name).readers if r.alive]
-            if len(live) >= self.args.readers:
+            info = ring_info(writer.name)
+            placed = [r for r in info.readers if r.alive and r.epoch == info.epoch]
+            if len(placed) >= self.args.readers:
                 break
             time.sleep(0.02)
         return writer
@@ -91,13 +92,15 @@ class _Outlets:
         time.sleep(self.args.settle)
 
     def linger(self) -> None:
-        """Wait (at most ``--linger``) until every live reader of the rings read every frame."""
+        """Wait (at most ``--linger``) until every live reader of the rings read every frame,
+        and at least ``--readers`` of them (a reader still attaching when the ring goes away
+        lets it go unread)."""
         from shm.inspect import ring_info
         deadline = time.monotonic() + self.args.linger
         for writer in self.rings.values():
             while time.monotonic() < deadline:
-                info = ring_info(writer.name)
-                if all(r.lag_frames == 0 for r in info.readers if r.alive):
+                live = [r for r in ring_info(writer.name).readers if r.alive]
+                if len(live) >= self.args.readers and all(r.lag_frames == 0 for r in live):
                     break
                 time.sleep(0.02)
 
