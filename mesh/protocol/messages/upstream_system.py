@@ -47,7 +47,8 @@ TraceContext = message(108, "TraceContext", [
     u8("source_service", "SourceType"), u8("span_depth", "+1 per hop"),
     u8("stage_flags", "0x01 collected, 0x02 relayed, 0x04 processed, 0x08 executed"),
     u8("reserved"), pad(4), raw("trace_id", 8, "LE bytes of the creation timestamp"),
-], size=32, doc="Trace propagation across hops (upstream TraceContextTLV, §4.13).")
+], size=32, doc="Trace propagation across hops (upstream TraceContextTLV, §4.13). AlphaPulse frames of "
+                 "any domain carry their spans after the payload, newest first (docs/tracing.md).")
 
 RecoveryRequest = message(110, "RecoveryRequest", [
     u64("last_sequence", "last good sequence"),

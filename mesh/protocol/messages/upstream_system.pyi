@@ -64,7 +64,7 @@ class SystemHealth(Message):
     def _replace(self, **changes: Any) -> SystemHealth: ...
 
 class TraceContext(Message):
-    """Trace propagation across hops (upstream TraceContextTLV, §4.13)."""
+    """Trace propagation across hops (upstream TraceContextTLV, §4.13). AlphaPulse frames of any domain carry their spans after the payload, newest first (docs/tracing.md)."""
 
     start_timestamp_ns: int
     current_timestamp_ns: int
