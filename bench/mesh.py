@@ -17,8 +17,13 @@ and every side of every case blocks in a poll between messages (no spinning on 2
   subscriber decodes every TLV; the echo decodes and re-encodes. The full cost to a node that
   builds and reads messages.
 
-``overhead_p50_pct`` compares each mesh row with the lean raw row; ``vs_idiomatic_p50_pct``
-with the idiomatic one.
+``overhead_p50_pct`` compares each mesh row with the lean raw row (all rounds pooled);
+``vs_idiomatic_p50_pct`` with the idiomatic one. Because the machine's load drifts between
+rounds, each round's p50s are also compared within the round: ``rounds_median_pct`` is the
+median over rounds of that round's overhead over lean raw, ``rounds_min_pct`` /
+``rounds_max_pct`` its spread. ``--pin`` puts this process on one CPU and the echoes on
+another (:mod:`bench.pinning`); on a machine shared with other work it can hurt as well as
+help, so it is off by default.
 
 Throughput cases: one process sends N frames as fast as it can, the other receives (raw
 idiomatic, mesh layer, mesh full).
@@ -30,6 +35,9 @@ idiomatic, mesh layer, mesh full).
   command (includes its interpreter start-up).
 * the risk node's decision to 1, 2 and 4 executors halted, over the kill flag and over the
   mesh, see :mod:`bench._mesh_stop`.
+
+Profile rows (``per call: ...``): the CPU of each step of a mesh hop and of lean raw pyzmq's,
+in one process, see :mod:`bench._mesh_profile`.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ from mesh.stop import StopGuard
 from mesh.topics import prefix
 
 NAME = "mesh"
-ROUNDS = 5
+ROUNDS = 20
 QUIT_KEY = 0xFFFF
 TOPIC = b"3/050/0000000000000001/ping1:18b9c1d2e3f40a5b:1"  # as long as the mesh topics below
 MESSAGES = [ExecutionResult(opportunity_id=1, strategy_id=1, amount_in=10**18),
@@ -71,7 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hops", type=int, default=5000, help="round trips per latency case")
     p.add_argument("--count", type=int, default=100_000, help="frames per throughput case")
     p.add_argument("--stops", type=int, default=100, help="stop/resume cycles")
-    p.add_argument("--only", choices=("latency", "throughput", "stop"), default=None,
+    p.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved latency rounds")
+    p.add_argument("--pin", action="store_true", help="this process and the echoes on two CPUs")
+    p.add_argument("--only", choices=("latency", "profile", "throughput", "stop"), default=None,
                    help="run one group of cases")
 
 
@@ -85,8 +95,11 @@ def _mesh_cfg(run_dir: Path):
 # -- echo processes ---------------------------------------------------------------------------
 
 
-def _echo(case: str, config: str, a: str, b: str, ready) -> None:
+def _echo(case: str, config: str, a: str, b: str, ready, pin: bool = False) -> None:
     """Send back every frame received, the way the case's ping side sends it."""
+    if pin:
+        from bench.pinning import pin as pin_cpu
+        pin_cpu(1)
     ctx = zmq.Context()
     if case in ("idiomatic", "lean"):
         sub, pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
@@ -145,7 +158,8 @@ def _join(send, recv, timeout: float = 10.0) -> None:
 class _Case:
     """One latency case: its echo process and its ping side's send / wait-for-reply."""
 
-    def __init__(self, case: str, run_dir: Path, config: Path, cfg, ctx: zmq.Context) -> None:
+    def __init__(self, case: str, run_dir: Path, config: Path, cfg, ctx: zmq.Context,
+                 pin: bool = False) -> None:
         self.case = case
         a, b = f"ipc://{run_dir}/{case}-a", f"ipc://{run_dir}/{case}-b"
         ready = mp.Event()
@@ -155,7 +169,8 @@ class _Case:
         else:
             ping, pong = _NODES[case]
             self.mpub = Publisher(ctx, cfg, ping, source=42)
-        self.proc = mp.Process(target=_echo, args=(case, str(config), a, b, ready), daemon=True)
+        self.proc = mp.Process(target=_echo, args=(case, str(config), a, b, ready, pin),
+                               daemon=True)
         self.proc.start()
         if not ready.wait(10):
             raise RuntimeError(f"{case} echo did not start")
@@ -239,31 +254,48 @@ class _Case:
             self.mpub.close()
 
 
-def bench_latency(run_dir: Path, config: Path, cfg, hops: int) -> list[Row]:
-    """Every latency case, interleaved in :data:`ROUNDS` rounds; one row per case."""
+def bench_latency(run_dir: Path, config: Path, cfg, hops: int, rounds: int = ROUNDS,
+                  pin: bool = False) -> list[Row]:
+    """Every latency case, interleaved in ``rounds`` rounds; one row per case."""
+    from bench.pinning import cpus, unpin
+    from bench.pinning import pin as pin_cpu
+
+    allowed = cpus()
+    if pin:
+        pin_cpu(0)
     ctx = zmq.Context()
     cases = {}
     try:
         for name in CASES:
-            cases[name] = _Case(name, run_dir, config, cfg, ctx)
+            cases[name] = _Case(name, run_dir, config, cfg, ctx, pin)
         samples: dict[str, list[np.ndarray]] = {name: [] for name in CASES}
-        per_round = max(1, hops // ROUNDS)
-        for _ in range(ROUNDS):
-            for name, case in cases.items():
+        per_round = max(1, hops // rounds)
+        for r in range(rounds):
+            order = list(cases.items())
+            if r % 2:  # no case always runs right after another
+                order.reverse()
+            for name, case in order:
                 samples[name].append(case.run(per_round))
     finally:
         for case in cases.values():
             case.close()
         ctx.destroy(0)
+        if pin:
+            unpin(allowed)
     got = {name: np.concatenate(s) for name, s in samples.items()}
     lean, idiomatic = float(np.median(got["lean"])), float(np.median(got["idiomatic"]))
+    lean_r = np.array([np.median(s) for s in samples["lean"]])
     rows = []
     for name, label in CASES.items():
         extra = {}
         if name in ("layer", "full"):
             p50 = float(np.median(got[name]))
+            per = 100 * (np.array([np.median(s) for s in samples[name]]) - lean_r) / lean_r
             extra = {"overhead_p50_pct": round(100 * (p50 - lean) / lean, 1),
-                     "vs_idiomatic_p50_pct": round(100 * (p50 - idiomatic) / idiomatic, 1)}
+                     "vs_idiomatic_p50_pct": round(100 * (p50 - idiomatic) / idiomatic, 1),
+                     "rounds_median_pct": round(float(np.median(per)), 1),
+                     "rounds_min_pct": round(float(per.min()), 1),
+                     "rounds_max_pct": round(float(per.max()), 1)}
         rows.append(latency_row(NAME, label + " (200 B)", got[name], **extra))
     return rows
 
@@ -410,6 +442,7 @@ def bench_stop(config: Path, cfg, stops: int) -> list[Row]:
 
 def run(args: argparse.Namespace) -> list[Row]:
     """Run every case; return the rows."""
+    from bench._mesh_profile import bench_profile
     from bench._mesh_stop import bench_stop_paths
     from nodes.runtime.testing import short_dir
 
@@ -418,7 +451,9 @@ def run(args: argparse.Namespace) -> list[Row]:
     with short_dir("apbench-") as run_dir:
         config, cfg = _mesh_cfg(run_dir)
         if only in (None, "latency"):
-            rows += bench_latency(run_dir, config, cfg, args.hops)
+            rows += bench_latency(run_dir, config, cfg, args.hops, args.rounds, args.pin)
+        if only in (None, "profile"):
+            rows += bench_profile(FRAME, TOPIC)
         if only in (None, "throughput"):
             rows += bench_throughput(run_dir, config, cfg, args.count)
         if only in (None, "stop"):
