@@ -177,25 +177,35 @@ class DomainReaders:
         return attached
 
     def _attach(self, name: RingName) -> RingReader:
-        """The gate reader of a lossless ring with a free gate (if ``gate``), else broadcast."""
-        if self.gate:
-            info = ring_info(name)
-            if info.lossless and not info.gate_pid:
-                try:
-                    reader = RingReader.attach(name.domain, name.writer,
-                                               namespace=name.namespace, lossless=True)
-                except RingError as exc:  # claimed by another process meanwhile
-                    if self.on_error is not None:
-                        self.on_error(exc)
-                else:
-                    self.gated.add(name)
-                    return reader
-            elif info.lossless and self.on_error is not None:
-                self.on_error(RingError(f"ring {name}: pid {info.gate_pid} holds the gate; "
-                                        "read as a broadcast reader"))
+        """The gate reader of a lossless ring with a free gate (if ``gate``), else broadcast.
+
+        The broadcast reader comes first, as for every ring: once it is attached the ring is
+        whole (formatted), so reading its mode cannot mistake a ring being created for a
+        foreign segment.
+        """
         self.gated.discard(name)
-        return RingReader.attach(name.domain, name.writer, namespace=name.namespace,
-                                 start=self.start)
+        reader = RingReader.attach(name.domain, name.writer, namespace=name.namespace,
+                                   start=self.start)
+        if not self.gate:
+            return reader
+        try:
+            info = ring_info(name)
+            if info.lossless and info.gate_pid:
+                error: RingError | None = RingError(
+                    f"ring {name}: pid {info.gate_pid} holds the gate; read as a broadcast reader")
+            elif info.lossless:
+                gate = RingReader.attach(name.domain, name.writer, namespace=name.namespace,
+                                         lossless=True)
+                reader.close()
+                self.gated.add(name)
+                return gate
+            else:
+                error = None
+        except RingError as exc:  # a claim that lost a race: broadcast
+            error = exc
+        if error is not None and self.on_error is not None:
+            self.on_error(error)
+        return reader
 
     def _retire(self, name: RingName, deliver: Callable[[RingBatch], None] | None = None) -> None:
         reader = self.readers.pop(name)
