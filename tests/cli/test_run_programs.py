@@ -101,3 +101,25 @@ def test_the_devnet_programs_anvil_dies_with_it():
             holder.kill()
             holder.wait()
     assert not alive, f"anvil {anvil} outlived the program holding it"
+
+
+def test_start_order_and_log_rotation_of_the_deployment(tmp_path, monkeypatch):
+    """The devnet starts first and stops last, risk before anything that trades; every log
+    rotates."""
+    run_dir = tmp_path / "run"
+    (run_dir / "logs").mkdir(parents=True)
+    write_override(run_dir, [])
+    _autostart(run_dir, tmp_path, monkeypatch)  # sets the environment supervisord.conf reads
+    opts = ServerOptions()
+    opts.realize(args=["-c", str(CONF)])
+    priority = {g.name: g.priority for g in opts.process_group_configs}
+    assert min(priority, key=priority.__getitem__) == "devnet"
+    assert priority["process-events"] < priority["risk"]
+    for trader in ("executor", "cex-gateway", "strategy", "cexdex"):
+        assert priority["risk"] < priority[trader]
+    assert opts.logfile_maxbytes > 0 and opts.logfile_backups > 0
+    for group in opts.process_group_configs:
+        for p in group.process_configs:
+            log = "stderr" if group.name == "process-events" else "stdout"
+            assert getattr(p, f"{log}_logfile_maxbytes") > 0, p.name
+            assert getattr(p, f"{log}_logfile_backups") > 0, p.name
