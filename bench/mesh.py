@@ -79,6 +79,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hops", type=int, default=5000, help="round trips per latency case")
     p.add_argument("--count", type=int, default=100_000, help="frames per throughput case")
     p.add_argument("--stops", type=int, default=100, help="stop/resume cycles")
+    p.add_argument("--cli-stops", type=int, default=10,
+                   help="cycles through the alphapulse stop/resume commands (0: none)")
     p.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved latency rounds")
     p.add_argument("--pin", action="store_true", help="this process and the echoes on two CPUs")
     p.add_argument("--only", choices=("latency", "profile", "throughput", "stop"), default=None,
@@ -384,7 +386,7 @@ def bench_throughput(run_dir: Path, config: Path, cfg, count: int) -> list[Row]:
 # -- emergency stop ---------------------------------------------------------------------------
 
 
-def bench_stop(config: Path, cfg, stops: int) -> list[Row]:
+def bench_stop(config: Path, cfg, stops: int, cli_stops: int = 10) -> list[Row]:
     """Stop-to-halted latency through the risk node, by its call and by the CLI."""
     from mesh.cli.control import send_control
 
@@ -418,18 +420,19 @@ def bench_stop(config: Path, cfg, stops: int) -> list[Row]:
             wait(False)
         rows.append(latency_row(NAME, "stop -> halted (risk call)", samples))
         cli = str(Path(sys.executable).parent / "alphapulse")
-        cli_samples = np.empty(min(10, stops), dtype=np.int64)
-        for i in range(cli_samples.size):
+        cli_samples = np.empty(cli_stops, dtype=np.int64)
+        for i in range(cli_samples.size):  # interpreter start-ups: slow on a loaded machine
             t0 = time.perf_counter_ns()
             proc = subprocess.Popen([cli, "stop", "--config", str(config), "--reason", "bench"],
                                     stdout=subprocess.DEVNULL, env=env)
-            wait(True, 15)
+            wait(True, 60)
             cli_samples[i] = time.perf_counter_ns() - t0
-            proc.wait(15)
+            proc.wait(60)
             subprocess.run([cli, "resume", "--config", str(config)], stdout=subprocess.DEVNULL,
-                           env=env, timeout=15, check=False)
-            wait(False, 15)
-        rows.append(latency_row(NAME, "stop -> halted (alphapulse stop)", cli_samples))
+                           env=env, timeout=60, check=False)
+            wait(False, 60)
+        if cli_stops:
+            rows.append(latency_row(NAME, "stop -> halted (alphapulse stop)", cli_samples))
     finally:
         risk.terminate()
         risk.wait(10)
@@ -457,7 +460,7 @@ def run(args: argparse.Namespace) -> list[Row]:
         if only in (None, "throughput"):
             rows += bench_throughput(run_dir, config, cfg, args.count)
         if only in (None, "stop"):
-            rows += bench_stop(config, cfg, args.stops)
+            rows += bench_stop(config, cfg, args.stops, args.cli_stops)
     if only in (None, "stop"):
         with short_dir("apstop-") as run_dir:
             rows += bench_stop_paths(run_dir, args.stops)
