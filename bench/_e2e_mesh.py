@@ -17,6 +17,7 @@ the caller failed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -53,6 +54,7 @@ from mesh.protocol import (
 from mesh.pubsub import Subscriber
 from mesh.rings import DomainReaders, RingBatch
 from mesh.topics import prefix
+from shm.errors import NotARing, RingError
 from shm.segment import list_ring_names, unlink
 
 #: supervisord programs that are not nodes of the mesh (never killed by the chaos test).
@@ -103,7 +105,9 @@ class Observer:
         self._ctx: zmq.Context[Any] = zmq.Context()
         self.sub = Subscriber(self._ctx, cfg, list(cfg.nodes),
                               [prefix(int(t.DOMAIN), int(t.TLV_TYPE)) for t in types])
-        self.rings = DomainReaders(cfg.ring_namespace, "market-data", writers=ring_writers)
+        self.ring_writers = ring_writers
+        self.rings: dict[str, DomainReaders] = {}  # per writer: see _discover
+        self._uninitialized: set[str] = set()
         self.error: BaseException | None = None
         self._threads = [threading.Thread(target=self._guard, args=(f,), name=f"e2e-{f.__name__}", daemon=True)
                          for f in (self._receive, self._read_rings)]
@@ -135,11 +139,35 @@ class Observer:
         while not self._halt.is_set():
             now = time.monotonic()
             if now >= next_discovery:
-                self.rings.discover(self._on_batch)
+                self._discover()
                 next_discovery = now + 0.2
-            if not self.rings.drain(self._on_batch):
+            if not sum(r.drain(self._on_batch) for r in self.rings.values()):
                 time.sleep(0.001)
-        self.rings.drain(self._on_batch, 1 << 30)
+        for r in self.rings.values():
+            r.drain(self._on_batch, 1 << 30)
+
+    def _discover(self) -> None:
+        """One DomainReaders per writer. A segment found before its creator published the
+        magic word (slower than the attacher's 1 s wait on a loaded machine) is refused by
+        DomainReaders until its name points elsewhere; its reader set, which never read
+        anything, is dropped and made again at the next discovery (a segment that is truly not
+        a ring is only retried every 200 ms)."""
+        for name in list_ring_names(self.cfg.ring_namespace):
+            if name.domain == "market-data" and name.writer not in self.rings and \
+                    (self.ring_writers is None or name.writer in self.ring_writers):
+                self.rings[name.writer] = DomainReaders(
+                    self.cfg.ring_namespace, "market-data", writers=frozenset({name.writer}),
+                    on_error=functools.partial(self._ring_error, name.writer))
+        for writer, readers in list(self.rings.items()):
+            readers.discover(self._on_batch)
+            if writer in self._uninitialized and not readers.counters():
+                readers.close()
+                del self.rings[writer]
+        self._uninitialized.clear()
+
+    def _ring_error(self, writer: str, exc: RingError) -> None:
+        if isinstance(exc, NotARing):
+            self._uninitialized.add(writer)
 
     def _on_batch(self, batch: RingBatch) -> None:
         name = str(batch.ring)
@@ -157,7 +185,7 @@ class Observer:
 
     def counters(self) -> dict[str, tuple[int, int]]:
         """Frames read and lost per ring by this observer (call after :meth:`stop`)."""
-        return {c.ring: (c.frames_read, c.frames_lost) for c in self.rings.counters()}
+        return {c.ring: (c.frames_read, c.frames_lost) for r in self.rings.values() for c in r.counters()}
 
     def stop(self) -> None:
         """Stop the thread, close the sockets and readers; re-raise what ended it early."""
@@ -166,7 +194,8 @@ class Observer:
             t.join(10)
         self.sub.close()
         self._ctx.term()
-        self.rings.close()
+        for r in self.rings.values():
+            r.close()
         if self.error is not None:
             raise self.error
 
