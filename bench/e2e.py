@@ -23,6 +23,8 @@ pyzmq PUB/SUB hop over ipc, and one anvil ``eth_blockNumber`` round trip.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import time
 
 import numpy as np
@@ -89,7 +91,8 @@ def _zmq_baseline() -> Row:
     """One raw pyzmq PUB -> SUB hop over ipc in this process: send a timestamp, receive it."""
     ctx: zmq.Context = zmq.Context()
     pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
-    endpoint = f"ipc:///tmp/ap-e2e-baseline-{time.time_ns()}"
+    path = f"/tmp/ap-e2e-baseline-{time.time_ns()}"
+    endpoint = f"ipc://{path}"
     try:
         pub.bind(endpoint)
         sub.connect(endpoint)
@@ -106,6 +109,8 @@ def _zmq_baseline() -> Row:
         pub.close(0)
         sub.close(0)
         ctx.term()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     return latency_row(BENCH, "baseline: raw pyzmq PUB/SUB hop (ipc, one process)", samples)
 
 
