@@ -342,7 +342,7 @@ class NodeRuntime:
 
         With a :attr:`stop_flag` and scope ALL, the host's kill flag is set first: every
         executor on this host refuses to sign or send from that store on, before any frame
-        leaves (docs/engineering-notes.md, "Emergency stop latency").
+        leaves (docs/engineering-notes.md §8).
         """
         flag = self.stop_flag
         if flag is not None and not self.latch.latched \
