@@ -34,6 +34,7 @@ import numpy as np
 
 from mesh.domains import ring_domain
 from mesh.protocol.constants import RelayDomain
+from shm import layout as L
 from shm import ring
 from shm.errors import LayoutVersionMismatch, NotARing, RingError
 from shm.inspect import ring_info
@@ -163,8 +164,8 @@ class DomainReaders:
             try:
                 reader = self._attach(name)
             except RingError as exc:
-                if isinstance(exc, NotARing | LayoutVersionMismatch):
-                    self._refused[name] = inode
+                if isinstance(exc, NotARing | LayoutVersionMismatch) and not _unsized(name):
+                    self._refused[name] = inode  # a ring being created is retried instead
                 if self.on_error is not None:
                     self.on_error(exc)
                 continue
@@ -269,6 +270,14 @@ class DomainReaders:
         for name in list(self.readers):
             with contextlib.suppress(RingError):
                 self._retire(name)
+
+
+def _unsized(name: RingName) -> bool:
+    """Whether the segment is still smaller than a ring header (its creator has not sized it)."""
+    try:
+        return os.stat(os.path.join(SHM_DIR, name.shm_name.lstrip("/"))).st_size < L.SLOTS_OFF
+    except OSError:
+        return True
 
 
 def _inode(name: RingName) -> int:
