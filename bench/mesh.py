@@ -408,7 +408,7 @@ def bench_stop(config: Path, cfg, stops: int, cli_stops: int = 10) -> list[Row]:
 
     rows = []
     try:
-        send_control(cfg, "risk", EmergencyStop(latched=0), 15.0)  # risk is up
+        send_control(cfg, "risk", EmergencyStop(latched=0), 60.0)  # risk is up (slow when loaded)
         time.sleep(0.5)
         samples = np.empty(stops, dtype=np.int64)
         for i in range(stops):
