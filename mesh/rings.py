@@ -273,11 +273,15 @@ class DomainReaders:
 
 
 def _unsized(name: RingName) -> bool:
-    """Whether the segment is still smaller than a ring header (its creator has not sized it)."""
+    """Whether the segment's creator has not finished it: smaller than a ring header, or its
+    magic word still zero (a creator slower than an attacher's wait, on a loaded host)."""
     try:
-        return os.stat(os.path.join(SHM_DIR, name.shm_name.lstrip("/"))).st_size < L.SLOTS_OFF
+        with open(os.path.join(SHM_DIR, name.shm_name.lstrip("/")), "rb") as f:
+            head = f.read(L.SLOTS_OFF)
     except OSError:
         return True
+    magic = head[8 * L.W_MAGIC:8 * L.W_MAGIC + 8]
+    return len(head) < L.SLOTS_OFF or magic == bytes(8)
 
 
 def _inode(name: RingName) -> int:
