@@ -224,6 +224,7 @@ class SupervisedMesh:
         self.manifest: dict[str, Any] = {}
         self.chain: Chain | None = None
         self.before: dict[str, int] = {}
+        self.start_block = 0  # the head when the devnet was up, before any node ran
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -245,6 +246,7 @@ class SupervisedMesh:
         self.manifest, _ = devnet.up(self.paths, port=port)
         self.chain = Chain(self.manifest["rpc_url"])
         self.before = self.balances()
+        self.start_block = int(self.chain.rpc("eth_blockNumber"), 16)
         log = (self.root / "run.out").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mesh", "run", "--devnet-dir", str(self.paths.run_dir),

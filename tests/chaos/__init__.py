@@ -1,0 +1,1 @@
+"""Chaos tests: the whole deployment under supervisord with its processes killed."""
