@@ -161,7 +161,7 @@ class NodeHarness(StartedAndClosed):
 
     def __init__(self, kind: str, *, settings: dict[str, Any] | None = None,
                  mesh: dict[str, Any] | None = None, extra_nodes: Iterable[str] = (),
-                 name: str | None = None, start_timeout: float = 15.0,
+                 name: str | None = None, start_timeout: float = 60.0,
                  curve: bool = False) -> None:
         self.node_cls = load_node(kind)
         self.contract: Contract = self.node_cls.CONTRACT
