@@ -132,6 +132,7 @@ class DomainReaders:
         self.readers: dict[RingName, RingReader] = {}
         self._inodes: dict[RingName, int] = {}
         self._refused: dict[RingName, int] = {}
+        self._quiet: dict[RingName, int] = {}
         self._retired: dict[str, RingCounters] = {}
         self._unreported: dict[RingName, int] = {}
         self._out = np.empty(BATCH_BYTES, np.uint8)
@@ -164,8 +165,13 @@ class DomainReaders:
             try:
                 reader = self._attach(name)
             except RingError as exc:
-                if isinstance(exc, NotARing | LayoutVersionMismatch) and not _unsized(name):
-                    self._refused[name] = inode  # a ring being created is retried instead
+                if isinstance(exc, NotARing | LayoutVersionMismatch):
+                    if self._quiet.get(name) == inode:
+                        continue  # reported already; still unfinished: retried quietly
+                    if _unsized(name):  # maybe a ring being created: retried, reported once
+                        self._quiet[name] = inode
+                    else:
+                        self._refused[name] = inode
                 if self.on_error is not None:
                     self.on_error(exc)
                 continue
