@@ -30,7 +30,8 @@ def wait(cond, timeout: float = 30.0, what: str = "") -> None:  # type: ignore[n
     """Wait (generously: a busy 2-core machine) until ``cond()`` holds."""
     deadline = time.monotonic() + timeout
     while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, \
+            f"timed out waiting for {what() if callable(what) else what}"
         time.sleep(0.02)
 
 
@@ -44,7 +45,9 @@ def test_archives_rings_and_streams_and_closes_cleanly(tmp_path: Path) -> None:
                                      capacity=1 << 12, lossless=True)
         try:
             pid = h.proc.pid if h.proc else -1
-            wait(lambda: ring_info(lossless.name).gate_pid == pid, what="the gate")
+            wait(lambda: ring_info(lossless.name).gate_pid == pid, timeout=60,
+                 what=lambda: "the gate: " + " ".join(  # type: ignore[arg-type]
+                     x for x in h.metrics().splitlines() if x.startswith("alphapulse_errors")))
             for n in range(2000):
                 frame = encode_frame([sync(n)], source=3, sequence=n)
                 assert lossless.write_wait(frame, timeout=30.0), f"frame {n} refused"
@@ -74,3 +77,20 @@ def test_archives_rings_and_streams_and_closes_cleanly(tmp_path: Path) -> None:
     zmq = [f for f in frames if f.source.startswith("zmq:")]
     assert [f.msg_type for f in zmq] == [Trade.TLV_TYPE] * 50
     assert all(a.recv_ns <= b.recv_ns for a, b in itertools.pairwise(frames))
+
+
+def test_a_killed_archiver_loses_no_appended_frame(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    with NodeHarness("archiver", settings={"path": str(root), "batch_ms": 20}) as h:
+        for n in range(100):
+            h.feed_ring(sync(n))
+        wait(lambda: h.metric("alphapulse_archiver_frames_archived_total",
+                              domain="market-data") >= 100, what="frames journaled")
+        assert h.proc is not None
+        h.proc.kill()
+        h.proc.wait(10)
+    assert list(root.rglob("*.journal")) and not list(root.rglob("*.parquet"))
+    with NodeHarness("archiver", settings={"path": str(root)}) as again:
+        assert again.stop() == 0
+        assert "recovered" in again.log()
+    assert [f.sequence for f in iter_archive(root)] == list(range(100))
