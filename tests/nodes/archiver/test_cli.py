@@ -120,3 +120,50 @@ def test_pace_speed_and_progress() -> None:
     bar.close()
     assert "100% 4/4 frames" in tty.getvalue()
     assert topic_key(f"zmq:2/033/{42:016x}/strategy:{1:016x}:1") == 42
+
+
+def written(namespace: str) -> bool:
+    """Whether the replay's ring exists and holds a frame."""
+    from shm.errors import RingError
+    from shm.inspect import ring_info
+    from shm.segment import list_ring_names
+    try:
+        return any(ring_info(n).frames_written for n in list_ring_names(namespace))
+    except RingError:  # still being created
+        return False
+
+
+def test_ctrl_c_stops_a_paced_replay_cleanly(tmp_path: Path, unique_name: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from shm.segment import list_ring_names
+
+    archive = tmp_path / "archive"
+    store = DomainStore(archive, "market-data", 1 << 20, 3600)
+    now = time.time_ns()
+    store.append([(now, "ring:r", sync(0)), (now + 600 * 10**9, "ring:r", sync(1))])
+    store.rotate()
+    with short_dir() as run:
+        config = run / "mesh.toml"
+        config.write_text(f'[mesh]\nrun_dir = "{run}"\ndefault_nodes = false\n'
+                          f'ring_namespace = "{unique_name}"\n[nodes.replay]\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
+        proc = subprocess.Popen([sys.executable, "-m", "mesh", "replay", str(archive),
+                                 "--config", str(config), "--speed", "1"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not written(unique_name):  # the first frame is in: now it sleeps 600 s
+                assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert not list_ring_names(unique_name)
