@@ -8,12 +8,13 @@ import pytest
 from eth_utils import keccak
 
 from alphapulse.errors import ChainError
+from alphapulse.ports import free_port
 from contracts.accounts import dev_account
 from contracts.answers import BadRpcAnswer, RpcError, parse_head, parse_log, quantity
 from contracts.client import Chain, ChainUnreachable, redacted
 from contracts.fees import FeeQuote
 from contracts.logs import LogFilter
-from tests.contracts.bare import FakeNode, os_free_port
+from tests.contracts.bare import FakeNode
 
 H32 = "0x" + "11" * 32
 ADDR = "0x" + "22" * 20
@@ -117,12 +118,12 @@ def test_a_body_that_is_not_json_raises_bad_rpc_answer(node, chain, body):
 
 def test_nothing_listening_raises_chain_unreachable_at_construction():
     with pytest.raises(ChainUnreachable, match="eth_chainId"):
-        Chain(f"http://127.0.0.1:{os_free_port()}", timeout=2)
+        Chain(f"http://127.0.0.1:{free_port()}", timeout=2)
 
 
 def test_error_messages_never_show_the_endpoint_path_or_credentials():
     assert redacted("https://user:secret@node.example:8545/v3/APIKEY") == "https://node.example:8545"
-    port = os_free_port()
+    port = free_port()
     with pytest.raises(ChainUnreachable) as caught:
         Chain(f"http://me:secret@127.0.0.1:{port}/v3/APIKEY", timeout=2)
     assert "APIKEY" not in str(caught.value) and "secret" not in str(caught.value)

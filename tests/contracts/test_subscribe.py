@@ -12,13 +12,14 @@ import pytest
 from eth_utils import keccak
 from websockets.asyncio.server import ServerConnection, serve
 
+from alphapulse.ports import free_port
 from contracts.accounts import dev_account
 from contracts.answers import BadRpcAnswer, Head
 from contracts.anvil import start_anvil, stop_anvil
 from contracts.client import Chain
 from contracts.logs import LogFilter
 from contracts.subscribe import Subscription, SubscriptionLost, ws_url
-from tests.contracts.bare import deploy_token, os_free_port, running_anvil
+from tests.contracts.bare import deploy_token, running_anvil
 
 pytestmark = pytest.mark.chain
 
@@ -67,7 +68,7 @@ def test_heads_and_filtered_logs_each_arrive_in_chain_order_on_one_socket(url):
 
 
 def test_a_stopped_node_ends_the_subscription_with_subscription_lost():
-    port = os_free_port()
+    port = free_port()
     proc = start_anvil(port)
     try:
         async def run() -> None:
