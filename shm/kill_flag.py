@@ -43,13 +43,6 @@ def flag_is_set(words):
     return load_acquire(words, K.W_FLAG) != 0
 
 
-@njit(cache=True)
-def _set(words, stop_id):
-    """The id, then the flag (release stores): one compiled call on the stop path."""
-    store_release(words, K.W_STOP_ID, stop_id)
-    store_release(words, K.W_FLAG, 1)
-
-
 class KillFlag:
     """Open (creating if needed) the kill flag segment ``name`` (e.g. ``/ap-kill``).
 
@@ -97,7 +90,8 @@ class KillFlag:
 
     def set(self, stop_id: int) -> None:
         """Set the flag for ``stop_id``: the id first, then the flag (release stores)."""
-        _set(self.words, int(stop_id))
+        store_release(self.words, K.W_STOP_ID, int(stop_id))
+        store_release(self.words, K.W_FLAG, 1)
 
     def clear(self) -> None:
         """Clear the flag (the last stop id stays readable)."""
