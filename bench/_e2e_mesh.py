@@ -58,7 +58,7 @@ from shm.errors import NotARing, RingError
 from shm.segment import list_ring_names, unlink
 
 #: supervisord programs that are not nodes of the mesh (never killed by the chaos test).
-NOT_NODES = frozenset({"simulator", "exchange", "devnet", "archiver-files", "process-events"})
+NOT_NODES = frozenset({"simulator", "exchange", "devnet", "process-events"})
 #: What the observer subscribes to (the rest of the mesh's traffic would only cost it time).
 OBSERVED = (ArbitrageOpportunity, ExecutionResult, Heartbeat)
 #: Bound on the run itself, in case its caller dies without stopping it.
