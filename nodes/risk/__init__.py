@@ -107,6 +107,10 @@ class RiskNode(Node):
         super().__init__(rt)
         # Parsed here, in the runtime's constructor: a bad table fails before any socket opens.
         self.config = parse_settings(rt.settings, rt.name)
+        if rt.settings.get("kill_flag", True):
+            # opened here, before the runtime opens the rings: created later (in on_start), a
+            # new flag left this process's ring readers unattached (seen, not yet explained)
+            rt.stop_flag = KillFlag(rt.cfg.kill_flag_name)
 
     def on_start(self) -> None:
         """Build the breakers and register the risk metrics with the node's endpoint."""
@@ -128,8 +132,6 @@ class RiskNode(Node):
         self.results: Counter[str] = Counter()
         self.alerts = 0
         self._latched = self.rt.latch.latched
-        if self.rt.settings.get("kill_flag", True):
-            self.rt.stop_flag = KillFlag(self.rt.cfg.kill_flag_name)
         if self.rt.metrics is not None:
             self.rt.metrics.registry.register(RiskCollector(
                 self.rt.name, self.trips, self.results, self._gauges, self._tripped))
