@@ -18,7 +18,9 @@ from shm.kill_flag import KillFlag
 CLI = str(Path(sys.executable).parent / "alphapulse")
 
 
-def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; the timeout is a bound, not a speed check: `nodes` and `status` import
+    every node kind (7 s on an idle machine, over 20 s under the full parallel suite)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAPULSE_")}
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
