@@ -11,6 +11,7 @@ import zmq
 from mesh.config import MeshConfig
 from nodes.runtime.runtime import NodeRuntime
 from nodes.runtime.testing import private_mesh, short_dir
+from shm.kill_flag import KillFlag
 
 
 @pytest.fixture
@@ -23,6 +24,9 @@ def mesh():
             yield cfg, ctx
         finally:
             ctx.destroy(linger=0)
+            flag = KillFlag(cfg.kill_flag_name)  # the risk node opens the host's flag
+            flag.unlink()
+            flag.close()
 
 
 class RuntimeThread:
