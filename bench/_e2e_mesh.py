@@ -54,6 +54,7 @@ from mesh.protocol import (
 from mesh.pubsub import Subscriber
 from mesh.rings import DomainReaders, RingBatch
 from mesh.topics import prefix
+from nodes.runtime.testing import StartedAndClosed
 from shm.errors import NotARing, RingError
 from shm.segment import list_ring_names, unlink
 
@@ -206,7 +207,7 @@ class Observer:
         return [(t, d.frame.tlvs) for t, d in got if d.frame.tlvs and type(d.frame.tlvs[0]) is cls]
 
 
-class SupervisedMesh:
+class SupervisedMesh(StartedAndClosed):
     """``alphapulse run`` of the default deployment on a private devnet (a context manager)."""
 
     def __init__(self) -> None:
@@ -227,17 +228,6 @@ class SupervisedMesh:
         self.start_block = 0  # the head when the devnet was up, before any node ran
 
     # -- lifecycle ----------------------------------------------------------------------------
-
-    def __enter__(self) -> SupervisedMesh:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def start(self) -> None:
         """Devnet up, balances read, then ``alphapulse run`` against it (not waited for)."""
