@@ -10,9 +10,9 @@ PY_STAMP := $(VENV)/.installed
 NPM_STAMP := contracts/node_modules/.installed
 PROMTOOL_STAMP := $(VENV)/.prometheus-tools
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean chromium
 
-install: $(PY_STAMP) $(NPM_STAMP) $(PROMTOOL_STAMP)
+install: $(PY_STAMP) $(NPM_STAMP) $(PROMTOOL_STAMP) chromium
 	@$(BIN)/python -m nodes.strategy.warm  # numba's cache of the strategy kernels (once: 15-40 s)
 	@$(BIN)/python -m nodes.collector_cex.warm  # and of the CEX depth fast path (once: ~25 s)
 
@@ -55,6 +55,24 @@ $(PROMTOOL_STAMP): $(PY_STAMP)
 	    "install Debian's prometheus package or put promtool and prometheus on PATH" >&2; exit 1; }; \
 	done
 	@touch $@
+
+# Chromium for the dashboard's browser test (tests/dashboard/test_browser.py: Playwright drives
+# Debian's chromium; no browser is downloaded at run time). Optional: where it cannot be
+# installed (not root, no apt), the install goes on and that test is skipped with the reason.
+CHROMIUM_PKGS := chromium chromium-driver fonts-liberation
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium for the dashboard's browser test (Debian: $(CHROMIUM_PKGS))"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $(CHROMIUM_PKGS) >/dev/null 2>&1 \
+	  || { apt-get update -qq >/dev/null 2>&1 && \
+	       apt-get install -y -qq --no-install-recommends $(CHROMIUM_PKGS) >/dev/null 2>&1; } \
+	  || echo "note: apt-get could not install $(CHROMIUM_PKGS); the dashboard's browser test will be skipped"; \
+	else \
+	  echo "note: Chromium is not installed (as root: apt-get install $(CHROMIUM_PKGS));" \
+	    "the dashboard's browser test will be skipped"; \
+	fi
 
 run: install
 	$(BIN)/alphapulse run
