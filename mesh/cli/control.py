@@ -27,6 +27,8 @@ class NoAnswer(MeshError):
     """A node's service endpoint did not answer in time."""
 
     kind = "no_answer"
+    #: The stop whose latch could not be sent (its kill flag is set), 0 for a resume.
+    stop_id: int = 0
 
 
 def client_security(cfg: MeshConfig) -> Any:
@@ -58,22 +60,58 @@ def _kill_flag(cfg: MeshConfig) -> KillFlag:
     return KillFlag(cfg.kill_flag_name)
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
-    """Kill flag first (same host, nanoseconds), then the latch on the risk node."""
-    if len(args.reason.encode()) > 64:
-        raise ConfigError("--reason is longer than 64 bytes")
-    cfg = load_config(args.config)
+def raise_stop(cfg: MeshConfig, node: str, reason: str, timeout: float) -> tuple[int, bytes]:
+    """Set this host's kill flag, then latch a manual stop on ``node``; ``(stop_id, reply)``.
+
+    Raises
+    ------
+    ConfigError
+        ``reason`` is longer than 64 bytes (nothing is set).
+    NoAnswer
+        ``node`` did not answer: the kill flag is set, the mesh is not informed.
+    """
+    if len(reason.encode()) > 64:
+        raise ConfigError("the reason is longer than 64 bytes")
     stop_id = new_stop_id()
     flag = _kill_flag(cfg)
     flag.set(stop_id)
     flag.close()
     stop = EmergencyStop(stop_id=stop_id, timestamp_ns=time.time_ns(), raised_by_pid=os.getpid(),
                          reason_code=StopReason.MANUAL, latched=1, raised_by="operator",
-                         reason=args.reason)
+                         reason=reason)
     try:
-        reply = send_control(cfg, args.node, stop, args.timeout)
+        return stop_id, send_control(cfg, node, stop, timeout)
     except NoAnswer as exc:
-        print(f"stop {stop_id}: kill flag set on this host; {exc}: the mesh is NOT informed")
+        exc.stop_id = stop_id
+        raise
+
+
+def release_stop(cfg: MeshConfig, node: str, timeout: float) -> bytes:
+    """Release the latch on ``node``, then clear this host's kill flag; ``node``'s reply.
+
+    Raises
+    ------
+    NoAnswer
+        ``node`` did not answer: the kill flag is left set.
+    """
+    stop = EmergencyStop(latched=0, reason_code=StopReason.RESUME, raised_by="operator",
+                         timestamp_ns=time.time_ns(), raised_by_pid=os.getpid())
+    reply = send_control(cfg, node, stop, timeout)
+    flag = _kill_flag(cfg)
+    flag.clear()
+    flag.close()
+    return reply
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Kill flag first (same host, nanoseconds), then the latch on the risk node."""
+    if len(args.reason.encode()) > 64:
+        raise ConfigError("--reason is longer than 64 bytes")
+    cfg = load_config(args.config)
+    try:
+        stop_id, reply = raise_stop(cfg, args.node, args.reason, args.timeout)
+    except NoAnswer as exc:
+        print(f"stop {exc.stop_id}: kill flag set on this host; {exc}: the mesh is NOT informed")
         return 1
     print(f"stop {stop_id}: kill flag set; {args.node} replied {reply.decode(errors='replace')}")
     return 0 if reply.startswith(b"OK") else 1
@@ -82,15 +120,10 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Release the latch on the risk node, then clear the kill flag."""
     cfg = load_config(args.config)
-    stop = EmergencyStop(latched=0, reason_code=StopReason.RESUME, raised_by="operator",
-                         timestamp_ns=time.time_ns(), raised_by_pid=os.getpid())
     try:
-        reply = send_control(cfg, args.node, stop, args.timeout)
+        reply = release_stop(cfg, args.node, args.timeout)
     except NoAnswer as exc:
         print(f"resume: {exc}; kill flag left set")
         return 1
-    flag = _kill_flag(cfg)
-    flag.clear()
-    flag.close()
     print(f"resume: kill flag cleared; {args.node} replied {reply.decode(errors='replace')}")
     return 0 if reply.startswith(b"OK") else 1
