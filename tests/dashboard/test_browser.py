@@ -45,6 +45,7 @@ def _canned_snapshot(opportunities: int) -> list[dict[str, Any]]:
             {"name": "executor", "state": "HALTED", "age_ms": 120, "seq": 41, "pid": 4242},
             {"name": "strategy", "state": "RUNNING", "age_ms": 80, "seq": 40, "pid": 4243},
             {"name": "portfolio", "state": "MISSING", "age_ms": 9000, "seq": 3, "pid": None},
+            {"name": "archiver", "state": "MISSING", "age_ms": None, "seq": None, "pid": None},
         ]},
         {"type": "stop", "latched": False, "scope": None, "reason": None, "stop_id": 0, "since_ns": 0},
         {"type": "rings", "rings": [
@@ -75,6 +76,10 @@ def _canned_snapshot(opportunities: int) -> list[dict[str, Any]]:
         msgs.append({"type": "execution", "opportunity_id": str(1000 + i), "status": "INCLUDED",
                      "predicted_profit": "1000", "realized_profit": "990", "predicted_usd": 1.5,
                      "realized_usd": 1.45, "gas_used": "210000", "tx": "0x" + "ef" * 32, "ts_ns": t0 + i})
+    msgs.append({"type": "execution", "opportunity_id": "999", "status": "REVERTED",  # no prediction seen
+                 "predicted_profit": None, "realized_profit": "0", "predicted_usd": None,
+                 "realized_usd": 0.0, "gas_used": "90000", "tx": None, "error": "reverted: no profit",
+                 "ts_ns": t0 + 9})
     return msgs
 
 
@@ -93,7 +98,7 @@ def test_page_renders_a_canned_snapshot_as_text_and_bounds_its_streams(browser):
     with CannedServer(_canned_snapshot(150), TOKEN) as server, open_page(browser, server.url) as p:
         page = p.page
         page.wait_for_selector("body[data-ready=true]", timeout=PAGE_MS)
-        page.wait_for_function("document.getElementById('executions-count').textContent === '3'",
+        page.wait_for_function("document.getElementById('executions-count').textContent === '4'",
                                timeout=PAGE_MS)
         assert page.get_attribute("#conn-state", "data-state") == "open"
         # nodes: one row each, the halted one marked (red by the stylesheet)
@@ -104,8 +109,10 @@ def test_page_renders_a_canned_snapshot_as_text_and_bounds_its_streams(browser):
         assert page.text_content("#opportunities-count") == "150"
         assert _rows(page, "opportunities") == 100
         assert page.get_attribute("#opportunities tbody tr:first-child", "data-id") == "1149"
-        assert _rows(page, "executions") == 3
-        assert page.get_attribute("#executions tbody tr:first-child", "data-status") == "INCLUDED"
+        assert _rows(page, "executions") == 4
+        assert page.get_attribute("#executions tbody tr:first-child", "data-status") == "REVERTED"
+        assert "reverted: no profit" in (page.text_content("#executions tbody tr:first-child") or "")
+        assert page.text_content("#nodes tr[data-node=archiver] td:nth-child(3)") == "never"
         # every other panel
         assert page.get_attribute("#rings tr[data-ring$=collector-cex]", "data-lost") == "17"
         assert _rows(page, "prices") == 1 and "3012.55" in (page.text_content("#prices") or "")

@@ -79,6 +79,7 @@
   }
 
   function fmtUsd(v) {
+    if (v === undefined || v === null || v === "") return "-";
     const n = Number(v);
     if (!Number.isFinite(n)) return "-";
     const abs = Math.abs(n);
@@ -99,6 +100,7 @@
   }
 
   function fmtAge(ms) {
+    if (ms === undefined || ms === null) return "never";
     const n = Number(ms);
     if (!Number.isFinite(n) || n < 0) return "-";
     return n < 10000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(1)} s`;
@@ -107,8 +109,8 @@
   function short(s, head, tail) {
     if (s === undefined || s === null) return "-";
     const t = String(s);
-    const h = head || 8, tl = tail || 6;
-    return t.length > h + tl + 1 ? `${t.slice(0, h)}\u2026${t.slice(-tl)}` : t;
+    const h = head === undefined ? 8 : head, tl = tail === undefined ? 6 : tail;
+    return t.length > h + tl + 1 ? `${t.slice(0, h)}\u2026${tl ? t.slice(-tl) : ""}` : t;
   }
 
   function signClass(n) {
@@ -158,7 +160,8 @@
     const now = performance.now();
     nodes.clear();
     for (const n of msg.nodes || []) {
-      nodes.set(String(n.name), { state: String(n.state || "?"), ageMs: Number(n.age_ms), at: now,
+      const age = n.age_ms === undefined || n.age_ms === null ? null : Number(n.age_ms);
+      nodes.set(String(n.name), { state: String(n.state || "?"), ageMs: age, at: now,
         seq: n.seq, pid: n.pid });
     }
     renderNodes();
@@ -169,8 +172,8 @@
     const names = Array.from(nodes.keys()).sort();
     replaceRows("nodes", names, (name) => {
       const n = nodes.get(name);
-      const age = n.ageMs + (now - n.at);
-      const stale = Number.isFinite(age) && age > STALE_MS;
+      const age = n.ageMs === null ? null : n.ageMs + (now - n.at);
+      const stale = age === null || age > STALE_MS;
       const cls = ["state-" + n.state.toLowerCase(), stale ? "stale" : ""].join(" ").trim();
       return el("tr", { "data-node": name, "data-state": n.state, class: cls },
         el("td", null, name),
@@ -191,7 +194,7 @@
     setText("stop-title", latched ? "STOPPED: trading halted" : "clear: trading allowed");
     setText("stop-scope", msg.scope);
     setText("stop-reason", msg.reason);
-    setText("stop-id", msg.stop_id);
+    setText("stop-id", msg.raised_by ? `${msg.stop_id} (by ${msg.raised_by})` : msg.stop_id);
     setText("stop-since", msg.since_ns ? fmtTime(msg.since_ns) : "-");
     const badge = $("stop-badge");
     badge.dataset.latched = String(latched);
@@ -308,6 +311,7 @@
       el("td", { class: "mono" }, fmtTime(m.ts_ns)),
       el("td", { class: "mono", title: String(m.id) }, short(m.id, 10, 4)),
       el("td", null, m.strategy_id),
+      el("td", { class: "num" }, m.detected_block === undefined ? "-" : m.detected_block),
       el("td", { class: "num" }, m.hops),
       el("td", { class: "num" }, fmtRaw(m.amount_in)),
       el("td", { class: "num" }, fmtRaw(m.profit)),
@@ -318,12 +322,15 @@
 
   function onExecution(m) {
     const status = String(m.status || "?");
-    const diff = Number(m.realized_usd) - Number(m.predicted_usd);
+    const known = m.predicted_usd !== undefined && m.predicted_usd !== null;
+    const diff = known ? Number(m.realized_usd) - Number(m.predicted_usd) : NaN;
     const tx = m.tx ? short(m.tx, 10, 6) : "-";
     prependRow("executions", el("tr", { "data-opportunity": m.opportunity_id, "data-status": status },
       el("td", { class: "mono" }, fmtTime(m.ts_ns)),
       el("td", { class: "mono", title: String(m.opportunity_id) }, short(m.opportunity_id, 10, 4)),
-      el("td", null, el("span", { class: "pill exec-" + status.toLowerCase() }, status)),
+      el("td", { title: m.error ? String(m.error) : "" },
+        el("span", { class: "pill exec-" + status.toLowerCase() }, status),
+        m.error ? el("div", { class: "sub" }, short(m.error, 40, 0)) : null),
       el("td", { class: "num", title: `raw ${m.predicted_profit}` }, fmtUsd(m.predicted_usd)),
       el("td", { class: "num " + signClass(m.realized_usd), title: `raw ${m.realized_profit}` }, fmtUsd(m.realized_usd)),
       el("td", { class: "num " + signClass(diff) }, Number.isFinite(diff) ? fmtUsd(diff) : "-"),
@@ -338,14 +345,19 @@
       el("td", { class: "mono" }, fmtTime(m.ts_ns)),
       el("td", null, el("span", { class: "pill sev-" + sev.toLowerCase() }, sev)),
       el("td", null, m.kind),
-      el("td", { class: "msg" }, m.message)));
+      el("td", { class: "msg" }, m.message,
+        m.observed !== undefined && m.observed !== null
+          ? el("div", { class: "sub" }, `observed ${fmtRaw(m.observed)} \u00b7 threshold ${fmtRaw(m.threshold)}`)
+          : null)));
     bump("alerts");
   }
 
   function onCrossChain(m) {
     prependRow("crosschain", el("tr", { "data-id": m.id },
       el("td", { class: "mono" }, fmtTime(m.ts_ns)),
-      el("td", null, `${m.source_chain_id} \u2192 ${m.dest_chain_id}`),
+      el("td", null, `${m.source_chain_id} \u2192 ${m.dest_chain_id}`,
+        m.bridge_latency_s !== undefined && m.bridge_latency_s !== null
+          ? el("div", { class: "sub" }, `bridge ${m.bridge_latency_s} s`) : null),
       el("td", { class: "mono", title: String(m.token_in) }, short(m.token_in, 6, 4)),
       el("td", { class: "mono", title: String(m.token_out) }, short(m.token_out, 6, 4)),
       el("td", { class: "num" }, fmtRaw(m.amount_in)),
