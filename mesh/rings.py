@@ -56,7 +56,8 @@ class RingBatch:
     Frame ``i`` is ``data[offsets[i]:offsets[i + 1]]``. Iterating yields ``memoryview``\\ s
     of the frames (copy with ``bytes()`` to keep one). ``lost`` is how many frames the reader
     lost (lapped by the writer) since the previous batch from this ring: they were written
-    before this batch's last frame and will never be read.
+    before this batch's last frame and will never be read. ``ring`` names where the batch
+    came from: its ``namespace`` and ``writer`` (also properties of the batch).
     """
 
     ring: RingName
@@ -67,6 +68,16 @@ class RingBatch:
 
     def __len__(self) -> int:
         return self.count
+
+    @property
+    def namespace(self) -> str:
+        """The ring namespace of the ring the batch came from."""
+        return self.ring.namespace
+
+    @property
+    def writer(self) -> str:
+        """The writer (node name) of the ring the batch came from."""
+        return self.ring.writer
 
     def __iter__(self) -> Iterator[memoryview]:
         view = self.data.data

@@ -11,6 +11,7 @@ Contracts are immutable and safe to share.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,14 @@ from mesh.protocol.constants import RelayDomain, SourceType
 
 #: Produced and consumed by every node through the runtime.
 RUNTIME_TYPES: tuple[type[Message], ...] = (Heartbeat, EmergencyStop)
+
+#: Keys every node accepts, read by the runtime itself (not declared in contracts):
+#: ``idle`` (the run loop's idle strategy, default the mesh's), ``ring_namespace`` (the
+#: namespace of the rings the node writes and of the writers it reads, default the mesh's
+#: ``ring_namespace``) and ``ring_namespaces`` (extra namespaces whose writers of each read
+#: domain the node also reads; default none). Resolved settings always hold the two ring keys.
+RUNTIME_KEYS = frozenset({"idle", "ring_namespace", "ring_namespaces"})
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +94,26 @@ class Contract:
 
     def resolve_settings(self, given: Mapping[str, Any], node: str) -> dict[str, Any]:
         """Every declared key's value: ``given`` (from configuration, coerced to the type of
-        the default) over the defaults. ``idle`` is the runtime's own key.
+        the default) over the defaults, plus the runtime's own keys (:data:`RUNTIME_KEYS`:
+        ``ring_namespace`` is ``""`` and ``ring_namespaces`` ``()`` unless given).
 
         Raises
         ------
         ConfigError
-            An undeclared key, or a value that is not of its key's type.
+            An undeclared key, a value that is not of its key's type, or a bad ring namespace.
         """
-        unknown = set(given) - set(self.config) - {"idle"}
+        unknown = set(given) - set(self.config) - RUNTIME_KEYS
         if unknown:
             raise ConfigError(f"node {node}: unknown configuration keys "
                               f"{', '.join(sorted(unknown))}")
         out: dict[str, Any] = {k: v.default for k, v in self.config.items()}
+        out["ring_namespace"] = _namespaces(node, "ring_namespace",
+                                            given.get("ring_namespace", ""), single=True)
+        out["ring_namespaces"] = _namespaces(node, "ring_namespaces",
+                                             given.get("ring_namespaces", ()))
         for key, value in given.items():
+            if key in ("ring_namespace", "ring_namespaces"):
+                continue
             like = self.config[key].default if key in self.config else ""
             try:
                 out[key] = type(like)(value) if not isinstance(like, bool) else \
@@ -120,3 +136,19 @@ class Contract:
             "writes_rings": [ring_domain(d) for d in self.writes],
             "reads_rings": [ring_domain(d) for d in self.reads],
         }
+
+
+def _namespaces(node: str, key: str, value: Any, single: bool = False) -> Any:
+    """A ring namespace (``single``: ``""`` for the mesh's) or a tuple of distinct ones, from
+    a TOML string or list, or an environment string (names split on commas or spaces)."""
+    if single:
+        if not isinstance(value, str) or (value and not _NAMESPACE.match(value)):
+            raise ConfigError(f"node {node}: {key}={value!r} is not a ring namespace "
+                              "(1-64 characters of [A-Za-z0-9_-])")
+        return value
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(
+            isinstance(v, str) and _NAMESPACE.match(v) for v in items):
+        raise ConfigError(f"node {node}: {key}={value!r} is not a list of ring namespaces "
+                          "(each 1-64 characters of [A-Za-z0-9_-])")
+    return tuple(dict.fromkeys(items))

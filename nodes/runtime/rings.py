@@ -6,15 +6,19 @@ runtime opens a :class:`NodeRings` at start and polls it every pass of the loop:
 1. ``open``: one ring per written domain, named after the node
    (``/ap.<ring_namespace>.<domain>.<node>``, capacity ``ring_capacity``), taken over with a
    new epoch when a dead predecessor left it; one :class:`mesh.rings.DomainReaders` per read
-   domain, which leaves the node's own ring out.
+   domain, which leaves the node's own ring out, and one more per read domain and extra
+   namespace (``extra_namespaces``: a node that also reads another ring namespace's writers,
+   e.g. a second chain's collector). Each batch names its ring (``batch.ring``: namespace,
+   domain, writer; ``batch.namespace``, ``batch.writer``).
 2. ``poll``: every ``DISCOVER_NS`` look for writers that appeared, were replaced or left; then
    drain every reader, a batch at a time, into the node (its ``RING_KERNEL`` in compiled code,
    or its ``on_ring_batch`` hook). Draining also heartbeats the node's reader slots.
 3. ``close``: close the readers (their slots free at once), unlink the node's own rings
    (readers still attached drain what is left, then let go).
 
-Every frame written, read and lost is counted per ring (:meth:`NodeRings.counters`); the
-runtime exports them to Prometheus.
+Every frame written, read and lost is counted per ring (:meth:`NodeRings.counters`, labelled
+by the ring's whole name ``/ap.<namespace>.<domain>.<writer>``, so rings of two namespaces
+never share a label); the runtime exports them to Prometheus.
 
 Not thread-safe: owned by the node's loop thread.
 """
@@ -66,12 +70,16 @@ class NodeRings:
         SourceType stamped in frames :meth:`write` encodes.
     stats : MeshStats
         Where attach errors are counted.
+    extra_namespaces : iterable of str
+        Further namespaces whose writers of every read domain the node also reads (the node's
+        own namespace among them is ignored).
     """
 
     def __init__(self, namespace: str, node: str, writes: Iterable[RelayDomain],
                  reads: Iterable[RelayDomain], capacity: int, source: int,
-                 stats: MeshStats) -> None:
+                 stats: MeshStats, extra_namespaces: Iterable[str] = ()) -> None:
         self.namespace = namespace
+        self.read_namespaces = tuple(dict.fromkeys((namespace, *extra_namespaces)))
         self.node = node
         self.write_domains = tuple(writes)
         self.read_domains = tuple(reads)
@@ -93,9 +101,10 @@ class NodeRings:
                                                      namespace=self.namespace,
                                                      capacity=self.capacity)
             self._sequence[domain] = 0
-        for domain in self.read_domains:
-            self.readers.append(DomainReaders(self.namespace, domain, exclude=self.node,
-                                              on_error=self._attach_error))
+        for namespace in self.read_namespaces:
+            for domain in self.read_domains:
+                self.readers.append(DomainReaders(namespace, domain, exclude=self.node,
+                                                  on_error=self._attach_error))
 
     def _attach_error(self, exc: RingError) -> None:
         self.stats.error(exc.kind)

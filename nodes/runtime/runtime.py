@@ -6,7 +6,9 @@ Lifecycle of :meth:`NodeRuntime.run`:
    affinity from configuration), the PUB, the SUB (to every other configured node, filtered
    to the contract's consumed types plus heartbeats and stops), the service ROUTER (recovery
    and stop/resume control), the rings the contract writes and readers on every writer of the
-   domains it reads (:mod:`nodes.runtime.rings`), the offload facility for blocking and async
+   domains it reads, in the node's ring namespace (its ``ring_namespace`` key, else the
+   mesh's) and in every namespace of its ``ring_namespaces`` key
+   (:mod:`nodes.runtime.rings`), the offload facility for blocking and async
    work (:mod:`nodes.runtime.offload`), the Prometheus endpoint, and for nodes that obey
    stops the kill flag and the dead man's switch; ``on_start``; compile ``RING_KERNEL``;
 2. loop: drain the SUB (each frame to the stop guard and to ``on_frame``), drain the rings
@@ -107,8 +109,11 @@ class NodeRuntime:
         self.idle = loop_idle(str(self.settings.get("idle") or cfg.idle))
         self._idle_state = self.idle.state()
         c = self.contract
-        self.rings = NodeRings(cfg.ring_namespace, self.name, c.writes, c.reads,
-                               cfg.ring_capacity, int(c.source), self.stats)
+        #: The namespace of this node's rings (its ``ring_namespace`` key, else the mesh's).
+        self.ring_namespace = str(self.settings["ring_namespace"] or cfg.ring_namespace)
+        self.rings = NodeRings(self.ring_namespace, self.name, c.writes, c.reads,
+                               cfg.ring_capacity, int(c.source), self.stats,
+                               extra_namespaces=self.settings["ring_namespaces"])
         self.offload = Offload(self.name)
         self._kernel: Any = None
         self.started_ns = time.time_ns()

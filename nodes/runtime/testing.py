@@ -176,7 +176,7 @@ class NodeHarness(StartedAndClosed):
         self.deliveries: list[Delivery] = []
         #: Frames the node wrote to its rings, with the ring's domain, in order.
         self.ring_frames: list[tuple[RelayDomain, bytes]] = []
-        self._ring_feeders: dict[tuple[RelayDomain, str], RingWriter] = {}
+        self._ring_feeders: dict[tuple[RelayDomain, str, str], RingWriter] = {}
         self._ring_sequence = 0
         self._ring_collectors: dict[RelayDomain, DomainReaders] = {}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -320,19 +320,20 @@ class NodeHarness(StartedAndClosed):
     # -- rings -----------------------------------------------------------------------------
 
     def ring_feeder(self, domain: RelayDomain = RelayDomain.MARKET_DATA,
-                    writer: str = "feeder", capacity: int = 1 << 16) -> RingWriter:
-        """The harness's ring of ``domain`` written as ``writer`` (created on first use)."""
-        key = (domain, writer)
+                    writer: str = "feeder", capacity: int = 1 << 16,
+                    namespace: str | None = None) -> RingWriter:
+        """The harness's ring of ``domain`` written as ``writer`` (created on first use), in
+        the mesh's ring namespace or ``namespace`` (a node's ``ring_namespaces``)."""
+        key = (domain, writer, namespace or self.cfg.ring_namespace)
         if key not in self._ring_feeders:
             self._ring_feeders[key] = RingWriter.create(
-                ring_domain(domain), writer, namespace=self.cfg.ring_namespace,
-                capacity=capacity)
+                ring_domain(domain), writer, namespace=key[2], capacity=capacity)
         return self._ring_feeders[key]
 
     def drop_ring_feeder(self, domain: RelayDomain = RelayDomain.MARKET_DATA,
-                         writer: str = "feeder") -> None:
+                         writer: str = "feeder", namespace: str | None = None) -> None:
         """Unlink and close the harness's ring (a writer leaving); the next feed makes anew."""
-        ring = self._ring_feeders.pop((domain, writer))
+        ring = self._ring_feeders.pop((domain, writer, namespace or self.cfg.ring_namespace))
         ring.unlink()
         ring.close()
 
@@ -347,19 +348,22 @@ class NodeHarness(StartedAndClosed):
         raise HarnessError(f"{self.name} never attached to ring {writer.name}\n"
                            f"--- node log ---\n{self.log()[-3000:]}")
 
-    def feed_ring(self, *tlvs: Message, writer: str = "feeder", timeout: float = 10.0) -> int:
-        """Write one frame of ``tlvs`` to the harness's ring of their domain once the node
-        reads that ring; return the frame's header sequence."""
+    def feed_ring(self, *tlvs: Message, writer: str = "feeder", timeout: float = 10.0,
+                  namespace: str | None = None) -> int:
+        """Write one frame of ``tlvs`` to the harness's ring of their domain (in ``namespace``,
+        default the mesh's) once the node reads that ring; return the frame's header sequence."""
         seq = self._ring_sequence
         frame = encode_frame(list(tlvs), source=int(SourceType.DASHBOARD), sequence=seq)
-        self.feed_ring_raw(frame, RelayDomain(tlvs[0].DOMAIN), writer=writer, timeout=timeout)
+        self.feed_ring_raw(frame, RelayDomain(tlvs[0].DOMAIN), writer=writer, timeout=timeout,
+                           namespace=namespace)
         self._ring_sequence = seq + 1
         return seq
 
     def feed_ring_raw(self, frame: bytes, domain: RelayDomain = RelayDomain.MARKET_DATA, *,
-                      writer: str = "feeder", timeout: float = 10.0) -> None:
+                      writer: str = "feeder", timeout: float = 10.0,
+                      namespace: str | None = None) -> None:
         """Write arbitrary bytes as one ring frame (malformed-input tests)."""
-        ring = self.ring_feeder(domain, writer)
+        ring = self.ring_feeder(domain, writer, namespace=namespace)
         self.wait_ring_reader(ring, timeout)
         if not ring.write(frame):
             raise HarnessError(f"ring {ring.name} is full")
