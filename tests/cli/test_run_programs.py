@@ -45,7 +45,8 @@ def _autostart(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     """What supervisord itself reads from supervisord.conf and its includes."""
     for key, value in (("RUN_DIR", str(run_dir)), ("PYTHON", sys.executable),
                        ("EXCHANGE_PORT", "1"), ("PAPER_KEYS", str(tmp_path / "k.json")),
-                       ("DEVNET_DIR", str(tmp_path / "devnet")), ("DEVNET_PORT", "1")):
+                       ("DEVNET_DIR", str(tmp_path / "devnet")), ("DEVNET_PORT", "1"),
+                       ("DASHBOARD_PORT", "1")):
         monkeypatch.setenv(f"ALPHAPULSE_{key}", value)
     opts = ServerOptions()
     opts.realize(args=["-c", str(CONF)])

@@ -33,6 +33,7 @@ from typing import IO
 
 from alphapulse.errors import ConfigError
 from alphapulse.parent import parent_death_signal_preexec
+from alphapulse.ports import free_port
 from contracts import devnet
 from contracts.anvil import port_is_free
 from contracts.compile import require_npm
@@ -55,6 +56,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "cex-gateway": ("risk", "exchange"),
     "collector-cex": ("exchange",),
 }
+#: The dashboard's port when free (``ALPHAPULSE_DASHBOARD_PORT`` wins; else a free port).
+DASHBOARD_PORT = 8700
 #: The override file ``run`` writes into RUN_DIR/supervisord.d (supervisord.conf includes it).
 OVERRIDE = "run.conf"
 
@@ -156,6 +159,14 @@ def write_override(run_dir: Path, off: list[str]) -> Path:
     return path
 
 
+def dashboard_env(environ: dict[str, str]) -> dict[str, str]:
+    """``ALPHAPULSE_DASHBOARD_PORT`` for the dashboard program: kept when set, else 8700 when
+    free on loopback, else a free port."""
+    port = environ.get("ALPHAPULSE_DASHBOARD_PORT") or (
+        str(DASHBOARD_PORT) if port_is_free(DASHBOARD_PORT) else str(free_port()))
+    return {"ALPHAPULSE_DASHBOARD_PORT": port}
+
+
 def _devnet_preflight(paths: devnet.DevnetPaths, port: int) -> None:
     """Fail early with a clear message where the devnet program could only crash: npm packages
     missing, or its port taken by something that is not this devnet. A stale manifest (its anvil
@@ -222,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         env["ALPHAPULSE_CONFIG"] = str(Path(args.config).resolve())
     env.update(paper_exchange_env(run_dir, env))
+    env.update(dashboard_env(env))
     known = programs_of(conf)
     chosen = chosen_programs(known, args.only, not args.no_devnet)
     write_override(run_dir, [n for n in known if n not in chosen])
@@ -241,6 +253,9 @@ def run(args: argparse.Namespace) -> int:
         out.say(f"mesh: supervisord pid {proc.pid}, programs {', '.join(chosen)}; run dir "
                 f"{run_dir}, logs {run_dir / 'logs'}; `alphapulse status` shows the live mesh, "
                 "Ctrl-C stops it")
+        if "dashboard" in chosen:
+            out.say(f"dashboard: http://127.0.0.1:{env['ALPHAPULSE_DASHBOARD_PORT']}/ (program "
+                    f"dashboard); stop/resume token in {run_dir / 'dashboard.token'}")
         if with_devnet:
             out.say(f"devnet: program {DEVNET}, anvil on port {port}, manifest {paths.manifest}")
         _wait(proc, stop, out, args.seconds)
