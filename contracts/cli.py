@@ -10,6 +10,20 @@ import argparse
 
 from mesh.cli import args as a
 
+#: anvil's default chain id (contracts.anvil.DEFAULT_CHAIN_ID; not imported: the parser stays light).
+DEFAULT_CHAIN_ID = 31337
+
+
+def chain_id(text: str) -> int:
+    """A chain id, 1..2**53 - 1 (what wallets and JSON numbers carry exactly)."""
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a chain id must be a whole number, not {text!r}") from None
+    if not 1 <= value < 2**53:
+        raise argparse.ArgumentTypeError(f"a chain id must be 1..2**53-1, not {value}")
+    return value
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``devnet`` command and its ``up``/``down``/``status``/``serve`` actions."""
@@ -23,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_up = actions.add_parser("up", parents=[common], help="start anvil and deploy (idempotent)")
     p_up.add_argument("--port", type=a.port, default=8545, help="JSON-RPC port (default 8545)")
     p_up.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    p_up.add_argument("--chain-id", type=chain_id, default=DEFAULT_CHAIN_ID,
+                      help=f"chain id (default {DEFAULT_CHAIN_ID}; a second devnet: another one)")
     a.defaults(p_up, "contracts.devnet_cli:up", waits=True)
     p_down = actions.add_parser("down", parents=[common], help="stop the devnet")
     a.defaults(p_down, "contracts.devnet_cli:down")
@@ -35,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="up, then hold it in the foreground until SIGTERM (supervisord's devnet program)")
     p_serve.add_argument("--port", type=a.port, default=8545, help="JSON-RPC port (default 8545)")
     p_serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    p_serve.add_argument("--chain-id", type=chain_id, default=DEFAULT_CHAIN_ID,
+                         help=f"chain id (default {DEFAULT_CHAIN_ID}; a second devnet: another one)")
     p_serve.add_argument("--keep", action="store_true",
                          help="leave a devnet this command started running when it stops")
     a.defaults(p_serve, "contracts.devnet_cli:serve", waits=True)

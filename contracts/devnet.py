@@ -19,7 +19,7 @@ from typing import Any
 
 from alphapulse.errors import ChainError
 from contracts.accounts import dev_account
-from contracts.anvil import anvil_alive, start_anvil, stop_anvil, stop_anvil_pid
+from contracts.anvil import DEFAULT_CHAIN_ID, anvil_alive, start_anvil, stop_anvil, stop_anvil_pid
 from contracts.arbitrage import arbitrage_contract
 from contracts.client import Chain
 from contracts.compile import require_npm
@@ -90,25 +90,35 @@ def status(paths: DevnetPaths) -> dict[str, Any] | None:
 
 
 def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
-       die_with_parent: bool = False) -> tuple[dict[str, Any], bool]:
+       die_with_parent: bool = False, chain_id: int = DEFAULT_CHAIN_ID
+       ) -> tuple[dict[str, Any], bool]:
     """Start anvil and deploy, unless already up; returns (manifest, created).
 
     ``die_with_parent``: a started anvil ends when this process does (``devnet serve``).
+    ``chain_id``: the chain id anvil reports (a second devnet beside the first takes another
+    one, its own run directory and port; the deployment, and so every address and price, is
+    the same).
 
     Raises
     ------
     PortInUse, NpmMissing, AnvilFailed, DevnetError
-        With a message saying what to do.
+        With a message saying what to do; DevnetError also when the devnet of ``paths`` is
+        up with another chain id.
     """
     if host not in LOOPBACK:
         raise DevnetError(f"the devnet listens on loopback only, not {host}")
     require_npm(*NPM_PACKAGES)
     live = status(paths)
     if live is not None:
+        if live["chain_id"] != chain_id:
+            raise DevnetError(f"the devnet in {paths.run_dir} is up with chain id "
+                              f"{live['chain_id']}, not {chain_id}; bring it down first "
+                              f"(alphapulse devnet down --run-dir {paths.run_dir})")
         return live, False
     down(paths)  # clear a stale run
     paths.run_dir.mkdir(parents=True, exist_ok=True)
-    proc = start_anvil(port, host=host, log_path=paths.log_file, die_with_parent=die_with_parent)
+    proc = start_anvil(port, host=host, chain_id=chain_id, log_path=paths.log_file,
+                       die_with_parent=die_with_parent)
     paths.pid_file.write_text(f"{proc.pid}\n")
     try:
         chain = Chain(f"http://{host}:{port}")
