@@ -7,6 +7,7 @@ from mesh.protocol.messages.defi import (
     CexDexSignal,
     ChainEvent,
     CrossChainArbitrageSignal,
+    CrossChainLegs,
     EmergencyStop,
     ExecutionDetail,
     ExecutionResult,
@@ -45,7 +46,7 @@ from mesh.protocol.messages.upstream_system import (
 )
 
 __all__ = [
-    "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "CexDexSignal", "ChainEvent", "CrossChainArbitrageSignal", "EmergencyStop",
+    "ArbitrageOpportunity", "ArbitrageRoute", "ArbitrageSignal", "BlockEnd", "CexDexSignal", "ChainEvent", "CrossChainArbitrageSignal", "CrossChainLegs", "EmergencyStop",
     "ExecutionDetail", "ExecutionResult", "GasPrice", "Heartbeat", "InstrumentIdRecord", "OrderBook", "OrderLevel",
     "OrderRequest", "OrderStatus", "PoolBurn", "PoolInvalidation", "PoolLiquidity", "PoolMint", "PoolState",
     "PoolSwap", "PoolSync", "PoolTick", "PoolTickLiquidity", "ProcessEvent", "Quote", "RecoveryRequest", "RiskAlert", "Snapshot",

@@ -1,7 +1,7 @@
 """The AlphaPulse DeFi extension: types upstream leaves unspecified (docs/protocol-types.md).
 
 Numbers are free slots inside each domain's upstream range: Market data 4-7 (upstream reserves
-them with no layout), Signal 33-36 and 62 (upstream's registry names 62 RiskAlert with a 24-256
+them with no layout), Signal 33-38 and 62 (upstream's registry names 62 RiskAlert with a 24-256
 byte bound but no layout; this one fits it), Execution 50-53, System 113-115. Layouts use natural alignment with every hole written as
 padding, u128 at 16-byte offsets and sizes rounded to 16 where a u128 is present, so a
 ``#[repr(C)]`` Rust struct with the same fields has the same bytes. Money is raw token units
@@ -111,6 +111,24 @@ CrossChainArbitrageSignal = message(34, "CrossChainArbitrageSignal", [
     u16("source_venue", "VenueId"), u16("dest_venue", "VenueId"),
     u16("bridge", "VenueId of the bridge, 0 if none"), pad(2),
 ], size=176, origin=_EXT, doc="A price difference between two chains, net of bridge cost.")
+
+CrossChainLegs = message(38, "CrossChainLegs", [
+    u128("x_bought", "raw units of the bridged asset X the source leg buys with amount_in"),
+    u128("bridge_fee", "raw source X the bridge keeps: fixed + ppm of x_bought, rounded up"),
+    u128("x_arrived", "raw X arriving on the destination chain: the destination leg's input"),
+    u128("dest_amount_out", "the destination pool's exact output, raw destination quote, before the haircut"),
+    u128("latency_haircut", "raw destination quote taken for the bridge's latency, rounded up"),
+    u128("gas_cost", "both legs' gas in raw source quote, rounded up"),
+    i128("net_profit", "raw source quote: expected_out (in source units) - amount_in - gas_cost"),
+    u64("opportunity_id", "the CrossChainArbitrageSignal this record details"),
+    u64("source_block", "block of the source pool state used"),
+    u64("dest_block", "block of the destination pool state used"),
+    u32("bridge_fee_ppm"), u32("latency_haircut_ppm_per_min"),
+    addr("source_asset", "X on the source chain"), addr("dest_asset", "X on the destination chain"),
+    pad(8),
+], size=192, origin=_EXT,
+    doc="Both legs of a CrossChainArbitrageSignal (sent in its frame): the bridged asset's amounts, "
+        "the bridge's and latency's cost, gas, and the blocks priced.")
 
 CexDexSignal = message(37, "CexDexSignal", [
     u128("dex_amount_in", "exact input of the DEX leg, raw units of its input token"),

@@ -122,6 +122,26 @@ class CrossChainArbitrageSignal(Message):
     def __init__(self, amount_in: int = ..., expected_out: int = ..., opportunity_id: int = ..., source_chain_id: int = ..., dest_chain_id: int = ..., valid_until_ns: int = ..., net_profit_usd_q8: int = ..., bridge_cost_usd_q8: int = ..., bridge_latency_s: int = ..., strategy_id: int = ..., confidence_bps: int = ..., source_pool: bytes = ..., dest_pool: bytes = ..., token_in: bytes = ..., token_out: bytes = ..., source_venue: int = ..., dest_venue: int = ..., bridge: int = ...) -> None: ...
     def _replace(self, **changes: Any) -> CrossChainArbitrageSignal: ...
 
+class CrossChainLegs(Message):
+    """Both legs of a CrossChainArbitrageSignal (sent in its frame): the bridged asset's amounts, the bridge's and latency's cost, gas, and the blocks priced."""
+
+    x_bought: int
+    bridge_fee: int
+    x_arrived: int
+    dest_amount_out: int
+    latency_haircut: int
+    gas_cost: int
+    net_profit: int
+    opportunity_id: int
+    source_block: int
+    dest_block: int
+    bridge_fee_ppm: int
+    latency_haircut_ppm_per_min: int
+    source_asset: bytes
+    dest_asset: bytes
+    def __init__(self, x_bought: int = ..., bridge_fee: int = ..., x_arrived: int = ..., dest_amount_out: int = ..., latency_haircut: int = ..., gas_cost: int = ..., net_profit: int = ..., opportunity_id: int = ..., source_block: int = ..., dest_block: int = ..., bridge_fee_ppm: int = ..., latency_haircut_ppm_per_min: int = ..., source_asset: bytes = ..., dest_asset: bytes = ...) -> None: ...
+    def _replace(self, **changes: Any) -> CrossChainLegs: ...
+
 class CexDexSignal(Message):
     """A CEX-DEX price difference sized on both legs: buy on one side, sell on the other, net of the pool fee, the DEX leg's gas and the CEX taker fee."""
 
