@@ -6,7 +6,7 @@ collector's pool frames applied one complete block at a time per chain. At each 
 either chain it evaluates the pairs of pools (one per chain, same asset) the block touched, both
 directions, exactly (:mod:`nodes.crosschain.engine`, :mod:`contracts.swapmath.crosschain`), and
 publishes a ``CrossChainArbitrageSignal`` on the signal domain, with a ``CrossChainLegs``
-record in the same frame when the protocol has it, when the net profit exceeds
+record (both legs' intermediate amounts) in the same frame, when the net profit exceeds
 ``min_profit_usd``. No bridging is executed. docs/crosschain.md has the model and every key.
 """
 
@@ -29,6 +29,7 @@ from mesh.protocol.constants import (
 from mesh.protocol.messages import (
     BlockEnd,
     CrossChainArbitrageSignal,
+    CrossChainLegs,
     PoolBurn,
     PoolInvalidation,
     PoolMint,
@@ -73,7 +74,7 @@ class CrossChainNode(Node):
         kind="crosschain",
         role="Cross-chain signals: the same asset's pools on two chains, exact sizes net of a bridge.",
         source=SourceType.ARBITRAGE_STRATEGY,
-        produces=(CrossChainArbitrageSignal,),
+        produces=(CrossChainArbitrageSignal, CrossChainLegs),
         reads=(RelayDomain.MARKET_DATA,),
         obeys_stop=True,
         config={
@@ -206,7 +207,7 @@ class CrossChainNode(Node):
             if self.rt.halted():
                 self.withheld += 1
                 continue
-            self.rt.publish(f.signal)
+            self.rt.publish([f.signal, f.record])
             self.published += 1
 
     def on_tick(self, now_ns: int) -> int:

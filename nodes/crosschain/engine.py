@@ -24,7 +24,7 @@ from contracts.swapmath.crosschain import Leg, Legs, Route, optimise, rescale
 from contracts.swapmath.libs import SwapReverted
 from contracts.swapmath.pools import TicksUnknown
 from mesh.protocol.constants import PoolKind, VenueId
-from mesh.protocol.messages import CrossChainArbitrageSignal
+from mesh.protocol.messages import CrossChainArbitrageSignal, CrossChainLegs
 from nodes.cexdex.config import PoolSpec, Token
 from nodes.cexdex.pools import Pool, PoolStore
 from nodes.crosschain.config import Asset, ChainSide, bridge
@@ -77,9 +77,10 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One sized direction ready to publish: the signal and the legs behind it."""
+    """One sized direction ready to publish: the signal, its legs record (one frame) and the legs."""
 
     signal: CrossChainArbitrageSignal
+    record: CrossChainLegs
     legs: Legs
     pair: Pair
     direction: str
@@ -198,8 +199,14 @@ class Evaluator:
             token_in=_raw(asset.q[src].address), token_out=_raw(asset.q[dst].address),
             source_venue=int(VENUES[specs[src].kind]), dest_venue=int(VENUES[specs[dst].kind]),
             bridge=st.bridge_venue)
+        record = CrossChainLegs(
+            x_bought=legs.x_bought, bridge_fee=legs.bridge_fee, x_arrived=legs.x_arrived, dest_amount_out=legs.q_out,
+            latency_haircut=legs.haircut, gas_cost=legs.gas, net_profit=legs.profit,
+            opportunity_id=signal.opportunity_id, source_block=blocks[src], dest_block=blocks[dst],
+            bridge_fee_ppm=st.bridge["bridge_fee_ppm"], latency_haircut_ppm_per_min=st.bridge["latency_haircut_ppm_per_min"],
+            source_asset=_raw(asset.x[src].address), dest_asset=_raw(asset.x[dst].address))
         self.tally.signals[label] += 1
-        return Found(signal, legs, pair, direction, blocks)
+        return Found(signal, record, legs, pair, direction, blocks)
 
     @staticmethod
     def _leg(model: Pool, asset: Asset, chain: int) -> Leg:

@@ -11,7 +11,13 @@ from contracts.swapmath.crosschain import Bridge, Leg, Route, optimise
 from contracts.swapmath.pools import V2Pool
 from mesh.protocol import encode_frame
 from mesh.protocol.constants import DEXProtocol, SourceType, VenueId
-from mesh.protocol.messages import BlockEnd, CrossChainArbitrageSignal, PoolState, PoolSync
+from mesh.protocol.messages import (
+    BlockEnd,
+    CrossChainArbitrageSignal,
+    CrossChainLegs,
+    PoolState,
+    PoolSync,
+)
 from nodes.runtime.testing import NodeHarness, short_dir, write_config
 from nodes.strategy.prices import convert_at
 
@@ -87,6 +93,17 @@ def test_node_prices_both_chains_and_publishes_the_exact_cross_chain_trade(tmp_p
         assert first.bridge_latency_s == 60 and first.strategy_id == 3 and first.bridge == 0
         assert first.confidence_bps == legs.expected_out * 10_000 // legs.q_out
         assert first.valid_until_ns > time.time_ns()
+        record = h.wait_for(CrossChainLegs, timeout=30)[0]
+        assert record.opportunity_id == first.opportunity_id
+        assert (record.x_bought, record.bridge_fee, record.x_arrived) == (legs.x_bought, legs.bridge_fee,
+                                                                          legs.x_arrived)
+        assert (record.dest_amount_out, record.latency_haircut) == (legs.q_out, legs.haircut)
+        assert (record.gas_cost, record.net_profit) == (legs.gas, legs.profit)
+        assert (record.source_block, record.dest_block) == (10, 8)
+        assert (record.bridge_fee_ppm, record.latency_haircut_ppm_per_min) == (500, 50)
+        assert record.source_asset == record.dest_asset == _raw(WETH)
+        frames = [d for d in h.deliveries if any(isinstance(t, CrossChainArbitrageSignal) for t in d.frame.tlvs)]
+        assert [type(t) for t in frames[0].frame.tlvs] == [CrossChainArbitrageSignal, CrossChainLegs]
 
         # Another block of B that changes nothing: not published again.
         h.feed_ring(_end(9, 31338), namespace=ns_b)
