@@ -17,6 +17,7 @@ NODE_KINDS: dict[str, str] = {
     "collector-cex": "nodes.collector_cex:CexCollectorNode",
     "strategy": "nodes.strategy:StrategyNode",
     "cexdex": "nodes.cexdex:CexDexNode",
+    "crosschain": "nodes.crosschain:CrossChainNode",
     "executor": "nodes.executor:ExecutorNode",
     "portfolio": "nodes.portfolio:PortfolioNode",
     "cex-gateway": "nodes.cex_gateway:CexGatewayNode",
