@@ -50,10 +50,13 @@ from typing import Any
 
 from alphapulse.errors import ConfigError
 
-#: Node kinds a single host runs by default, in start order.
+#: Nodes a single host runs by default (names; a name is its kind but for ``collector-evm-b``,
+#: chain B's collector of kind ``collector-evm``); metrics ports count up in this order, so new
+#: names go at the end.
 DEFAULT_NODES: tuple[str, ...] = (
     "collector-evm", "collector-cex", "strategy", "executor", "risk", "portfolio",
     "archiver", "monitor", "cexdex", "cex-gateway", "process-events",
+    "collector-evm-b", "crosschain",
 )
 _NODE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _RING_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
