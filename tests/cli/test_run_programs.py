@@ -37,8 +37,11 @@ def test_only_brings_what_a_program_needs_and_the_devnet():
     assert chosen_programs(known, ("collector-evm", "strategy"), True) == [
         "devnet", "risk", "collector-evm", "strategy"]
     assert chosen_programs(known, ("cex-gateway",), False) == ["risk", "exchange", "cex-gateway"]
-    assert chosen_programs(known, None, False) == known[1:]
+    assert chosen_programs(known, None, False) == [n for n in known
+                                                   if n not in ("devnet", "devnet-b")]
     assert chosen_programs(known, None, True) == known
+    assert chosen_programs(known, ("crosschain",), True) == [
+        "devnet", "risk", "collector-evm", "devnet-b", "collector-evm-b", "crosschain"]
 
 
 def _autostart(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
@@ -46,7 +49,8 @@ def _autostart(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     for key, value in (("RUN_DIR", str(run_dir)), ("PYTHON", sys.executable),
                        ("EXCHANGE_PORT", "1"), ("PAPER_KEYS", str(tmp_path / "k.json")),
                        ("DEVNET_DIR", str(tmp_path / "devnet")), ("DEVNET_PORT", "1"),
-                       ("DASHBOARD_PORT", "1")):
+                       ("DASHBOARD_PORT", "1"), ("DEVNET_B_DIR", str(tmp_path / "devnet-b")),
+                       ("DEVNET_B_PORT", "2"), ("RING_NAMESPACE_B", "ap-b")):
         monkeypatch.setenv(f"ALPHAPULSE_{key}", value)
     opts = ServerOptions()
     opts.realize(args=["-c", str(CONF)])

@@ -8,7 +8,8 @@ it started). Signals that arrive meanwhile only ask for that same stop.
 
 ``--only`` and ``--no-devnet`` choose programs: the others get ``autostart=false`` in
 ``RUN_DIR/supervisord.d/run.conf``, which supervisord.conf includes. Programs a chosen one needs
-(:data:`NEEDS`, and the devnet unless ``--no-devnet``) are started too.
+(:data:`NEEDS`, and the devnet unless ``--no-devnet``) are started too; ``--no-devnet`` also
+leaves out chain B's devnet (``devnet-b``, :mod:`nodes.runtime.cli.chains`).
 
 supervisord runs in a session of its own with its output in ``RUN_DIR/logs/supervisord.out``
 (never on our terminal or pipe), and receives SIGTERM from the kernel if this command dies
@@ -38,6 +39,7 @@ from contracts import devnet
 from contracts.anvil import port_is_free
 from contracts.compile import require_npm
 from mesh.config import load_config
+from nodes.runtime.cli.chains import DEVNET_B, chain_b_env
 from nodes.runtime.cli.paper import paper_exchange_env
 from shm.kill_flag import KillFlag
 
@@ -55,6 +57,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "cexdex": ("risk",),
     "cex-gateway": ("risk", "exchange"),
     "collector-cex": ("exchange",),
+    "collector-evm-b": (DEVNET_B,),
+    "crosschain": ("risk", "collector-evm", "collector-evm-b"),
 }
 #: The dashboard's port when free (``ALPHAPULSE_DASHBOARD_PORT`` wins; else a free port).
 DASHBOARD_PORT = 8700
@@ -140,7 +144,7 @@ def chosen_programs(known: list[str], only: tuple[str, ...] | None, with_devnet:
     if with_devnet and DEVNET in known:
         wanted.add(DEVNET)
     else:
-        wanted.discard(DEVNET)
+        wanted -= {DEVNET, DEVNET_B}
     return [n for n in known if n in wanted]
 
 
@@ -242,9 +246,13 @@ def run(args: argparse.Namespace) -> int:
     env.update(ALPHAPULSE_DEVNET_DIR=str(paths.run_dir.resolve()),  # where programs find the
                ALPHAPULSE_DEVNET_PORT=str(port),                    # manifest
                ALPHAPULSE_DEVNET_KEEP="1" if args.keep_devnet else "0")
+    env.update(chain_b_env(paths.run_dir.resolve(), port, cfg.ring_namespace, env))
     with_devnet = DEVNET in chosen
     if with_devnet:
         _devnet_preflight(paths, port)
+    if DEVNET_B in chosen:
+        _devnet_preflight(devnet.DevnetPaths.of(env["ALPHAPULSE_DEVNET_B_DIR"]),
+                          int(env["ALPHAPULSE_DEVNET_B_PORT"]))
     out, stop = Output(sys.stdout), Stop()
     previous = {s: signal.signal(s, stop.on_signal) for s in STOP_SIGNALS}
     proc: subprocess.Popen[bytes] | None = None
@@ -258,6 +266,9 @@ def run(args: argparse.Namespace) -> int:
                     f"dashboard); stop/resume token in {run_dir / 'dashboard.token'}")
         if with_devnet:
             out.say(f"devnet: program {DEVNET}, anvil on port {port}, manifest {paths.manifest}")
+        if DEVNET_B in chosen:
+            out.say(f"devnet-b: program {DEVNET_B}, anvil on port "
+                    f"{env['ALPHAPULSE_DEVNET_B_PORT']}, dir {env['ALPHAPULSE_DEVNET_B_DIR']}")
         _wait(proc, stop, out, args.seconds)
         out.say(f"mesh: stopping ({stop.reason})")
     finally:
