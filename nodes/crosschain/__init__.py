@@ -94,6 +94,8 @@ class CrossChainNode(Node):
             "valid_ms": ConfigKey(30_000, "a signal is valid this long after it is published"),
             "stale_s": ConfigKey(30.0, "a chain without a BlockEnd this long is stale: no signals from it"),
             "max_pairs": ConfigKey(16, "most pool pairs evaluated per BlockEnd (the rest wait)"),
+            "pairing": ConfigKey("all", "all: every pool of A with every pool of B; same_address: only a pool "
+                                        "with its twin at the same address (one deployment on both chains)"),
             "word_radius": ConfigKey(8, "the collectors' word_radius: tick-bitmap words known each side"),
             "strategy_id": ConfigKey(3, "strategy_id of the published signals"),
         },
@@ -107,6 +109,8 @@ class CrossChainNode(Node):
                 raise ConfigError(f"node {rt.name}: {key}={s[key]} is negative")
         if int(s["max_pairs"]) < 1 or float(s["stale_s"]) <= 0:
             raise ConfigError(f"node {rt.name}: max_pairs must be >= 1 and stale_s > 0")
+        if str(s["pairing"]) not in ("all", "same_address"):
+            raise ConfigError(f"node {rt.name}: pairing={s['pairing']!r} is not all or same_address")
         if not str(s["manifest_b"]):
             raise ConfigError(f"node {rt.name}: manifest_b (chain B's manifest) is required")
         if not (str(s["namespace_b"]) or tuple(s.get("ring_namespaces", ()))):
@@ -147,7 +151,7 @@ class CrossChainNode(Node):
                 (token(manifests[0], str(s["native_token"])), token(manifests[1], str(s["native_token"]))),
                 (self._usd(manifests[0]), self._usd(manifests[1])), round(float(s["min_profit_usd"]) * 10**8),
                 int(s["valid_ms"]) * 1_000_000, int(float(s["stale_s"]) * 1e9), int(s["max_pairs"]),
-                int(s["strategy_id"]), int(s["bridge_venue"]))
+                int(s["strategy_id"]), int(s["bridge_venue"]), str(s["pairing"]) == "same_address")
         except AlphaPulseError as exc:
             self._next_try = time.monotonic() + _RETRY_S
             self.rt.stats.error(exc.kind)

@@ -49,6 +49,7 @@ class Settings:
     max_pairs: int
     strategy_id: int
     bridge_venue: int
+    same_address: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ class Evaluator:
         for asset in assets:
             on_a = [s for s in chains[0].pools.values() if s.holds(asset.x[0].address, asset.q[0].address)]
             on_b = [s for s in chains[1].pools.values() if s.holds(asset.x[1].address, asset.q[1].address)]
-            self.pairs += [Pair(asset, a, b) for a in on_a for b in on_b]
+            self.pairs += [Pair(asset, a, b) for a in on_a for b in on_b
+                           if not settings.same_address or a.address == b.address]
         self.by_pool: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
         for i, p in enumerate(self.pairs):
             self.by_pool[0].setdefault(p.a.address, []).append(i)
