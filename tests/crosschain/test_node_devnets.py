@@ -71,6 +71,7 @@ def test_signals_appear_when_prices_part_with_the_exact_trade(two_devnets: TwoDe
         h.collect(timeout=1.0)
         assert len(h.produced(CrossChainArbitrageSignal)) == 1  # only the parted pair, one way
         h.assert_contract()
+    assert isinstance(sig, CrossChainArbitrageSignal) and isinstance(record, CrossChainLegs)
 
     raw = bytes.fromhex(pool[2:])
     assert (sig.source_chain_id, sig.dest_chain_id) == (CHAIN_A, CHAIN_B)
