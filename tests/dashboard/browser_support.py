@@ -8,7 +8,8 @@ install`` where apt works); ``playwright install`` is never run and nothing is d
 :class:`CannedServer` serves the real page (``nodes/dashboard/static``) over aiohttp on a thread
 of its own, with a ``/ws`` that sends canned messages of the interface in docs/dashboard.md and
 records what the page posts to ``/api/stop`` and ``/api/resume``: the page's bugs show without a
-mesh.
+mesh. Its responses carry the real server's security headers (the Content-Security-Policy
+above all), so a page that breaks them fails here too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from nodes.dashboard.server import HEADERS
 
 #: The page's files.
 STATIC = Path(__file__).resolve().parents[2] / "nodes" / "dashboard" / "static"
@@ -83,6 +86,13 @@ def open_page(browser: Any, url: str) -> Iterator[Page]:
         context.close()
 
 
+@web.middleware
+async def _secure(request: web.Request, handler: Any) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    response.headers.update(HEADERS)
+    return response
+
+
 class CannedServer:
     """The page plus a websocket of canned messages, on a thread (a context manager).
 
@@ -116,7 +126,7 @@ class CannedServer:
         self._loop.close()
 
     async def _start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[_secure])
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/ws", self._ws)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pytest
 from bench._e2e_mesh import SupervisedMesh
 from mesh.protocol.constants import NodeState
 from nodes.runtime.cli.status import collect_heartbeats
-from tests.dashboard.browser_mesh import Dashboard
+from tests.dashboard.browser_mesh import supervised_mesh, wait_dashboard
 from tests.dashboard.browser_support import VIEWPORT, CannedServer, chromium, open_page, skip_reason
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
@@ -98,7 +97,7 @@ def test_page_renders_a_canned_snapshot_as_text_and_bounds_its_streams(browser):
     with CannedServer(_canned_snapshot(150), TOKEN) as server, open_page(browser, server.url) as p:
         page = p.page
         page.wait_for_selector("body[data-ready=true]", timeout=PAGE_MS)
-        page.wait_for_function("document.getElementById('executions-count').textContent === '4'",
+        page.wait_for_function("() => document.getElementById('executions-count').textContent === '4'",
                                timeout=PAGE_MS)
         assert page.get_attribute("#conn-state", "data-state") == "open"
         # nodes: one row each, the halted one marked (red by the stylesheet)
@@ -119,7 +118,7 @@ def test_page_renders_a_canned_snapshot_as_text_and_bounds_its_streams(browser):
         assert page.get_attribute("#processes tr[data-program=simulator]", "data-state") == "BACKOFF"
         assert page.get_attribute("#crosschain tbody tr", "data-id") == "77"
         assert page.get_attribute("#stop-state", "data-latched") == "false"
-        page.wait_for_function("document.getElementById('pnl-chart').dataset.points === '20'",
+        page.wait_for_function("() => document.getElementById('pnl-chart').dataset.points === '20'",
                                timeout=PAGE_MS)
         assert page.text_content("#pnl-total") == "$7.50"
         drawn = page.evaluate("""() => { const c = document.getElementById('pnl-chart');
@@ -149,7 +148,7 @@ def test_stop_resume_send_the_token_as_a_bearer_header_only(browser):
         page.click("#stop-button")
         page.wait_for_selector("#control-result[data-status='200']", timeout=PAGE_MS)
         page.click("#resume-button")
-        page.wait_for_function("document.getElementById('control-result').textContent === 'resume: done'",
+        page.wait_for_function("() => document.getElementById('control-result').textContent === 'resume: done'",
                                timeout=PAGE_MS)
         assert [(x["action"], x["authorization"]) for x in server.posts] == [
             ("stop", "Bearer wrong"), ("stop", f"Bearer {TOKEN}"), ("resume", f"Bearer {TOKEN}")]
@@ -169,13 +168,13 @@ def test_stop_resume_send_the_token_as_a_bearer_header_only(browser):
 def test_a_dropped_page_reconnects_and_takes_a_fresh_snapshot(browser):
     with CannedServer(_canned_snapshot(5), TOKEN) as server, open_page(browser, server.url) as p:
         page = p.page
-        page.wait_for_function("document.getElementById('opportunities-count').textContent === '5'",
+        page.wait_for_function("() => document.getElementById('opportunities-count').textContent === '5'",
                                timeout=PAGE_MS)
         server.drop_clients()
         page.wait_for_function("() => window.__dashboard.byType.dropped === 1", timeout=PAGE_MS)
         page.wait_for_function("() => window.__dashboard.byType.hello === 2", timeout=PAGE_MS)
         page.wait_for_selector("#conn-state[data-state=open]", timeout=PAGE_MS)
-        page.wait_for_function("document.getElementById('opportunities-count').textContent === '5'",
+        page.wait_for_function("() => document.getElementById('opportunities-count').textContent === '5'",
                                timeout=PAGE_MS)
         assert _rows(page, "opportunities") == 5  # the snapshot replaced the rows, no duplicates
         assert server.connections == 2
@@ -215,37 +214,42 @@ def _wait_state(mesh: SupervisedMesh, state: str) -> None:
 
 @pytest.mark.alone
 @pytest.mark.chain
-@pytest.mark.skipif(not any(e.name == "dashboard" for e in entry_points(group="alphapulse.commands")),
-                    reason="`alphapulse dashboard` is not installed yet (issue 15, in progress)")
 @pytest.mark.timeout(1500)
 def test_live_page_shows_trades_and_its_stop_halts_the_executor(tmp_path):
-    with SupervisedMesh() as mesh, Dashboard(mesh) as dash, chromium() as browser, \
-            open_page(browser, dash.url) as p:
-        page = p.page
-        page.wait_for_selector("body[data-ready=true]", timeout=PAGE_MS)
-        deadline_ms = READY_S * 1000
-        page.wait_for_function("() => +document.getElementById('opportunities-count').textContent > 0 && "
-                               "+document.getElementById('executions-count').textContent > 0",
-                               timeout=deadline_ms)
-        page.wait_for_selector("#nodes tr[data-node=executor][data-state=RUNNING]", timeout=deadline_ms)
-        shot = tmp_path / "dashboard.png"
-        page.screenshot(path=str(shot))
-        assert _png_size(shot) == (VIEWPORT["width"], VIEWPORT["height"])
-        print(f"\nscreenshot: {shot}")
+    mesh, url = supervised_mesh()
+    with mesh, chromium() as browser:
+        wait_dashboard(mesh, url, READY_S)
+        with open_page(browser, url) as p:
+            _trade_stop_resume(mesh, p, tmp_path)
 
-        page.fill("#token", (mesh.run_dir / "dashboard.token").read_text().strip())
-        page.fill("#reason", "browser test")
-        page.click("#stop-button")
-        page.wait_for_function("document.getElementById('control-result').textContent === 'stop: done'",
-                               timeout=CONTROL_S * 1000)
-        page.wait_for_selector("#nodes tr[data-node=executor][data-state=HALTED]", timeout=CONTROL_S * 1000)
-        page.wait_for_selector("#stop-state[data-latched=true]", timeout=CONTROL_S * 1000)
-        _wait_state(mesh, "HALTED")
 
-        page.click("#resume-button")
-        page.wait_for_function("document.getElementById('control-result').textContent === 'resume: done'",
-                               timeout=CONTROL_S * 1000)
-        page.wait_for_selector("#nodes tr[data-node=executor][data-state=RUNNING]", timeout=CONTROL_S * 1000)
-        page.wait_for_selector("#stop-state[data-latched=false]", timeout=CONTROL_S * 1000)
-        _wait_state(mesh, "RUNNING")
-        assert [e for e in p.errors if "favicon" not in e] == []
+def _trade_stop_resume(mesh: SupervisedMesh, p: Any, tmp_path: Path) -> None:
+    """Trades appear; a screenshot; Stop halts the executor, Resume runs it again."""
+    page = p.page
+    page.wait_for_selector("body[data-ready=true]", timeout=PAGE_MS)
+    deadline_ms = READY_S * 1000
+    page.wait_for_function("() => +document.getElementById('opportunities-count').textContent > 0 && "
+                           "+document.getElementById('executions-count').textContent > 0",
+                           timeout=deadline_ms)
+    page.wait_for_selector("#nodes tr[data-node=executor][data-state=RUNNING]", timeout=deadline_ms)
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot))
+    assert _png_size(shot) == (VIEWPORT["width"], VIEWPORT["height"])
+    print(f"\nscreenshot: {shot}")
+
+    page.fill("#token", (mesh.run_dir / "dashboard.token").read_text().strip())
+    page.fill("#reason", "browser test")
+    page.click("#stop-button")
+    page.wait_for_function("() => document.getElementById('control-result').textContent === 'stop: done'",
+                           timeout=CONTROL_S * 1000)
+    page.wait_for_selector("#nodes tr[data-node=executor][data-state=HALTED]", timeout=CONTROL_S * 1000)
+    page.wait_for_selector("#stop-state[data-latched=true]", timeout=CONTROL_S * 1000)
+    _wait_state(mesh, "HALTED")
+
+    page.click("#resume-button")
+    page.wait_for_function("() => document.getElementById('control-result').textContent === 'resume: done'",
+                           timeout=CONTROL_S * 1000)
+    page.wait_for_selector("#nodes tr[data-node=executor][data-state=RUNNING]", timeout=CONTROL_S * 1000)
+    page.wait_for_selector("#stop-state[data-latched=false]", timeout=CONTROL_S * 1000)
+    _wait_state(mesh, "RUNNING")
+    assert p.errors == []
