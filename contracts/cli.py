@@ -25,6 +25,17 @@ def chain_id(text: str) -> int:
     return value
 
 
+def block_time(text: str) -> int:
+    """Whole seconds between blocks, 0..3600 (0: a block per transaction)."""
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a block time must be whole seconds, not {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"a block time must be 0..3600 seconds, not {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``devnet`` command and its ``up``/``down``/``status``/``serve`` actions."""
     parser = subparsers.add_parser(
@@ -39,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_up.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     p_up.add_argument("--chain-id", type=chain_id, default=DEFAULT_CHAIN_ID,
                       help=f"chain id (default {DEFAULT_CHAIN_ID}; a second devnet: another one)")
+    p_up.add_argument("--block-time", type=block_time, default=0,
+                      help="after deploying, mine a block every N seconds (default 0: per transaction)")
     a.defaults(p_up, "contracts.devnet_cli:up", waits=True)
     p_down = actions.add_parser("down", parents=[common], help="stop the devnet")
     a.defaults(p_down, "contracts.devnet_cli:down")
@@ -53,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     p_serve.add_argument("--chain-id", type=chain_id, default=DEFAULT_CHAIN_ID,
                          help=f"chain id (default {DEFAULT_CHAIN_ID}; a second devnet: another one)")
+    p_serve.add_argument("--block-time", type=block_time, default=0,
+                         help="after deploying, mine a block every N seconds (default 0: per transaction)")
     p_serve.add_argument("--keep", action="store_true",
                          help="leave a devnet this command started running when it stops")
     a.defaults(p_serve, "contracts.devnet_cli:serve", waits=True)

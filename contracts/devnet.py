@@ -90,14 +90,16 @@ def status(paths: DevnetPaths) -> dict[str, Any] | None:
 
 
 def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
-       die_with_parent: bool = False, chain_id: int = DEFAULT_CHAIN_ID
-       ) -> tuple[dict[str, Any], bool]:
+       die_with_parent: bool = False, chain_id: int = DEFAULT_CHAIN_ID,
+       block_time: int = 0) -> tuple[dict[str, Any], bool]:
     """Start anvil and deploy, unless already up; returns (manifest, created).
 
     ``die_with_parent``: a started anvil ends when this process does (``devnet serve``).
     ``chain_id``: the chain id anvil reports (a second devnet beside the first takes another
     one, its own run directory and port; the deployment, and so every address and price, is
-    the same).
+    the same). ``block_time``: once deployed (or found up), mine a block every that many
+    seconds, transactions or not (a chain nobody trades on still makes blocks; 0: a block per
+    transaction, anvil's automine).
 
     Raises
     ------
@@ -114,6 +116,8 @@ def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
             raise DevnetError(f"the devnet in {paths.run_dir} is up with chain id "
                               f"{live['chain_id']}, not {chain_id}; bring it down first "
                               f"(alphapulse devnet down --run-dir {paths.run_dir})")
+        if block_time:
+            Chain(live["rpc_url"]).rpc("evm_setIntervalMining", [block_time])
         return live, False
     down(paths)  # clear a stale run
     paths.run_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +128,8 @@ def up(paths: DevnetPaths, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
         chain = Chain(f"http://{host}:{port}")
         manifest = deploy_market(chain)
         hand_over(chain, manifest)
+        if block_time:
+            chain.rpc("evm_setIntervalMining", [block_time])
     except BaseException:
         stop_anvil(proc)
         paths.pid_file.unlink(missing_ok=True)

@@ -25,7 +25,8 @@ def _paths(args: argparse.Namespace) -> devnet.DevnetPaths:
 def up(args: argparse.Namespace) -> int:
     """Start anvil and deploy the market, unless the devnet is already up."""
     paths = _paths(args)
-    manifest, created = devnet.up(paths, port=args.port, host=args.host, chain_id=args.chain_id)
+    manifest, created = devnet.up(paths, port=args.port, host=args.host, chain_id=args.chain_id,
+                                  block_time=args.block_time)
     verb = "started" if created else "already up"
     print(f"devnet {verb}: chain {manifest['chain_id']} at {manifest['rpc_url']} "
           f"(anvil pid {manifest['anvil']['pid']}), FlashArbitrage {manifest['flash_arbitrage']}, "
@@ -77,7 +78,7 @@ def serve(args: argparse.Namespace) -> int:
     paths = _paths(args)
     keep = args.keep or os.environ.get("ALPHAPULSE_DEVNET_KEEP") == "1"
     manifest, created = devnet.up(paths, port=args.port, host=args.host, die_with_parent=not keep,
-                                  chain_id=args.chain_id)
+                                  chain_id=args.chain_id, block_time=args.block_time)
     pid = int(manifest["anvil"]["pid"])
     print(f"devnet {'started' if created else 'already up'}: chain {manifest['chain_id']} at "
           f"{manifest['rpc_url']} (anvil pid {pid}), manifest {paths.manifest}", flush=True)

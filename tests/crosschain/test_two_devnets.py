@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
+from contracts.client import Chain
 from contracts.devnet import DevnetPaths, down
 from contracts.pools import read_v2
 from tests.devnet_fixtures import worker_port
@@ -54,14 +56,22 @@ def test_each_test_starts_with_equal_prices(two_devnets: TwoDevnets):
     assert _reserves(a, "WETH/DAI") == _reserves(b, "WETH/DAI")
 
 
-def test_devnet_up_takes_a_chain_id_and_refuses_another_on_a_live_devnet(tmp_path):
+def test_devnet_up_takes_a_chain_id_and_a_block_time_and_refuses_another_chain_id(tmp_path):
     port = worker_port() + 7
     run = str(tmp_path / "devnet-b")
     try:
-        first = _cli("up", "--port", str(port), "--run-dir", run, "--chain-id", str(CHAIN_B))
+        first = _cli("up", "--port", str(port), "--run-dir", run, "--chain-id", str(CHAIN_B),
+                     "--block-time", "1")
         assert first.returncode == 0, first.stderr
         assert f"chain {CHAIN_B}" in first.stdout
-        assert json.loads(DevnetPaths.of(run).manifest.read_text())["chain_id"] == CHAIN_B
+        manifest = json.loads(DevnetPaths.of(run).manifest.read_text())
+        assert manifest["chain_id"] == CHAIN_B
+        chain = Chain(manifest["rpc_url"], timeout=60)
+        start = chain.block_number()
+        deadline = time.monotonic() + 120
+        while chain.block_number() == start and time.monotonic() < deadline:
+            time.sleep(0.2)  # blocks without transactions: interval mining
+        assert chain.block_number() > start
         other = _cli("up", "--port", str(port), "--run-dir", run)  # 31337 by default
         assert other.returncode == 2 and other.stderr.count("\n") == 1
         assert f"chain id {CHAIN_B}, not {CHAIN_A}" in other.stderr
@@ -69,7 +79,10 @@ def test_devnet_up_takes_a_chain_id_and_refuses_another_on_a_live_devnet(tmp_pat
         down(DevnetPaths.of(run))
 
 
-@pytest.mark.parametrize("bad", ["0", "-5", "x", str(2**53)])
-def test_a_bad_chain_id_exits_2(tmp_path, bad):
-    result = _cli("up", "--chain-id", bad, "--run-dir", str(tmp_path))
-    assert result.returncode == 2 and "chain id" in result.stderr
+@pytest.mark.parametrize(("option", "bad", "says"), [
+    ("--chain-id", "0", "chain id"), ("--chain-id", "x", "chain id"),
+    ("--chain-id", str(2**53), "chain id"), ("--block-time", "-1", "block time"),
+    ("--block-time", "1.5", "block time")])
+def test_a_bad_chain_id_or_block_time_exits_2(tmp_path, option, bad, says):
+    result = _cli("up", option, bad, "--run-dir", str(tmp_path))
+    assert result.returncode == 2 and says in result.stderr
