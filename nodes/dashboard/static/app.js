@@ -322,7 +322,7 @@
 
   function onExecution(m) {
     const status = String(m.status || "?");
-    const known = m.predicted_usd !== undefined && m.predicted_usd !== null;
+    const known = status === "INCLUDED" && m.predicted_usd !== undefined && m.predicted_usd !== null;
     const diff = known ? Number(m.realized_usd) - Number(m.predicted_usd) : NaN;
     const tx = m.tx ? short(m.tx, 10, 6) : "-";
     prependRow("executions", el("tr", { "data-opportunity": m.opportunity_id, "data-status": status },
@@ -369,7 +369,8 @@
 
   // ---------------------------------------------------------------- P&L chart (canvas)
 
-  const pnl = { points: [], pending: false };
+  /** points: [t_ms, usd]; offsetMs: server clock minus this browser's (from hello). */
+  const pnl = { points: [], pending: false, offsetMs: 0 };
 
   function onPnl(msg) {
     for (const p of msg.points || []) {
@@ -426,8 +427,10 @@
     }
     const pad = { l: 72, r: 16, t: 12, b: 26 };
     const w = cssW - pad.l - pad.r, h = cssH - pad.t - pad.b;
-    let t0 = pts[0][0], t1 = pts[pts.length - 1][0];
-    if (t1 <= t0) { t0 -= 1000; t1 += 1000; }
+    // from the first point to now (the series stays flat since the last execution)
+    let t0 = pts[0][0];
+    let t1 = Math.max(pts[pts.length - 1][0], Date.now() + pnl.offsetMs);
+    if (t1 - t0 < 10000) t0 = t1 - 10000;
     let lo = Math.min(0, ...pts.map((p) => p[1])), hi = Math.max(0, ...pts.map((p) => p[1]));
     if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
     const span = hi - lo;
@@ -450,7 +453,7 @@
     for (let i = 0; i <= 4; i++) {
       const t = t0 + ((t1 - t0) * i) / 4;
       ctx.textAlign = i === 0 ? "left" : i === 4 ? "right" : "center";
-      ctx.fillText(fmtTime(t * 1e6).slice(0, 8), x(t), pad.t + h + 6);
+      ctx.fillText(fmtTime(t * 1e6).slice(0, t1 - t0 < 60000 ? 10 : 8), x(t), pad.t + h + 6);
     }
     // zero line
     ctx.strokeStyle = colText;
@@ -460,7 +463,8 @@
     // the series, as a step line (P&L changes only at executions), and its area to zero
     const colour = last >= 0 ? colPos : colNeg;
     ctx.beginPath();
-    ctx.moveTo(x(pts[0][0]), y(0));
+    ctx.moveTo(x(t0), y(0));
+    ctx.lineTo(x(pts[0][0]), y(0));
     ctx.lineTo(x(pts[0][0]), y(pts[0][1]));
     for (let i = 1; i < pts.length; i++) {
       ctx.lineTo(x(pts[i][0]), y(pts[i - 1][1]));
@@ -483,6 +487,8 @@
 
   const handlers = {
     hello(m) {
+      const serverMs = Number(m.now_ns) / 1e6;
+      pnl.offsetMs = Number.isFinite(serverMs) && serverMs > 0 ? serverMs - Date.now() : 0;
       clearStreams();
       setText("mesh-name", `${m.namespace || "?"} \u00b7 ${m.run_dir_name || "?"}`);
       document.body.dataset.ready = "true";
@@ -566,6 +572,7 @@
     drawChart();
     connect();
     setInterval(() => { if (nodes.size) renderNodes(); footer(); }, 500);
+    setInterval(() => { if (pnl.points.length) scheduleChart(); }, 1000);
     window.addEventListener("resize", scheduleChart);
   });
 })();
