@@ -133,7 +133,9 @@ class Dashboard:
     def _drain(self) -> None:
         """Fold a budget of inbox events in and fan them out; come back for the rest."""
         assert self.inbox is not None
-        events = self.inbox.take()
+        # a quarter of a client queue per turn: between turns every client's sender runs, so a
+        # burst of events only drops the clients that really do not read
+        events = self.inbox.take(max(1, self.settings.queue_size // 4))
         apply, out = self.state.apply, []
         for kind, payload in events:
             out.extend(apply(kind, payload))
