@@ -209,7 +209,9 @@ class MeshReader:
         elif isinstance(first, CrossChainArbitrageSignal):
             put(("crosschain", m.crosschain(first, d.header.timestamp_ns or now)))
         elif isinstance(first, ProcessEvent):
-            put(("process", m.process_row(first)))
+            for ev in tlvs:  # process-events repeats its table as several ProcessEvents a frame
+                if isinstance(ev, ProcessEvent):
+                    put(("process", m.process_row(ev)))
 
     # -- rings -------------------------------------------------------------------------------
 
