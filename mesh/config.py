@@ -244,12 +244,15 @@ def load_config(path: str | os.PathLike[str] | None = None,
             raise ConfigError(f"[nodes.{name}] must be a table")
         node_docs[name] = dict(body)
     nodes: dict[str, NodeConfig] = {}
+    prefixes = {n: f"ALPHAPULSE_NODE_{_env_name(n)}_" for n in node_docs}
     for index, (name, body) in enumerate(node_docs.items()):
         if not _NODE_NAME.match(name):
             raise ConfigError(f"node name {name!r} must match {_NODE_NAME.pattern}")
-        prefix = f"ALPHAPULSE_NODE_{_env_name(name)}_"
+        prefix = prefixes[name]
+        # A longer name's prefix wins: COLLECTOR_EVM_B_X is collector-evm-b's, not collector-evm's.
+        longer = [p for p in prefixes.values() if len(p) > len(prefix) and p.startswith(prefix)]
         for key, value in env.items():
-            if key.startswith(prefix):
+            if key.startswith(prefix) and not any(key.startswith(p) for p in longer):
                 body[key[len(prefix):].lower()] = value
         base = _default_node(name, index + 1, cfg.run_dir, cfg.metrics_base_port)
         pub = _coerce(f"{name}.pub", body.pop("pub", base.pub), "")

@@ -43,6 +43,13 @@ def test_ring_namespaces_come_from_toml_lists_and_env_strings_and_default_to_non
     assert resolve(cfg.node("strategy").settings, "strategy")["ring_namespaces"] == ("apb",)
 
 
+def test_a_node_whose_name_prefixes_another_takes_only_its_own_environment_keys():
+    cfg = load_config(env={"ALPHAPULSE_NODE_COLLECTOR_EVM_B_MANIFEST": "/b.json",
+                           "ALPHAPULSE_NODE_COLLECTOR_EVM_MANIFEST": "/a.json"})
+    assert cfg.node("collector-evm").settings == {"manifest": "/a.json"}
+    assert cfg.node("collector-evm-b").settings == {"manifest": "/b.json"}
+
+
 @pytest.mark.parametrize("given", [{"ring_namespaces": ["ok", "not.ok"]},
                                    {"ring_namespaces": 7}, {"ring_namespace": "a b"},
                                    {"ring_namespace": ["a"]}])
