@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import re
 import signal
 import sys
 
@@ -42,6 +43,14 @@ def host_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(f"an IP address, not {text!r}") from None
 
 
+def namespace_arg(text: str) -> str:
+    """``--ring-namespace``: a ring namespace (letters, digits, ``_``, ``-``; 1..64)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        raise argparse.ArgumentTypeError(f"a ring namespace ([A-Za-z0-9_-]{{1,64}}), "
+                                         f"not {text!r}")
+    return text
+
+
 def port_arg(text: str) -> int:
     """``--port``: 0 (a free port) or 1..65535."""
     return 0 if text.strip() == "0" else a.port(text)
@@ -72,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where dashboard.token lives (default: the mesh's run_dir)")
     p.add_argument("--risk-node", type=a.name, default="risk",
                    help="the node stop and resume talk to (default risk)")
-    p.add_argument("--ring-namespace", action="append", default=[], type=a.name,
+    p.add_argument("--ring-namespace", action="append", default=[], type=namespace_arg,
                    help="also read this ring namespace's market-data rings (repeatable)")
     p.add_argument("--client-queue", type=queue_arg, default=1024,
                    help="messages queued per browser before it is dropped (default 1024)")

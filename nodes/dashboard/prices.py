@@ -61,8 +61,7 @@ class PriceBook:
 
     def __init__(self, symbols: dict[str, str] | None = None) -> None:
         self.symbols = symbols or {}
-        self.pools: dict[str, dict[str, Any]] = {}
-        self.decimals: dict[str, tuple[int, int]] = {}
+        self.pools: dict[tuple[str, str], dict[str, Any]] = {}  # (ring writer, pool)
         self.chain_of: dict[str, int] = {}
         self.changed = False
 
@@ -74,8 +73,10 @@ class PriceBook:
              price: Fraction | None, block: int) -> None:
         if price is None:
             return
-        key = hex_address(pool)
-        row = self.pools.pop(key, None) or {"pool": key, "venue": _venue(venue), "pair": pair}
+        address = hex_address(pool)
+        key = (writer, address)  # two chains may have pools at the same address
+        row = self.pools.pop(key, None) or {"pool": address, "venue": _venue(venue),
+                                            "pair": pair}
         if pair is not None:
             row["pair"] = pair
         row.update(chain_id=str(self.chain_of.get(writer, 0)) if writer in self.chain_of
@@ -88,15 +89,12 @@ class PriceBook:
     def apply(self, writer: str, tlv: object) -> None:
         """Fold one decoded ring TLV of ring writer ``writer`` in (others are ignored)."""
         if isinstance(tlv, PoolSync):
-            self.decimals[hex_address(tlv.pool_address)] = (tlv.token0_decimals,
-                                                            tlv.token1_decimals)
             self._set(writer, tlv.pool_address, tlv.venue,
                       self._pair(tlv.token0_addr, tlv.token1_addr),
                       v2_price(tlv.reserve0, tlv.reserve1, tlv.token0_decimals,
                                tlv.token1_decimals), tlv.block_number)
         elif isinstance(tlv, PoolState):
             d0, d1 = tlv.token0_decimals, tlv.token1_decimals
-            self.decimals[hex_address(tlv.pool_address)] = (d0, d1)
             price = v3_price(tlv.sqrt_price_x96, d0, d1) if tlv.sqrt_price_x96 else \
                 v2_price(tlv.reserve0, tlv.reserve1, d0, d1)
             self._set(writer, tlv.pool_address, tlv.venue,

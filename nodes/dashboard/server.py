@@ -159,8 +159,8 @@ class Dashboard:
                "recovered": s.recovered, "duplicates": s.duplicates,
                "subscriber_errors": s.error_total, "ring_frames": r.ring_frames,
                "ring_lost": r.ring_lost, "reader_errors": sum(r.errors.values()),
-               "inbox_dropped": self.inbox.dropped if self.inbox else 0,
-               "events": self.inbox.put_total if self.inbox else 0,
+               "inbox_dropped": self.inbox.dropped if self.inbox is not None else 0,
+               "events": self.inbox.put_total if self.inbox is not None else 0,
                "reader_alive": int(r.alive())}
         return out
 
@@ -242,6 +242,7 @@ async def api_state(request: web.Request) -> web.Response:
     d = _dash(request)
     body = d.state.snapshot()
     body["mesh"] = d.mesh_counters()
+    body["mesh_errors"] = dict(d.reader.errors) if d.reader is not None else {}
     body["clients"] = len(d.hub.clients)
     return web.Response(body=orjson.dumps(body), content_type="application/json",
                         headers=HEADERS)
