@@ -281,6 +281,9 @@ async def _control(request: web.Request, action: str) -> web.Response:
         except ConfigError as exc:
             raise BadBody(str(exc)) from None
     body["reply"] = reply.decode(errors="replace")
+    if not body["ok"]:
+        body["error"] = "risk_refused"
+        d.metrics.errors.labels("risk_refused").inc()
     return web.json_response(body, status=200 if body["ok"] else 502, headers=HEADERS)
 
 
