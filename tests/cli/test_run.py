@@ -74,7 +74,8 @@ def _wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
 #: The nodes of the default deployment (the devnet, the exchange and the simulator are programs,
 #: not nodes: no heartbeat).
 DEFAULT_RUNNING = {"risk", "monitor", "collector-evm", "strategy", "portfolio", "executor",
-                   "collector-cex", "cexdex", "cex-gateway", "archiver", "process-events"}
+                   "collector-cex", "cexdex", "cex-gateway", "archiver", "process-events",
+                   "collector-evm-b", "crosschain"}
 
 
 def _wait_running(env: dict[str, str], want: set[str] = DEFAULT_RUNNING,
