@@ -51,6 +51,13 @@ def namespace_arg(text: str) -> str:
     return text
 
 
+def hostname_arg(text: str) -> str:
+    """``--allow-host``: a host name or IP address (no port)."""
+    if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:]{2,39}\]", text):
+        raise argparse.ArgumentTypeError(f"a host name or IP address, not {text!r}")
+    return text.lower()
+
+
 def port_arg(text: str) -> int:
     """``--port``: 0 (a free port) or 1..65535."""
     return 0 if text.strip() == "0" else a.port(text)
@@ -77,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port_arg, default=DEFAULT_PORT,
                    help=f"port (default {DEFAULT_PORT}; 0: a free one)")
+    p.add_argument("--allow-host", action="append", default=[], type=hostname_arg,
+                   metavar="NAME", help="another name browsers reach this server by (the Host "
+                   "header is checked; repeatable)")
     p.add_argument("--run-dir", default=None,
                    help="where dashboard.token lives (default: the mesh's run_dir)")
     p.add_argument("--risk-node", type=a.name, default="risk",
@@ -101,7 +111,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = Settings(cfg=cfg, token=load_or_create(run_dir), host=args.host,
                         port=args.port, risk_node=args.risk_node,
                         queue_size=args.client_queue,
-                        ring_namespaces=tuple(args.ring_namespace))
+                        ring_namespaces=tuple(args.ring_namespace),
+                        extra_hosts=tuple(args.allow_host))
     exit_with_parent()
 
     def ready(port: int) -> None:
@@ -117,5 +128,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await serve(settings, ready, stop)
 
-    asyncio.run(main())
+    from nodes.dashboard.errors import ReaderDied
+
+    try:
+        asyncio.run(main())
+    except ReaderDied as exc:
+        sys.stderr.write(f"alphapulse dashboard: {exc}\n")
+        return 1
     return 0

@@ -59,3 +59,10 @@ class RiskNoAnswer(DashboardError):
 
     kind = "no_answer"
     status = 502
+
+
+class ReaderDied(DashboardError):
+    """A mesh reader thread ended on an error (the command exits 1; supervisord restarts it)."""
+
+    kind = "reader_died"
+    status = 500

@@ -37,6 +37,7 @@ from nodes.dashboard.errors import (
     BodyTooLarge,
     DashboardError,
     NotFound,
+    ReaderDied,
     RiskNoAnswer,
 )
 from nodes.dashboard.fanout import CLIENT_QUEUE, Hub
@@ -81,6 +82,8 @@ class Settings:
     ring_namespaces: tuple[str, ...] = ()
     control_timeout: float = CONTROL_TIMEOUT
     symbols: dict[str, str] | None = None
+    #: Extra names the ``Host`` header may carry (``--allow-host``), without the port.
+    extra_hosts: tuple[str, ...] = ()
     allowed_hosts: set[str] = field(default_factory=set)
 
 
@@ -100,6 +103,8 @@ class Dashboard:
         self._draining = False
         self._ticker: asyncio.Task[None] | None = None
         self.control_lock = asyncio.Lock()
+        #: Set when a mesh reader thread died: the command exits 1 and supervisord restarts it.
+        self.failed = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -147,6 +152,8 @@ class Dashboard:
         while True:
             self.hub.broadcast([self.state.nodes_msg()])
             self._refresh_mesh_metrics()
+            if self.reader is not None and self.reader.failure is not None:
+                self.failed.set()
             await asyncio.sleep(NODES_PERIOD)
 
     def mesh_counters(self) -> dict[str, int]:
@@ -351,11 +358,13 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         return d.refuse(BodyTooLarge("body too large"))
 
 
-def allowed_hosts(host: str, port: int) -> set[str]:
-    """``Host`` values that name a server listening on ``host:port``."""
-    names = {host, "127.0.0.1", "localhost", "[::1]"} if host in (
-        "127.0.0.1", "localhost", "::1") else {host}
-    return {f"{n}:{port}" for n in names} | ({f"[{host}]:{port}"} if ":" in host else set())
+def allowed_hosts(host: str, port: int, extra: tuple[str, ...] = ()) -> set[str]:
+    """``Host`` values that name a server listening on ``host:port``: the address itself, the
+    loopback names for a loopback or wildcard bind, and ``extra`` names."""
+    names = {f"[{host}]" if ":" in host else host, *extra}
+    if host in ("127.0.0.1", "::1", "0.0.0.0", "::"):
+        names |= {"127.0.0.1", "localhost", "[::1]"}
+    return {f"{n}:{port}" for n in names}
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -390,8 +399,14 @@ async def serve(settings: Settings, ready: Callable[[int], None],
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
                               f"{exc.strerror or exc}") from None
         port = int(runner.addresses[0][1]) if runner.addresses else settings.port
-        settings.allowed_hosts = allowed_hosts(settings.host, port)
+        settings.allowed_hosts = allowed_hosts(settings.host, port, settings.extra_hosts)
         ready(port)
-        await stop.wait()
+        dash = app[STATE_KEY]
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(dash.failed.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        if dash.failed.is_set() and dash.reader is not None:
+            raise ReaderDied(f"a mesh reader thread died: {dash.reader.failure!r}")
     finally:
         await runner.cleanup()

@@ -95,3 +95,14 @@ def test_a_full_client_queue_drops_that_client_only():
     ok, hub = asyncio.run(main())
     assert len(ok.sent) == 41 and len(hub.clients) == 1
     assert hub.metrics.dropped.labels("slow")._value.get() == 1
+
+
+def test_host_names_accepted_for_loopback_wildcard_and_other_binds():
+    from nodes.dashboard.server import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1", 8700) == {"127.0.0.1:8700", "localhost:8700",
+                                                "[::1]:8700"}
+    assert allowed_hosts("0.0.0.0", 1, ("box.lan",)) == {"0.0.0.0:1", "127.0.0.1:1",
+                                                          "localhost:1", "[::1]:1", "box.lan:1"}
+    assert allowed_hosts("10.0.0.5", 2) == {"10.0.0.5:2"}
+    assert allowed_hosts("::1", 3) == {"[::1]:3", "127.0.0.1:3", "localhost:3"}

@@ -30,7 +30,8 @@ def test_bad_arguments_exit_2_with_one_line(capsys):
     from mesh.cli import main
 
     for args in (["--port", "70000"], ["--port", "http"], ["--host", "example.com"],
-                 ["--client-queue", "3"], ["--risk-node", "Bad Name"], ["--bogus"]):
+                 ["--client-queue", "3"], ["--risk-node", "Bad Name"], ["--bogus"],
+                 ["--allow-host", "a b:80"], ["--ring-namespace", "a.b"]):
         with pytest.raises(SystemExit) as exit_:
             main(["dashboard", *args])
         out, err = capsys.readouterr()
