@@ -84,7 +84,7 @@ def _canned_snapshot(opportunities: int) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the module's tests."""
+    """One headless Chromium for the module's tests (Playwright's sync API runs one per thread)."""
     with chromium() as b:
         yield b
 
@@ -215,9 +215,9 @@ def _wait_state(mesh: SupervisedMesh, state: str) -> None:
 @pytest.mark.alone
 @pytest.mark.chain
 @pytest.mark.timeout(1500)
-def test_live_page_shows_trades_and_its_stop_halts_the_executor(tmp_path):
+def test_live_page_shows_trades_and_its_stop_halts_the_executor(browser, tmp_path):
     mesh, url = supervised_mesh()
-    with mesh, chromium() as browser:
+    with mesh:
         wait_dashboard(mesh, url, READY_S)
         with open_page(browser, url) as p:
             _trade_stop_resume(mesh, p, tmp_path)
