@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from alphapulse.errors import ConfigError
@@ -118,3 +120,19 @@ def test_a_node_reads_its_extra_namespace_and_writes_in_its_own_ring_namespace(t
         assert feeder_a != feeder_b
         assert h.metric("alphapulse_ring_frames_read_total", ring=feeder_a) == 1
         assert h.metric("alphapulse_ring_frames_read_total", ring=feeder_b) == 1
+
+
+def test_status_counts_a_nodes_ring_in_another_namespace_and_no_stranger(two_ns):
+    from nodes.runtime.cli.status import ring_rows
+    ns_own, ns_b = two_ns
+    mine = RingWriter.create("market-data", "collector-evm-b", namespace=ns_b, capacity=1 << 12)
+    stranger = RingWriter.create("market-data", "other", namespace=ns_b, capacity=1 << 12)
+    try:
+        mine.write(b"x")
+        rows = ring_rows(ns_own, {os.getpid(): "collector-evm-b"})
+        assert [(r["ring"], r["frames"]) for r in rows["collector-evm-b"]] == [
+            (str(mine.name), 1)]
+        assert "other" not in rows
+    finally:
+        for w in (mine, stranger):
+            w.close()

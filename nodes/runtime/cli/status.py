@@ -109,17 +109,21 @@ def ring_rows(namespace: str, pids: dict[int, str]) -> dict[str, list[dict[str, 
     """Per node name: its rings, as writer (frames written) and as reader (read, lost).
 
     Writers are known by ring name, readers by the pid in their slot (``pids``: pid -> node).
-    Rings that vanish or are not rings while being read are skipped.
+    Rings of other namespaces count when one of ``pids`` writes them (a node with a
+    ``ring_namespace`` of its own, such as chain B's collector). Rings that vanish or are not
+    rings while being read are skipped.
     """
     from shm.errors import RingError
     from shm.inspect import ring_info
     from shm.segment import list_ring_names
 
     out: dict[str, list[dict[str, Any]]] = {}
-    for name in list_ring_names(namespace):
+    for name in list_ring_names(None):
         try:
             info = ring_info(name)
         except RingError:
+            continue
+        if name.namespace != namespace and pids.get(info.writer_pid) != info.writer:
             continue
         out.setdefault(info.writer, []).append(
             {"ring": info.name, "role": "writer", "frames": info.frames_written,
