@@ -330,7 +330,7 @@
       el("td", { class: "mono", title: String(m.opportunity_id) }, short(m.opportunity_id, 10, 4)),
       el("td", { title: m.error ? String(m.error) : "" },
         el("span", { class: "pill exec-" + status.toLowerCase() }, status),
-        m.error ? el("div", { class: "sub" }, short(m.error, 40, 0)) : null),
+        m.error ? el("div", { class: "sub err" }, short(m.error, 80, 0)) : null),
       el("td", { class: "num", title: `raw ${m.predicted_profit}` }, fmtUsd(m.predicted_usd)),
       el("td", { class: "num " + signClass(m.realized_usd), title: `raw ${m.realized_profit}` }, fmtUsd(m.realized_usd)),
       el("td", { class: "num " + signClass(diff) }, Number.isFinite(diff) ? fmtUsd(diff) : "-"),
