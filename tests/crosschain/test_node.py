@@ -70,7 +70,7 @@ def expected(a: tuple[int, int], b: tuple[int, int]):
 def test_node_prices_both_chains_and_publishes_the_exact_cross_chain_trade(tmp_path, unique_name):
     ns_b = f"{unique_name}b"
     settings = {"manifest_a": _manifest(tmp_path, "a", 31337), "manifest_b": _manifest(tmp_path, "b", 31338),
-                "ring_namespaces": [ns_b], "assets": "WETH/USDC", "min_profit_usd": 1.0, **BRIDGE}
+                "ring_namespaces": [ns_b], "assets": "WETH/USDC", "min_profit_usd": 1.0, "stale_s": 3600.0, **BRIDGE}
     with NodeHarness(KIND, settings=settings, mesh={"deadline_ms": 0}, start_timeout=60) as h:
         h.feed_ring(_state(10, A), _end(10, 31337))
         h.feed_ring(_state(7, B), namespace=ns_b)
@@ -146,14 +146,19 @@ def test_a_stale_chain_publishes_nothing_and_is_counted(tmp_path, unique_name):
                 "ring_namespaces": [ns_b], "assets": "WETH/USDC", "stale_s": 0.5, **BRIDGE}
     with NodeHarness(KIND, settings=settings, mesh={"deadline_ms": 0}, start_timeout=60) as h:
         h.feed_ring(_state(7, B), _end(7, 31338), namespace=ns_b)
+        _wait_skipped(h, 1)  # B's block applied: A has none yet
         time.sleep(1.0)  # B's last block is now older than stale_s (a lower bound, not a timed assertion)
         h.feed_ring(_state(10, A), _end(10, 31337))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and h.metric("alphapulse_crosschain_skipped_total", reason="stale_chain") < 2:
-            time.sleep(0.05)
+        _wait_skipped(h, 2)
         # B's block found A without one yet; A's block found B stale: both counted, nothing sized.
         assert h.metric("alphapulse_crosschain_skipped_total", reason="stale_chain") == 2
         assert h.produced(CrossChainArbitrageSignal) == []
+
+
+def _wait_skipped(h: NodeHarness, n: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and h.metric("alphapulse_crosschain_skipped_total", reason="stale_chain") < n:
+        time.sleep(0.05)
 
 
 def test_configuration_errors_exit_2_with_one_line():

@@ -47,7 +47,8 @@ def test_signals_appear_when_prices_part_with_the_exact_trade(two_devnets: TwoDe
     for s in streams:
         s.follower.start()
     settings = {"manifest_a": str(a.manifest_path), "manifest_b": str(b.manifest_path), "ring_namespaces": [ns_b],
-                "assets": "WETH/USDC", "pairing": "same_address", "min_profit_usd": 1.0, **BRIDGE}
+                "assets": "WETH/USDC", "pairing": "same_address", "min_profit_usd": 1.0, "stale_s": 3600.0,
+                **BRIDGE}
     with NodeHarness(KIND, settings=settings, mesh={"deadline_ms": 0}, start_timeout=60) as h:
         first_a, first_b = streams[0].new_frames(), streams[1].new_frames()
         for raw in first_a:
