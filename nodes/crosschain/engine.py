@@ -9,7 +9,7 @@ are evaluated per block (the rest wait for the next), each in both directions by
 last ``BlockEnd``'s base fee plus tip, in ``Q`` at a pool of that chain (rounded up); the profit
 is valued in USD on the source chain (down), the bridge's cost (its fee in ``X`` at the source
 pool's price plus the latency haircut) up. A chain without a ``BlockEnd`` for ``stale_s`` seconds
-is stale: its pairs are not evaluated (counted). A direction publishes again only when its
+is stale: its pairs are not evaluated (counted) until the next block of either chain. A direction publishes again only when its
 sizes or profit changed.
 """
 
@@ -116,13 +116,18 @@ class Evaluator:
             self.by_pool[0].setdefault(p.a.address, []).append(i)
             self.by_pool[1].setdefault(p.b.address, []).append(i)
         self.queue: dict[int, None] = {}
+        #: Pairs skipped while a chain was stale: queued again at the next block of either chain.
+        self.deferred: dict[int, None] = {}
         self.last_end_ns = [0, 0]
         self._last: dict[tuple[tuple[str, str, str], str], tuple[int, int, int]] = {}
         self._ids = 0
 
     def block_applied(self, chain: int, touched: set[str], now_mono_ns: int) -> None:
-        """A block of ``chain`` was applied: queue the pairs of the pools it touched."""
+        """A block of ``chain`` was applied: queue the pairs of the pools it touched, and those
+        deferred while a chain was stale."""
         self.last_end_ns[chain] = now_mono_ns
+        self.queue.update(self.deferred)
+        self.deferred.clear()
         for address in sorted(touched):
             for i in self.by_pool[chain].get(address, ()):
                 self.queue[i] = None
@@ -142,6 +147,7 @@ class Evaluator:
             pair = self.pairs[i]
             if self.stale(0, mono) or self.stale(1, mono):
                 self.tally.skipped["stale_chain"] += 1
+                self.deferred[i] = None
                 continue
             for direction in DIRECTIONS:
                 found = self._direction(pair, direction, now_ns, id_base)

@@ -86,6 +86,12 @@ def test_a_stale_chain_is_not_evaluated_and_the_threshold_holds():
     ev = _evaluator(stale_s=5)
     _blocks(ev, [300_000 * 10**6] * 3, [312_000 * 10**6] * 3, 1, now=1 * S)
     assert ev.run(10**18, 1, now_mono_ns=7 * S) == [] and ev.tally.skipped["stale_chain"] == 9
+    # B's next block (no pool touched) queues the deferred pairs again; A is still stale: they wait again.
+    ev.block_applied(1, set(), 8 * S)
+    assert len(ev.queue) == 9 and ev.run(10**18, 1, now_mono_ns=8 * S) == []
+    # A's next block without a pool change: the deferred pairs are evaluated, both chains fresh.
+    ev.block_applied(0, set(), 9 * S)
+    assert len(ev.run(10**18, 1, now_mono_ns=9 * S)) == 9 and ev.tally.skipped["stale_chain"] == 18
     flat = _evaluator()
     _blocks(flat, [300_000 * 10**6] * 3, [300_900 * 10**6] * 3, 1, now=1 * S)  # 0.3 %: fees eat it
     assert flat.run(10**18, 1, now_mono_ns=1 * S) == []
