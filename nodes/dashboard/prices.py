@@ -27,7 +27,7 @@ def price_text(value: Fraction) -> str:
         return "0"
     with localcontext() as ctx:
         ctx.prec = 10
-        d = Decimal(value.numerator) / Decimal(value.denominator)
+        d = (Decimal(value.numerator) / Decimal(value.denominator)).normalize()
     return format(d, "f")
 
 
@@ -107,8 +107,12 @@ class PriceBook:
                 d0, d1 = tlv.amount_out_decimals, tlv.amount_in_decimals
             self._set(writer, tlv.pool_address, tlv.venue, None,
                       v3_price(tlv.sqrt_price_x96_after, d0, d1), tlv.block_number)
-        elif isinstance(tlv, BlockEnd):
+        elif isinstance(tlv, BlockEnd) and self.chain_of.get(writer) != tlv.chain_id:
             self.chain_of[writer] = tlv.chain_id
+            for (ring, _), row in self.pools.items():  # rows seen before the ring's first
+                if ring == writer:                     # BlockEnd learn their chain now
+                    row["chain_id"] = str(tlv.chain_id)
+                    self.changed = True
 
     def take(self) -> list[dict[str, Any]] | None:
         """Every pool's row if anything changed since the last call, else None."""

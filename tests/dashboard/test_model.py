@@ -21,6 +21,26 @@ def test_prices_are_decimal_adjusted_token1_per_token0():
     assert price_text(v3_price(1 << 96, 18, 18)) == "1"
     assert price_text(v3_price(2 << 96, 6, 18)) == "0.000000000004"
     assert price_text(Fraction(1, 3)) == "0.3333333333"
+    assert price_text(Fraction(3_000_000_000_001, 10**9)) == "3000"  # 10 digits, no zeros
+
+
+def test_a_rings_first_block_end_names_the_chain_of_pools_seen_before():
+    from mesh.protocol import BlockEnd, PoolSync
+    from nodes.dashboard.prices import PriceBook
+
+    book = PriceBook({"0x" + "11" * 20: "WETH"})
+    sync = PoolSync(reserve0=10**18, reserve1=2 * 10**18, block_number=5, venue=300,
+                    token0_decimals=18, token1_decimals=18, pool_address=b"\x33" * 20,
+                    token0_addr=b"\x11" * 20, token1_addr=b"\x22" * 20)
+    book.apply("collector-evm", sync)
+    book.apply("ns-b/collector-evm-b", sync._replace(reserve1=3 * 10**18))
+    rows = book.take()
+    assert rows is not None and [(r["chain_id"], r["price"], r["pair"]) for r in rows] == [
+        (None, "2", "WETH/0x222222"), (None, "3", "WETH/0x222222")]
+    assert book.take() is None
+    book.apply("collector-evm", BlockEnd(chain_id=31337, block_number=5))
+    rows = book.take()
+    assert rows is not None and [r["chain_id"] for r in rows] == ["31337", None]
     assert v2_price(0, 5, 18, 18) is None and v3_price(0, 18, 18) is None
 
 
