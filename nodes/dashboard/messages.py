@@ -118,3 +118,21 @@ def process_row(p: ProcessEvent) -> dict[str, Any]:
     """One program's row of ``{"type": "process"}``."""
     return {"program": p.program, "state": _name(ProcessState, p.state),
             "pid": p.pid or None, "starts": p.starts, "ts_ns": p.timestamp_ns}
+
+
+#: Program states that are worth an alert (EXITED only when the exit was unexpected).
+_BAD_PROCESS = {ProcessState.BACKOFF: "WARNING", ProcessState.FATAL: "CRITICAL",
+                ProcessState.EXITED: "WARNING"}
+
+
+def process_alert(p: ProcessEvent) -> dict[str, Any] | None:
+    """An ``alert`` for a program that crashed, backs off or gave up; None otherwise."""
+    try:
+        severity = _BAD_PROCESS.get(ProcessState(p.state))
+    except ValueError:
+        return None
+    if severity is None or (p.state == ProcessState.EXITED and p.expected):
+        return None
+    return {"type": "alert", "severity": severity, "kind": "process",
+            "message": f"{p.program} {_name(ProcessState, p.state)} (starts {p.starts})",
+            "program": p.program, "ts_ns": p.timestamp_ns}

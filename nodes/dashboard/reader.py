@@ -141,6 +141,8 @@ class MeshReader:
         self._predicted: collections.OrderedDict[int, tuple[int, int]] = \
             collections.OrderedDict()
         self.failure: BaseException | None = None
+        #: supervisord event serials already alerted on (the listener repeats its events)
+        self._alerted: set[int] = set()
         self._threads = [threading.Thread(target=self._guard, args=(f,), daemon=True,
                                           name=f"dashboard-{n}")
                          for n, f in (("zmq", self._receive), ("rings", self._read_rings))]
@@ -212,6 +214,12 @@ class MeshReader:
             for ev in tlvs:  # process-events repeats its table as several ProcessEvents a frame
                 if isinstance(ev, ProcessEvent):
                     put(("process", m.process_row(ev)))
+                    bad = m.process_alert(ev) if ev.serial not in self._alerted else None
+                    if bad is not None:  # once per supervisord event, not per repetition
+                        self._alerted.add(ev.serial)
+                        put(("alert", bad))
+                        while len(self._alerted) > PREDICTED_KEPT:
+                            self._alerted.pop()
 
     # -- rings -------------------------------------------------------------------------------
 

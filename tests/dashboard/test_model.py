@@ -126,3 +126,19 @@ def test_host_names_accepted_for_loopback_wildcard_and_other_binds():
                                                           "localhost:1", "[::1]:1", "box.lan:1"}
     assert allowed_hosts("10.0.0.5", 2) == {"10.0.0.5:2"}
     assert allowed_hosts("::1", 3) == {"[::1]:3", "127.0.0.1:3", "localhost:3"}
+
+
+def test_a_program_that_crashes_or_gives_up_is_an_alert():
+    from mesh.protocol import ProcessEvent
+    from mesh.protocol.constants import ProcessState
+    from nodes.dashboard.messages import process_alert
+
+    fatal = ProcessEvent(program="executor", state=int(ProcessState.FATAL), starts=4,
+                         timestamp_ns=9)
+    assert process_alert(fatal) == {"type": "alert", "severity": "CRITICAL", "kind": "process",
+                                    "message": "executor FATAL (starts 4)",
+                                    "program": "executor", "ts_ns": 9}
+    exited = fatal._replace(state=int(ProcessState.EXITED))
+    assert process_alert(exited)["severity"] == "WARNING"  # type: ignore[index]
+    assert process_alert(exited._replace(expected=1)) is None
+    assert process_alert(fatal._replace(state=int(ProcessState.RUNNING))) is None
