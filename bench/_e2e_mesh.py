@@ -253,11 +253,12 @@ class SupervisedMesh(StartedAndClosed):
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        with contextlib.suppress(Exception):
-            devnet.down(self.paths)
+        for paths in (self.paths, devnet.DevnetPaths.of(f"{self.paths.run_dir}-b")):  # chain B's too
+            with contextlib.suppress(Exception):
+                devnet.down(paths)
         with contextlib.suppress(posix_ipc.ExistentialError):
             posix_ipc.unlink_shared_memory("/" + self.cfg.kill_flag_name.lstrip("/"))
-        for ring in list_ring_names(self.namespace):
+        for ring in list_ring_names(self.namespace) + list_ring_names(f"{self.namespace}-b"):
             unlink(ring)
         shutil.rmtree(self.root, ignore_errors=True)
 
