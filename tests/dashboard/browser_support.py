@@ -2,7 +2,8 @@
 dashboard server.
 
 Playwright drives the system's ``/usr/bin/chromium`` (Debian's package, installed by ``make
-install`` where apt works); ``playwright install`` is never run and nothing is downloaded.
+install`` where apt works; ``ALPHAPULSE_CHROMIUM`` names another); ``playwright install`` is
+never run and nothing is downloaded.
 :func:`skip_reason` says why the browser tests cannot run here (None when they can).
 
 :class:`CannedServer` serves the real page (``nodes/dashboard/static``) over aiohttp on a thread
