@@ -189,6 +189,8 @@ def test_a_dropped_page_reconnects_and_takes_a_fresh_snapshot(browser):
 READY_S = 900.0
 #: How long a stop or a resume may take to show, on the page and in the heartbeats (s).
 CONTROL_S = 120.0
+#: Presses of Stop or Resume answered 502 (risk did not answer in time) before the test fails.
+PRESSES = 5
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -210,6 +212,23 @@ def _wait_state(mesh: SupervisedMesh, state: str) -> None:
     last = ""
     while (last := _executor_state(mesh)) != state:
         assert time.monotonic() < deadline, f"executor's heartbeats say {last}, not {state}"
+
+
+def _press(page: Any, action: str) -> None:
+    """Press Stop or Resume until the dashboard answers 200. A 502 (the risk node did not answer
+    within the dashboard's timeout, possible on a loaded machine) is pressed again, as an
+    operator would; any other answer fails."""
+    for _ in range(PRESSES):
+        page.click(f"#{action}-button")
+        page.wait_for_function(
+            """(a) => { const r = document.getElementById('control-result');
+                        return r.dataset.status !== 'pending' && r.textContent.startsWith(a + ':'); }""",
+            arg=action, timeout=CONTROL_S * 1000)
+        status = page.get_attribute("#control-result", "data-status")
+        if status == "200":
+            return
+        assert status == "502", page.text_content("#control-result")
+    raise AssertionError(f"{action}: the risk node did not answer {PRESSES} times")
 
 
 @pytest.mark.alone
@@ -239,17 +258,13 @@ def _trade_stop_resume(mesh: SupervisedMesh, p: Any, tmp_path: Path) -> None:
 
     page.fill("#token", (mesh.run_dir / "dashboard.token").read_text().strip())
     page.fill("#reason", "browser test")
-    page.click("#stop-button")
-    page.wait_for_function("() => document.getElementById('control-result').textContent === 'stop: done'",
-                           timeout=CONTROL_S * 1000)
+    _press(page, "stop")
     page.wait_for_selector("#nodes tr[data-node=executor][data-state=HALTED]", timeout=CONTROL_S * 1000)
     page.wait_for_selector("#stop-state[data-latched=true]", timeout=CONTROL_S * 1000)
     _wait_state(mesh, "HALTED")
 
-    page.click("#resume-button")
-    page.wait_for_function("() => document.getElementById('control-result').textContent === 'resume: done'",
-                           timeout=CONTROL_S * 1000)
+    _press(page, "resume")
     page.wait_for_selector("#nodes tr[data-node=executor][data-state=RUNNING]", timeout=CONTROL_S * 1000)
     page.wait_for_selector("#stop-state[data-latched=false]", timeout=CONTROL_S * 1000)
     _wait_state(mesh, "RUNNING")
-    assert p.errors == []
+    assert [e for e in p.errors if "status of 502" not in e] == []  # the browser logs a 502
