@@ -100,7 +100,8 @@ class CannedServer:
     Each new websocket client gets ``snapshot`` in order; :meth:`push` sends one more message to
     every client; :meth:`drop_clients` sends ``dropped`` and closes them (the page must
     reconnect). POSTs to ``/api/stop`` and ``/api/resume`` are recorded in ``posts`` and answered
-    200 when their bearer token is ``token``, else 401.
+    200 when their bearer token is ``token``, else 401; the next ``no_answer`` of them 502 (the
+    risk node did not answer).
     """
 
     def __init__(self, snapshot: list[dict[str, Any]], token: str) -> None:
@@ -108,6 +109,7 @@ class CannedServer:
         self.token = token
         self.posts: list[dict[str, Any]] = []
         self.connections = 0
+        self.no_answer = 0
         self._clients: set[web.WebSocketResponse] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="canned-dashboard", daemon=True)
@@ -169,6 +171,9 @@ class CannedServer:
                            "authorization": request.headers.get("Authorization", "")})
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "bad token"}, status=401)
+        if self.no_answer > 0:
+            self.no_answer -= 1
+            return web.json_response({"ok": False, "error": "risk_no_answer"}, status=502)
         return web.json_response({"ok": True, "reply": "canned"})
 
     def push(self, msg: dict[str, Any]) -> None:
