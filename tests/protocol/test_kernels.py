@@ -34,40 +34,40 @@ def _halves(v: int) -> tuple[int, int]:
     return v & M64, v >> 64
 
 
-@njit
+@njit(cache=True)
 def _read(buf, tlv_type):
     n = k.frame_length(buf, 0, buf.size)
     v, _ = k.find_tlv(buf, 0, n, tlv_type)
     return v
 
 
-@njit
+@njit(cache=True)
 def _sync(buf):
     v = _read(buf, k.TYPE_POOL_SYNC)
     return k.read_pool_sync(buf, v), k.read_address(buf, v + k.SY_POOL)
 
 
-@njit
+@njit(cache=True)
 def _swap(buf):
     return k.read_pool_swap(buf, _read(buf, k.TYPE_POOL_SWAP))
 
 
-@njit
+@njit(cache=True)
 def _state(buf):
     return k.read_pool_state(buf, _read(buf, k.TYPE_POOL_STATE))
 
 
-@njit
+@njit(cache=True)
 def _mint(buf, t):
     return k.read_pool_mint_burn(buf, _read(buf, t))
 
 
-@njit
+@njit(cache=True)
 def _trade(buf):
     return k.read_trade(buf, _read(buf, k.TYPE_TRADE))
 
 
-@njit
+@njit(cache=True)
 def _quote(buf):
     return k.read_quote(buf, _read(buf, k.TYPE_QUOTE))
 
