@@ -137,6 +137,11 @@ def reader_ready(ring: RingName, pid: int) -> bool:
     return any(r.pid == pid and r.epoch == info.epoch for r in info.readers)
 
 
+#: How long a feed waits for the node to attach to the harness's ring: a node compiles its
+#: ring kernel on first attach, which takes tens of seconds on a loaded 2-core host.
+RING_ATTACH_S = 60.0
+
+
 class NodeHarness(StartedAndClosed):
     """Run node ``kind`` in a subprocess against a private mesh; feed and collect frames.
 
@@ -337,7 +342,7 @@ class NodeHarness(StartedAndClosed):
         ring.unlink()
         ring.close()
 
-    def wait_ring_reader(self, writer: RingWriter, timeout: float = 10.0) -> None:
+    def wait_ring_reader(self, writer: RingWriter, timeout: float = RING_ATTACH_S) -> None:
         """Wait until the node reads ``writer``'s ring (slot claimed and positioned)."""
         pid = self.proc.pid if self.proc is not None else -1
         deadline = time.monotonic() + timeout
@@ -348,7 +353,7 @@ class NodeHarness(StartedAndClosed):
         raise HarnessError(f"{self.name} never attached to ring {writer.name}\n"
                            f"--- node log ---\n{self.log()[-3000:]}")
 
-    def feed_ring(self, *tlvs: Message, writer: str = "feeder", timeout: float = 10.0,
+    def feed_ring(self, *tlvs: Message, writer: str = "feeder", timeout: float = RING_ATTACH_S,
                   namespace: str | None = None) -> int:
         """Write one frame of ``tlvs`` to the harness's ring of their domain (in ``namespace``,
         default the mesh's) once the node reads that ring; return the frame's header sequence."""
@@ -360,7 +365,7 @@ class NodeHarness(StartedAndClosed):
         return seq
 
     def feed_ring_raw(self, frame: bytes, domain: RelayDomain = RelayDomain.MARKET_DATA, *,
-                      writer: str = "feeder", timeout: float = 10.0,
+                      writer: str = "feeder", timeout: float = RING_ATTACH_S,
                       namespace: str | None = None) -> None:
         """Write arbitrary bytes as one ring frame (malformed-input tests)."""
         ring = self.ring_feeder(domain, writer, namespace=namespace)
