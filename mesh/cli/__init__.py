@@ -67,12 +67,19 @@ def registered() -> tuple[tuple[str, Any], ...]:
                         key=lambda item: (order.get(item[0], len(order)), item[0])))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered subcommand."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser: with ``argv`` naming a registered command first, that command's
+    parser only (loading every package's commands costs most of a second of imports: the
+    local exchange's aiohttp, the portfolio's web3 helpers); otherwise every subcommand, so
+    ``--help`` lists them all and a mistyped command is answered with the choices."""
     parser = _parser_class()(prog="alphapulse", description="AlphaPulse arbitrage mesh tools.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for _, ep in registered():
+    commands = registered()
+    if argv:
+        chosen = [(name, ep) for name, ep in commands if name == argv[0]]
+        commands = tuple(chosen) or commands
+    for _, ep in commands:
         ep.load()(subparsers)
     return parser
 
@@ -99,7 +106,8 @@ def _run(argv: Sequence[str] | None) -> int:
     with DeferredInterrupts():
         from alphapulse.errors import AlphaPulseError
 
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(argv).parse_args(argv)
         try:
             func = _load(args.func)
         except Exception as exc:  # noqa: BLE001 -- a bug: one line, not a traceback

@@ -35,3 +35,17 @@ def test_building_the_parser_imports_no_heavy_or_upper_layer_module():
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 timeout=60, check=True).stdout.split())
     assert not loaded & {"numba", "web3", "zmq", "contracts.devnet", "nodes.runtime.runtime"}
+
+
+def test_a_named_command_loads_only_its_own_package():
+    code = ("import sys; from mesh.cli import build_parser; "
+            "p = build_parser(['types']); p.parse_args(['types']); "
+            "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                timeout=60, check=True).stdout.split())
+    assert not loaded & {"aiohttp", "nodes.portfolio", "cex.exchange", "nodes.dashboard"}, loaded
+    everything = ("import sys; from mesh.cli import build_parser; build_parser(['--help']); "
+                  "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", everything], capture_output=True,
+                                text=True, timeout=60, check=True).stdout.split())
+    assert {"nodes.portfolio", "cex.exchange"} <= loaded
