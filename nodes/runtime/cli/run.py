@@ -171,7 +171,7 @@ def dashboard_env(environ: dict[str, str]) -> dict[str, str]:
     return {"ALPHAPULSE_DASHBOARD_PORT": port}
 
 
-def _devnet_preflight(paths: devnet.DevnetPaths, port: int) -> None:
+def _devnet_preflight(paths: devnet.DevnetPaths, port: int, option: str = "--devnet-port") -> None:
     """Fail early with a clear message where the devnet program could only crash: npm packages
     missing, or its port taken by something that is not this devnet. A stale manifest (its anvil
     gone) is removed, so no program reads it before the devnet program replaces it."""
@@ -179,7 +179,7 @@ def _devnet_preflight(paths: devnet.DevnetPaths, port: int) -> None:
     if devnet.status(paths) is None:
         devnet.down(paths)
         if not port_is_free(port):
-            raise ConfigError(f"port {port} is already in use; choose another with --devnet-port")
+            raise ConfigError(f"port {port} is already in use; choose another with {option}")
 
 
 def _start_supervisord(conf: Path, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         _devnet_preflight(paths, port)
     if DEVNET_B in chosen:
         _devnet_preflight(devnet.DevnetPaths.of(env["ALPHAPULSE_DEVNET_B_DIR"]),
-                          int(env["ALPHAPULSE_DEVNET_B_PORT"]))
+                          int(env["ALPHAPULSE_DEVNET_B_PORT"]), "ALPHAPULSE_DEVNET_B_PORT")
     out, stop = Output(sys.stdout), Stop()
     previous = {s: signal.signal(s, stop.on_signal) for s in STOP_SIGNALS}
     proc: subprocess.Popen[bytes] | None = None
