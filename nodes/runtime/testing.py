@@ -140,6 +140,9 @@ def reader_ready(ring: RingName, pid: int) -> bool:
 #: How long a feed waits for the node to attach to the harness's ring: a node compiles its
 #: ring kernel on first attach, which takes tens of seconds on a loaded 2-core host.
 RING_ATTACH_S = 60.0
+#: How long a wait for something the node must do (subscribe, publish, write, answer) may take
+#: by default before it fails; each ends as soon as its condition holds.
+WAIT_S = 30.0
 
 
 class NodeHarness(StartedAndClosed):
@@ -309,7 +312,7 @@ class NodeHarness(StartedAndClosed):
                 self._subscriptions.add(msg[1:])
         return True
 
-    def feed(self, *tlvs: Message, key: int | None = None, timeout: float = 5.0) -> int:
+    def feed(self, *tlvs: Message, key: int | None = None, timeout: float = WAIT_S) -> int:
         """Publish one frame from ``feeder`` once the node subscribes to its type."""
         first = tlvs[0]
         want = b"%d/%03d/" % (int(first.DOMAIN), first.TLV_TYPE)
@@ -398,7 +401,7 @@ class NodeHarness(StartedAndClosed):
         return [t for _, raw in self.ring_frames for t in decode_frame(raw).tlvs
                 if type(t) is cls]
 
-    def wait_for_ring(self, cls: type[Message], count: int = 1, timeout: float = 5.0,
+    def wait_for_ring(self, cls: type[Message], count: int = 1, timeout: float = WAIT_S,
                       where: Callable[[Any], bool] | None = None) -> list[Message]:
         """Wait until the node wrote ``count`` matching ``cls`` TLVs to its rings."""
         return self._wait_matching(self.ring_produced, self.collect_ring, cls, count, timeout,
@@ -424,7 +427,7 @@ class NodeHarness(StartedAndClosed):
         """Every ``cls`` TLV collected so far, in order."""
         return [t for d in self.deliveries for t in d.frame.tlvs if type(t) is cls]
 
-    def wait_for(self, cls: type[Message], count: int = 1, timeout: float = 5.0,
+    def wait_for(self, cls: type[Message], count: int = 1, timeout: float = WAIT_S,
                  where: Callable[[Any], bool] | None = None) -> list[Message]:
         """Wait until ``count`` matching ``cls`` TLVs were collected; raise on timeout."""
         return self._wait_matching(self.produced, self.collect, cls, count, timeout, where, "")
@@ -481,7 +484,7 @@ class NodeHarness(StartedAndClosed):
 
     # -- control and metrics -----------------------------------------------------------------
 
-    def control(self, stop: EmergencyStop, timeout: float = 5.0) -> bytes:
+    def control(self, stop: EmergencyStop, timeout: float = WAIT_S) -> bytes:
         """Send a stop/resume to the node's service endpoint; return its reply status."""
         # cast, not a None check: after close() this still fails as before (AttributeError)
         sock = cast("zmq.Context[zmq.Socket[bytes]]", self.ctx).socket(zmq.DEALER)
